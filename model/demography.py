@@ -1,0 +1,65 @@
+"""Exit and entry of firms.
+
+A firm exits when insolvent (capital gone, debt far above capital, or a year of losses) or by an
+exogenous hazard that is higher for young firms and during the shock; together these give about
+8 % a year (McKenzie & Paffhausen 2017, FACTS). Entrants arrive in proportion to the alive
+population and to demand; they are micro firms drawn like the initial ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import clusters, streams
+from .population import fill_firms
+
+MIN_CAPITAL = 1.0e6
+MAX_LOSS_MONTHS = 12
+
+
+def exit_firms(model) -> int:
+    """Mark exiting firms dead; return how many left."""
+    p, f, n, t = model.p, model.firms, model.firms.n, model.month
+    alive = f.alive[:n]
+    insolvent = (f.capital[:n] < MIN_CAPITAL) | (f.debt[:n] > 1.5 * f.capital[:n]) | \
+        (f.loss_months[:n] >= MAX_LOSS_MONTHS)
+    age = t - f.born[:n]
+    hazard = p["exit_hazard"] * np.where(age < 24, 1.5, 1.0) * (1.0 + 1.5 * model.shock * model.exposure)
+    u = model.streams.uniform(t, streams.EXIT, n)
+    out = alive & (insolvent | (u < hazard))
+    rows = np.flatnonzero(out)
+    f.alive[rows] = False
+    f.died[rows] = t
+    model.remove_msme_agents(rows)
+    return int(rows.size)
+
+
+def enter_firms(model) -> int:
+    """Create this month's entrants; return how many."""
+    p, f, t = model.p, model.firms, model.month
+    rng = model.streams.gen(t, streams.ENTRY)
+    n_alive = int(f.alive[: f.n].sum())
+    lam = p["entry_rate"] * n_alive * min(model.demand, 3.0) ** 0.5 * (1.0 - 0.5 * model.shock)
+    k = int(rng.poisson(lam))
+    if k == 0:
+        return 0
+    rows = f.add_rows(k)
+    fill_firms(f, rows, rng, model.regions, t, model.internet, entrants=True)
+    f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
+                                 p["commercial_interest_rate"])
+    model.participation_propensity = _extend(model.participation_propensity, f.n, rng)
+    idx = np.arange(rows.start, rows.stop)
+    from .marketplaces import join_marketplace
+
+    online = idx[f.stage[rows] == 3]
+    f.stage[idx] = np.minimum(f.stage[idx], 2)  # they list through join_marketplace below
+    join_marketplace(model, online)
+    clusters.entrants_join(model, idx)
+    model.add_msme_agents(idx)
+    return k
+
+
+def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if arr.size >= n:
+        return arr
+    return np.concatenate([arr, rng.random(n - arr.size)])

@@ -1,0 +1,122 @@
+"""E-commerce marketplaces (seed 003): commission, buyer reach, promotion tools and seller ranking.
+
+A marketplace's buyers grow with internet penetration and with its number of sellers (network
+effect). Its buyer spending is shared among its sellers by a ranking score built from price and
+quality (productivity), reputation and visibility; visibility is bought with promotion (social
+media marketing, online ads, email marketing), by the firm itself or through the e-commerce
+promotion instrument, and decays when promotion stops. Everything is a bincount over seller rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import streams
+
+# Four marketplaces of falling size with rising commission (assumption: 2-8 %, typical fees).
+BASE_COMMISSION = np.array([0.05, 0.04, 0.06, 0.08, 0.05, 0.07, 0.03, 0.06, 0.05, 0.04,
+                            0.06, 0.07, 0.05, 0.04, 0.06, 0.05, 0.07, 0.03, 0.06, 0.05])
+BASE_REACH = 1.0 / (1.0 + np.arange(20)) ** 0.7
+# Promotion tools (seed 003): share of spend, visibility per million IDR, reputation-leveraged?
+TOOLS = {  # name: (share of a promotion budget, visibility per Rp 1 M, uses reputation)
+    "social_media": (0.45, 0.25, False),
+    "online_ads": (0.40, 0.35, False),
+    "email": (0.15, 0.30, True),   # email marketing works through an existing customer base
+}
+VISIBILITY_DECAY = 0.25     # monthly
+OWN_PROMOTION_RATE = 0.03   # share of online revenue sellers spend on promotion, times effort
+RANK_WEIGHTS = {"quality": 1.5, "reputation": 2.0, "visibility": 1.0, "logistics": 0.4}
+
+
+class MarketTable:
+    """Per-marketplace columns."""
+
+    def __init__(self, n: int):
+        self.commission = BASE_COMMISSION[:n].copy()
+        self.base_reach = BASE_REACH[:n] / BASE_REACH[:n].sum()
+        self.sellers = np.zeros(n, dtype=np.int64)
+        self.sellers0 = np.ones(n)
+        self.pool = np.zeros(n)          # buyer spending this month, IDR
+        self.online_sales = np.zeros(n)  # sales made this month, IDR
+
+    @property
+    def n(self) -> int:
+        return self.commission.size
+
+
+def promotion_visibility(amounts: np.ndarray, reputation: np.ndarray) -> np.ndarray:
+    """Visibility bought with ``amounts`` IDR of promotion spread over the three tools."""
+    v = np.zeros_like(amounts, dtype=float)
+    for share, per_m, uses_rep in TOOLS.values():
+        eff = per_m * (0.5 + reputation) if uses_rep else per_m
+        v += share * eff * amounts / 1e6
+    return v
+
+
+def choice_probabilities(mt: MarketTable) -> np.ndarray:
+    """Where a new seller lists: logit on reach (with network effect) and commission."""
+    util = np.log(mt.base_reach * np.maximum(mt.sellers, 1) ** 0.3) - 20.0 * mt.commission
+    w = np.exp(util - util.max())
+    return w / w.sum()
+
+
+def join_marketplace(model, rows: np.ndarray) -> None:
+    """Firms ``rows`` start selling online (digital stage 3.0) on a marketplace of their choice."""
+    if rows.size == 0:
+        return
+    f = model.firms
+    cum = np.cumsum(choice_probabilities(model.market_table))
+    u = model.streams.uniform(model.month, streams.MARKET, f.n)[rows]
+    f.marketplace[rows] = np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
+    f.stage[rows] = 3
+    f.reputation[rows] = np.maximum(f.reputation[rows], 0.2)
+
+
+def init_marketplaces(model) -> None:
+    """Sellers of the initial population (stage 3) list on marketplaces."""
+    f, n = model.firms, model.firms.n
+    rows = np.flatnonzero(f.stage[:n] == 3)
+    join_marketplace(model, rows)
+    mt = model.market_table
+    mt.sellers = np.bincount(f.marketplace[rows], minlength=mt.n)
+    mt.sellers0 = np.maximum(mt.sellers, 1).astype(float)
+
+
+def update(model, local_demand_total: float) -> None:
+    """Buyer pools, promotion and ranking: sets ``model.online_demand`` per firm (IDR)."""
+    p, f, n, mt = model.p, model.firms, model.firms.n, model.market_table
+    seller = f.alive[:n] & (f.marketplace[:n] >= 0)
+    m = f.marketplace[:n]
+    mt.sellers = np.bincount(m[seller], minlength=mt.n)
+    # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform
+    own = OWN_PROMOTION_RATE * f.online_revenue[:n] * f.effort[:n]
+    vis = f.visibility[:n]
+    vis *= 1 - VISIBILITY_DECAY
+    vis += np.where(seller, promotion_visibility(own, f.reputation[:n]) + model.joint_promotion_firm, 0.0)
+    model.own_promotion = np.where(seller, own, 0.0)
+    # buyers: internet penetration x marketplace reach x network effect; shock shifts demand online
+    network = (np.maximum(mt.sellers, 1) / mt.sellers0) ** p["network_effect"]
+    shift = 1.0 + p["shock_online_shift"] * model.shock
+    mt.pool = p["online_demand_share"] * local_demand_total * model.internet * mt.base_reach * network * shift
+    # ranking score
+    w = RANK_WEIGHTS
+    score = np.exp(w["quality"] * np.log(f.productivity[:n]) + w["reputation"] * f.reputation[:n]
+                   + w["visibility"] * np.log1p(vis) + w["logistics"] * f.logistics[:n])
+    weight = np.where(seller, score * np.sqrt(np.maximum(f.capacity[:n], 1.0) / 1e7), 0.0)
+    idx = np.where(seller, m, 0)
+    tot = np.bincount(idx, weights=weight, minlength=mt.n)
+    share = np.where(seller, weight / np.maximum(tot[idx], 1e-300), 0.0)
+    model.online_demand = share * mt.pool[idx]
+    model.commission_firm = np.where(seller, mt.commission[idx], 0.0)
+
+
+def after_sales(model) -> None:
+    """Reputation follows fulfilled orders (quality and logistics) of active sellers."""
+    f, n, mt = model.firms, model.firms.n, model.market_table
+    seller = f.alive[:n] & (f.marketplace[:n] >= 0)
+    mt.online_sales = np.bincount(np.where(seller, f.marketplace[:n], 0),
+                                  weights=np.where(seller, f.online_revenue[:n], 0.0), minlength=mt.n)
+    target = np.clip(0.3 + 0.3 * np.log(f.productivity[:n]) + 0.3 * f.logistics[:n] + 0.2 * f.literacy[:n], 0, 1)
+    active = seller & (f.online_revenue[:n] > 0)
+    rate = 0.05
+    f.reputation[:n] = np.where(active, f.reputation[:n] + rate * (target - f.reputation[:n]), f.reputation[:n])

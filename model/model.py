@@ -1,0 +1,236 @@
+"""The model: ``MSMEEcosystem``, a ``mesa.Model`` of MSMEs, clusters, marketplaces, programmes and
+governance actors, stepped month by month.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from . import clusters, demography, environment, finance, governance, learning, marketplaces, production
+from . import programmes as pg
+from . import reporters, streams
+from .agents import (MSME, CollaborativePlatform, Cluster, Marketplace, Ministry, Programme,
+                     RegionalCouncil)
+from .clusters import ClusterTable
+from .marketplaces import MarketTable
+from .params import DEFAULTS, INSTRUMENTS
+from .population import fill_firms, region_layout
+from .scenario import Scenario, validate_params
+from .state import FirmState, size_class
+
+EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
+
+
+class MSMEEcosystem(mesa.Model):
+    """Agent-based model of MSME ecosystem policy.
+
+    Args:
+        scenario: a :class:`~model.scenario.Scenario` (or ``None`` for the embedded defaults).
+        seed: random seed (Mesa's); same scenario and seed give identical results.
+        rng: alternatively, a NumPy generator or seed for ``model.rng``.
+        **params: flat parameter overrides (any field of ``model.params``), e.g.
+            ``governance_mode="self_governance"``, ``n_firms=5000``, ``mix_grants=0.1``.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, *, seed: int | None = None, rng=None, **params: Any):
+        if seed is None and rng is None:
+            seed = 0  # reproducible by default; pass seed=... for other replications
+        super().__init__(seed=seed, rng=rng) if rng is None else super().__init__(rng=rng)
+        base = dict(scenario.params) if scenario is not None else dict(DEFAULTS)
+        base.update(params)
+        self.p: dict[str, Any] = validate_params(base, "model parameters")
+        self.scenario_name = scenario.name if scenario is not None else "custom"
+        self.seed_value = seed
+        # every random number below comes from model.rng through keyed streams (common random numbers)
+        self.streams = streams.Streams(int(self.rng.integers(2**62)))
+        self.month = 0
+        self._build()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: reporters.reporter(name) for name in reporters.METRICS})
+        self._bookkeeping(initial=True)
+
+    # ------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        p = self.p
+        init = self.streams.gen(-1, streams.INIT)
+        self.regions = region_layout(p["n_regions"])
+        self.region_remoteness = self.regions["remoteness"]
+        self.region_internet = self.regions["internet_factor"]
+        self.firms = FirmState(int(p["n_firms"] * 1.25) + 16)
+        environment.update(self)
+        rows = self.firms.add_rows(p["n_firms"])
+        fill_firms(self.firms, rows, init, self.regions, 0, self.internet, entrants=False)
+        f = self.firms
+        f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
+                                     p["commercial_interest_rate"])
+        self.participation_propensity = init.random(p["n_firms"])
+        self.council_speed = np.clip(1.0 + p["council_capacity_spread"] * (init.random(p["n_regions"]) - 0.5) * 2,
+                                     0.2, None)
+        counts = np.bincount(f.region[: f.n], minlength=p["n_regions"])
+        self.region_budget_share = counts / counts.sum()
+        self.cluster_table = ClusterTable()
+        clusters.init_clusters(self, init)
+        self.market_table = MarketTable(p["n_marketplaces"])
+        marketplaces.init_marketplaces(self)
+        self.ledger = pg.new_ledger(p["n_months"])
+        self.pipeline: dict[int, list[pg.Delivery]] = {}
+        self.council_cap = governance.council_capacity(self, 0)
+        self.budget_this_month = 0.0
+        self.exits_month = self.entries_month = self.upgrades_month = self.downgrades_month = 0
+        self.upgrades_total = 0
+        self._create_agents()
+        # month 0 flows (no decisions): capacity, demand pools, sales and profit
+        clusters.update(self)
+        f.capacity[: f.n] = production.capacity(self)
+        production.local_pools(self, f.capacity[: f.n])
+        self._markets()
+        production.produce_and_sell(self)
+        finance.profit_and_loss(self)
+        f.income_ewm[: f.n] = np.maximum(f.value_added[: f.n], 0.0)
+        # firms already making losses have been doing so for a while (spreads their exits out)
+        lossy = f.profit[: f.n] < 0
+        f.loss_months[: f.n][lossy] = init.integers(0, 12, int(lossy.sum()))
+        self.employment0 = float(f.workers[: f.n][f.alive[: f.n]].sum())
+        self.alive_start_month = int(f.alive[: f.n].sum())
+
+    def _create_agents(self) -> None:
+        p = self.p
+        self.msme_by_row: dict[int, MSME] = {}
+        if p["msme_agents"]:
+            self.add_msme_agents(np.arange(self.firms.n))
+        self.cluster_agents = [Cluster(self, c) for c in range(self.cluster_table.n)]
+        self.marketplace_agents = [Marketplace(self, m) for m in range(p["n_marketplaces"])]
+        self.programme_agents_by_id: dict[int, Programme] = {}
+        self.ministry_agents = [Ministry(self, i) for i in range(p["n_ministries"])]
+        self.ownership = governance.ministry_ownership(p["n_ministries"])
+        self.programme_list = []
+        for m, k in self.ownership:
+            prog = Programme(self, k, f"ministry {m}")
+            self.ministry_agents[m].programmes.append(prog)
+            self.programme_list.append(prog)
+        self.council_agents = [RegionalCouncil(self, r) for r in range(p["n_regions"])]
+        for c in self.council_agents:
+            c.programme_ids = [Programme(self, k, f"council {c.region}").programme_id for k in range(len(INSTRUMENTS))]
+        self.platform_agent = CollaborativePlatform(self)
+        self.platform_agent.programme_ids = [Programme(self, k, "platform").programme_id
+                                             for k in range(len(INSTRUMENTS))]
+
+    def add_msme_agents(self, rows: np.ndarray) -> None:
+        """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
+        if not self.p["msme_agents"] or len(rows) == 0:
+            return
+        agents = MSME.create_agents(self, len(rows), row=np.asarray(rows))
+        for a in agents:
+            self.msme_by_row[a.row] = a
+
+    def remove_msme_agents(self, rows: np.ndarray) -> None:
+        """Remove the agent views of firms that exited (their rows keep the history)."""
+        if not self.msme_by_row:
+            return
+        for r in rows.tolist():
+            a = self.msme_by_row.pop(r, None)
+            if a is not None:
+                a.remove()
+
+    def firm(self, row: int) -> MSME:
+        """The agent view of a firm (created on demand when agents are off)."""
+        a = self.msme_by_row.get(int(row))
+        return a if a is not None else _DetachedView(self, int(row))
+
+    # ------------------------------------------------------------------------------------------
+    def _markets(self) -> None:
+        f = self.firms
+        # joint promotion: clusters (by type) and the platform's marketing step (PAS 5)
+        self.joint_promotion_firm = self.cluster_promotion_firm + 0.1 * (f.platform_step[: f.n] >= 5)
+        marketplaces.update(self, float(self.local_pool0.sum() * self.demand))
+
+    def step(self) -> None:
+        """One month, stage by stage (decisions read the state at the start of the month)."""
+        self.month = self.steps
+        f = self.firms
+        n = f.n
+        self.alive_start_month = int(f.alive[:n].sum())
+        f.support_month[:n] = 0.0
+        f.support_cash[:n] = 0.0
+        environment.update(self)           # internet, demand, shock
+        clusters.programme_formation(self)  # GR 7/2021 programme founds clusters
+        clusters.update(self)              # facilities, spillovers, middlemen, joint promotion
+        governance.update(self)            # council ramp and participation; platform PAS steps
+        pg.deliver(self)                   # support approved earlier arrives
+        governance.allocate(self)          # this month's budget: awareness, targeting, registry
+        self._markets()                    # marketplace reach, promotion and ranking
+        production.produce_and_sell(self)  # capacity, local/online/export sales
+        finance.settle(self)               # costs, profit, investment, credit, hiring
+        marketplaces.after_sales(self)     # reputation
+        learning.update(self)              # self-reliance, effort, skills, productivity, adoption
+        self.exits_month = demography.exit_firms(self)
+        self.entries_month = demography.enter_firms(self)
+        clusters.evolve_types(self)        # yearly cluster type change
+        self._bookkeeping()
+        if self.month >= self.p["n_months"]:
+            self.running = False
+
+    def _bookkeeping(self, initial: bool = False) -> None:
+        f, n = self.firms, self.firms.n
+        alive = f.alive[:n]
+        new_cls = size_class(f.capital[:n])
+        if not initial:
+            old = f.size_class[:n]
+            up = alive & (new_cls > old)
+            down = alive & (new_cls < old)
+            self.upgrades_month = int(up.sum())
+            self.downgrades_month = int(down.sum())
+            self.upgrades_total += self.upgrades_month
+            f.upgrades[:n] += up
+            sup = f.support_month[:n]
+            f.support_total[:n] += sup
+            f.support_mask[:n] = (f.support_mask[:n] << np.uint32(1)) | (sup > 0).astype(np.uint32)
+            f.support_ewm[:n] += EWM * (sup - f.support_ewm[:n])
+            f.income_ewm[:n] += EWM * (np.maximum(f.value_added[:n], 0.0) - f.income_ewm[:n])
+        f.size_class[:n] = np.where(alive, new_cls, f.size_class[:n])
+        f.max_class[:n] = np.maximum(f.max_class[:n], f.size_class[:n])
+        self.metrics = reporters.compute(self)
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, months: int | None = None) -> MSMEEcosystem:
+        """Step until the horizon (or ``months`` more months)."""
+        end = self.p["n_months"] if months is None else min(self.month + months, self.p["n_months"])
+        while self.running and self.month < end:
+            self.step()
+        return self
+
+    def metrics_frame(self):
+        """Collected metrics as a DataFrame indexed by month."""
+        df = self.datacollector.get_model_vars_dataframe()
+        df.index.name = "month"
+        return df
+
+    def budget_ledger(self):
+        """Long DataFrame: month, instrument, spent, support, overhead, duplication, capture (IDR)."""
+        import pandas as pd
+
+        t = self.month
+        led = self.ledger[: t + 1]
+        months, inst = np.meshgrid(np.arange(t + 1), np.arange(len(INSTRUMENTS)), indexing="ij")
+        df = pd.DataFrame({"month": months.ravel(), "instrument": np.array(INSTRUMENTS)[inst.ravel()]})
+        for j, name in enumerate(pg.LEDGER_FIELDS):
+            df[name] = led[:, :, j].ravel()
+        return df
+
+
+class _DetachedView:
+    """A read-only firm view used when per-firm Mesa agents are switched off."""
+
+    def __init__(self, model, row):
+        self.model, self.row = model, row
+
+    def __getattr__(self, name):
+        return getattr(MSME, name).__get__(self) if isinstance(getattr(MSME, name, None), property) \
+            else getattr(self.model.firms, name)[self.row].item()
+
+    def story(self):
+        return MSME.story(self)

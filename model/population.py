@@ -1,0 +1,124 @@
+"""Initial population and entrants, drawn from the published figures in ``shared/FACTS.md``.
+
+Every figure used here is named next to the number (see ODD section 5 "Initialisation").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import CLASS_CAPITAL_LIMITS, SECTORS
+from .state import FirmState, size_class
+
+# Firms by class, 2019 (FACTS: 64.6 M micro, 798.7 k small, 65.5 k medium). Large firms are not MSMEs.
+CLASS_COUNTS_2019 = np.array([64.6e6, 798.7e3, 65.5e3])
+CLASS_SHARES = CLASS_COUNTS_2019 / CLASS_COUNTS_2019.sum()
+# Workers per firm, 2019 (FACTS: micro 109.8 M / 64.6 M = 1.70; small 5.93 M / 798.7 k = 7.42;
+# medium 3.79 M / 65.5 k = 57.9). Drawn as minimum + Poisson so the class means match.
+WORKER_MIN = np.array([1.0, 5.0, 20.0])
+WORKER_EXTRA_MEAN = np.array([0.70, 2.42, 37.9])
+# Digital stage shares at the start (Oct 2020, FACTS: 9.4 M = 14.6 % sell online -> stage 3.0).
+# Stage 2.0 (basic digital tools, seed 000) has no national figure: 25 % is an assumption.
+STAGE3_SHARE = 0.146
+STAGE2_SHARE = 0.25
+# Credit (FACTS, BRI 2018: of 57 M needing capital, 15 M formal access, 5 M moneylenders).
+FORMAL_CREDIT_SHARE = 15 / 57
+MONEYLENDER_SHARE = 5 / 57
+# Business licence (NIB) holders: no FACTS figure; assumption 30 % for micro, 90 % small+.
+LICENSED_SHARE = np.array([0.30, 0.9, 0.95])
+# Sector shares (assumption; manufacturing sectors 0-3 can cluster and sell through middlemen).
+SECTOR_SHARES = np.array([0.30, 0.12, 0.08, 0.10, 0.40])
+MANUFACTURING = np.array([True, True, True, True, False])
+# Value added per unit of output by sector (assumption, typical input-output shares).
+VA_SHARE = np.array([0.40, 0.42, 0.50, 0.38, 0.30])
+# Initial cluster coverage of manufacturing micro/small firms. FACTS: 63 % of small-industry
+# employment is in village clusters (Burger, Kameo & Sandee 1999) -> coverage by firms ~30 %.
+BASE_CLUSTER_COVERAGE = 0.30
+assert len(SECTOR_SHARES) == len(SECTORS)
+
+
+def region_layout(n_regions: int) -> dict[str, np.ndarray]:
+    """Regions from core (Java-like, 0) to remote (1): firm weights, remoteness, internet and demand factors."""
+    remoteness = np.linspace(0.0, 1.0, n_regions) if n_regions > 1 else np.zeros(1)
+    weight = np.exp(-1.6 * remoteness)
+    return {
+        "remoteness": remoteness,
+        "weight": weight / weight.sum(),
+        # internet penetration relative to national: core above, remote below (BPS pattern, seed 003)
+        "internet_factor": 1.2 - 0.6 * remoteness,
+    }
+
+
+def workers_for_capital(capital: np.ndarray) -> np.ndarray:
+    """Target workforce for a capital stock: a log-linear curve through the class means (FACTS)."""
+    logk = np.log(np.maximum(capital, 1.0))
+    knots = np.log([5e6, 3e7, 3e8, 1e9, 2.5e9, 5e9, 7.5e9, 1e10, 5e10])
+    workers = np.array([1.3, 1.75, 3.0, 4.5, 7.5, 15.0, 50.0, 80.0, 250.0])
+    return np.interp(logk, knots, workers)
+
+
+def _draw_capital(rng: np.random.Generator, cls: np.ndarray) -> np.ndarray:
+    n = cls.size
+    cap = np.empty(n)
+    m = cls == 0
+    # micro: lognormal, median Rp 25 M, truncated to (2 M, 1 bn]
+    cap[m] = np.clip(np.exp(np.log(25e6) + 1.15 * rng.standard_normal(m.sum())), 2e6, CLASS_CAPITAL_LIMITS[0])
+    for c, (lo, hi) in ((1, (1e9, 5e9)), (2, (5e9, 10e9))):
+        mc = cls == c
+        cap[mc] = np.exp(rng.uniform(np.log(lo * 1.02), np.log(hi), mc.sum()))
+    return cap
+
+
+def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions: dict, month: int,
+               internet: float, entrants: bool) -> None:
+    """Draw the attributes of new firms (initial population or entrants) into ``rows``."""
+    n = rows.stop - rows.start
+    if n <= 0:
+        return
+    if entrants:
+        cls = np.zeros(n, dtype=np.int8)  # entrants are micro
+    else:
+        cls = rng.choice(3, size=n, p=CLASS_SHARES).astype(np.int8)
+    state.region[rows] = rng.choice(len(regions["weight"]), size=n, p=regions["weight"])
+    state.sector[rows] = rng.choice(len(SECTOR_SHARES), size=n, p=SECTOR_SHARES)
+    capital = _draw_capital(rng, cls)
+    if entrants:
+        capital = np.clip(capital * 0.6, 2e6, CLASS_CAPITAL_LIMITS[0])
+    state.capital[rows] = capital
+    state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
+    state.productivity[rows] = np.exp(0.30 * rng.standard_normal(n) - 0.045)
+    state.size_class[rows] = size_class(capital)
+    state.initial_class[rows] = state.size_class[rows]
+    state.max_class[rows] = state.size_class[rows]
+    remote = regions["remoteness"][state.region[rows]]
+    skill = rng.beta(2.0, 3.0, n) * (1.0 - 0.3 * remote) + 0.08 * cls
+    state.digital_skill[rows] = np.clip(skill, 0.0, 1.0)
+    state.literacy[rows] = np.clip(rng.beta(2.0, 3.0, n) + 0.12 * cls, 0.0, 1.0)
+    # digital stage: the most skilled firms in well-connected places are the ones online
+    readiness = state.digital_skill[rows] + 0.3 * (1 - remote) + 0.25 * rng.random(n)
+    scale = internet / 0.537  # entrants later find a more connected country
+    s3 = min(STAGE3_SHARE * scale, 0.9)
+    s2 = min(STAGE2_SHARE * scale, 0.95 - s3)
+    order = np.argsort(-readiness, kind="stable")
+    stage = np.ones(n, dtype=np.int8)
+    k3, k2 = int(round(s3 * n)), int(round(s2 * n))
+    stage[order[:k3]] = 3
+    stage[order[k3:k3 + k2]] = 2
+    state.stage[rows] = stage
+    u = rng.random(n)
+    formal_p = np.clip(FORMAL_CREDIT_SHARE * (0.6 + 0.8 * state.literacy[rows]) + 0.5 * cls, 0, 0.98)
+    access = np.where(u < formal_p, 2, np.where(u < formal_p + MONEYLENDER_SHARE, 1, 0)).astype(np.int8)
+    state.credit_access[rows] = access
+    state.licensed[rows] = rng.random(n) < LICENSED_SHARE[cls]
+    debt_ratio = np.where(access == 2, 0.25, np.where(access == 1, 0.05, 0.0)) * rng.random(n) * 2
+    state.debt[rows] = capital * debt_ratio
+    state.debt_rate[rows] = np.where(access == 1, 0.6, 0.14)
+    state.autonomy[rows] = rng.beta(4.0, 3.0, n)
+    state.competence[rows] = np.clip(0.5 * rng.beta(4.0, 3.0, n) + 0.5 * state.literacy[rows], 0, 1)
+    state.relatedness[rows] = rng.beta(3.0, 3.0, n)
+    state.effort[rows] = 0.6
+    state.reputation[rows] = np.where(stage == 3, 0.2 + 0.4 * rng.random(n), 0.0)
+    state.utilisation[rows] = 0.8
+    state.alive[rows] = True
+    state.born[rows] = month
+    state.died[rows] = -1

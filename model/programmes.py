@@ -1,0 +1,272 @@
+"""Government programmes: budgets, eligibility, awareness, targeting, delivery lags and accounting.
+
+Each instrument has a unit cost (IDR per firm served), a benefit duration (months during which a
+firm counts as served) and an effect on the firm's state. How a firm comes to be selected depends
+on the governance mode (``governance.py``): who is aware, which priority rule ranks applicants,
+whether a shared registry excludes firms already served, the overhead, the lag and capture.
+
+Money is accounted for every month and every instrument (``model.ledger``):
+``spent = support + overhead + duplication + capture``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import streams
+from .params import INSTRUMENT_INDEX, INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES
+
+# IDR per firm served, months a firm counts as served. Sources in ODD section 7.4.
+UNIT_COST = {
+    "market_access": 3.0e6,        # trade-fair / procurement matchmaking package
+    "hr_training": 2.5e6,          # a training course (seed 001 group 2)
+    "product_development": 5.0e6,  # product/process upgrading, certification
+    "licensing": 0.5e6,            # NIB and permits facilitation (seed 000 PAS step 4)
+    "financing": 1.5e6,            # credit-guarantee fee and bank linkage
+    "logistics": 1.5e6,            # shipping subsidy package
+    "kur_credit": np.nan,          # interest subsidy value, depends on the loan (see below)
+    "grants": 2.4e6,               # BPUM 2020: Rp 2.4 M per micro firm
+    "tax_relief": 0.3e6,           # one month of tax / utility relief
+    "ecommerce_promotion": 1.5e6,  # promotion package (social media, ads, email; seed 003)
+    "shared_facilities": 4.0e6,    # a member's share of a shared production facility (seed 004)
+}
+DURATION = {
+    "market_access": 6, "hr_training": 12, "product_development": 12, "licensing": 60,
+    "financing": 24, "logistics": 6, "kur_credit": 24, "grants": 12, "tax_relief": 1,
+    "ecommerce_promotion": 6, "shared_facilities": 12,
+}
+UNIT = np.array([UNIT_COST[k] for k in INSTRUMENTS])
+DUR = np.array([DURATION[k] for k in INSTRUMENTS], dtype=np.int32)
+I = INSTRUMENT_INDEX
+KUR_TERM_YEARS = 2.0
+KUR_MIN, KUR_MAX = 10e6, 500e6  # KUR micro from Rp 10 M up to KUR small Rp 500 M
+# ledger columns
+SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE = range(5)
+LEDGER_FIELDS = ("spent", "support", "overhead", "duplication", "capture")
+
+
+@dataclass
+class Delivery:
+    """Support approved in one month and paid out ``lag`` months later."""
+
+    instrument: int
+    rows: np.ndarray
+    amounts: np.ndarray
+    overhead_rate: float
+    programme: int
+    registry: bool
+
+
+def monthly_budget(model, month: int) -> float:
+    """Total programme budget this month, IDR, after phase-out and taper."""
+    p = model.p
+    b = p["budget_per_firm_month"] * p["n_firms"]
+    end = p["phase_out_month"]
+    if end > 0:
+        if month >= end:
+            return 0.0
+        taper = p["phase_out_taper_months"]
+        if taper > 0 and month >= end - taper:
+            b *= (end - month) / (taper + 1)
+    return float(b)
+
+
+def kur_loan(capital: np.ndarray) -> np.ndarray:
+    """KUR loan size for a firm: half its capital, within the KUR micro/small range."""
+    return np.clip(0.5 * capital, KUR_MIN, KUR_MAX)
+
+
+def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
+    """Support value per firm for instrument ``k``."""
+    if k == I["kur_credit"]:
+        p = model.p
+        spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
+        return kur_loan(model.firms.capital[rows]) * spread * KUR_TERM_YEARS
+    return np.full(rows.size, UNIT[k])
+
+
+# ----------------------------------------------------------------------------------------------
+# eligibility and constraints
+def eligible(model, k: int) -> np.ndarray:
+    """Boolean mask over used rows: firms that may receive instrument ``k``."""
+    f, n = model.firms, model.firms.n
+    maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
+    m = f.alive[:n] & (f.size_class[:n] <= maxc)
+    name = INSTRUMENTS[k]
+    if name == "kur_credit":  # bank screening: licensed, profitable, not over-indebted
+        m &= f.licensed[:n] & (f.own_profit[:n] > 0) & (f.debt[:n] < 0.5 * f.capital[:n])
+    elif name == "ecommerce_promotion":
+        m &= (f.stage[:n] == 3) | ((f.stage[:n] == 2) & model.p["ecommerce_onboarding"])
+    elif name == "shared_facilities":
+        m &= f.cluster[:n] >= 0
+    elif name == "licensing":
+        m &= ~f.licensed[:n]
+    elif name == "financing":
+        m &= f.credit_access[:n] < 2
+    return m
+
+
+def constraint(model, k: int) -> np.ndarray:
+    """Boolean mask: the firm's binding constraint is one that instrument ``k`` relieves.
+
+    This is what a council observes among its own firms (seed 001, self-governance) and what the
+    collaborative platform's matching uses (seed 000).
+    """
+    f, n = model.firms, model.firms.n
+    name = INSTRUMENTS[k]
+    if name == "hr_training":
+        return (f.digital_skill[:n] < 0.35) | (f.literacy[:n] < 0.35)
+    if name == "ecommerce_promotion":
+        return (f.stage[:n] == 2) | ((f.stage[:n] == 3) & (f.visibility[:n] < 0.5))
+    if name == "market_access":
+        return f.utilisation[:n] < 0.75
+    if name in ("kur_credit", "financing"):
+        return (f.credit_access[:n] < 2) & (f.utilisation[:n] > 0.9) & (f.own_profit[:n] > 0)
+    if name == "licensing":
+        return ~f.licensed[:n]
+    if name == "product_development":
+        return f.productivity[:n] < 0.9
+    if name == "logistics":
+        return (f.stage[:n] == 3) & (model.region_remoteness[f.region[:n]] > 0.5)
+    if name in ("grants", "tax_relief"):
+        return f.own_profit[:n] < 0
+    if name == "shared_facilities":
+        return (f.cluster[:n] >= 0) & (model.facility_usage_firm < 0.5)
+    raise KeyError(name)
+
+
+PAS_INSTRUMENTS = {  # PAS step (seed 000) -> instruments the platform matches a firm to next
+    2: ("hr_training",), 4: ("licensing",), 5: ("ecommerce_promotion", "market_access", "logistics"),
+    7: ("kur_credit", "financing", "grants"),
+}
+
+
+def priority(model, rule: str, u: np.ndarray) -> np.ndarray:
+    """Priority score over used rows for a targeting rule; ``u`` are this month's uniforms."""
+    f, n = model.firms, model.firms.n
+    if rule == "untargeted":
+        return u.copy()
+    if rule == "micro_first":
+        return (2 - f.size_class[:n]).astype(float) + u
+    if rule == "need":
+        margin = f.own_profit[:n] / (f.capital[:n] + 1e6)
+        return -np.clip(margin, -1, 1) * 3 + 0.3 * u
+    if rule == "potential":
+        return np.log(f.productivity[:n]) + f.effort[:n] + 0.3 * u
+    raise KeyError(rule)
+
+
+def select(rows: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float) -> tuple[np.ndarray, np.ndarray]:
+    """Serve candidates in order of score until the money runs out. Returns (rows, amounts)."""
+    if money <= 0 or rows.size == 0:
+        return rows[:0], costs[:0]
+    # expected number served: enough to spend the money at the mean unit cost; partial sort only
+    mean_cost = float(costs.mean())
+    k = int(min(rows.size, money / max(mean_cost, 1.0) * 1.5 + 8))
+    if k < rows.size:
+        top = np.argpartition(-score, k - 1)[:k]
+    else:
+        top = np.arange(rows.size)
+    top = top[np.argsort(-score[top], kind="stable")]
+    c = np.cumsum(costs[top])
+    take = top[c <= money]
+    return rows[take], costs[take]
+
+
+def schedule(model, due: int, d: Delivery) -> None:
+    """Queue a delivery for month ``due`` (dropped if programmes have ended by then)."""
+    end = model.p["phase_out_month"]
+    if end > 0 and due >= end:
+        return
+    if due > model.p["n_months"]:
+        return
+    model.pipeline.setdefault(due, []).append(d)
+
+
+# ----------------------------------------------------------------------------------------------
+# delivery and effects
+def deliver(model) -> None:
+    """Pay out every delivery due this month, book the money and apply the effects."""
+    t = model.month
+    f = model.firms
+    batch = model.pipeline.pop(t, [])
+    led = model.ledger[t]
+    for d in batch:
+        alive = f.alive[d.rows]
+        rows, amounts = d.rows[alive], d.amounts[alive]  # firms that exited meanwhile are not paid
+        if rows.size == 0:
+            continue
+        k = d.instrument
+        if d.registry:
+            dup = np.zeros(rows.size, dtype=bool)
+        else:  # no shared registry: a firm already served for this instrument gets it again, to no use
+            dup = f.served_until[rows, k] > t
+            _, first = np.unique(rows, return_index=True)
+            seen = np.ones(rows.size, dtype=bool)
+            seen[first] = False
+            dup |= seen
+        gross = amounts / (1.0 - d.overhead_rate)
+        led[k, SPENT] += gross.sum()
+        led[k, OVERHEAD] += (gross - amounts).sum()
+        led[k, DUPLICATION] += amounts[dup].sum()
+        led[k, SUPPORT] += amounts[~dup].sum()
+        ok_rows, ok_amt = rows[~dup], amounts[~dup]
+        model.programme_agents_by_id[d.programme].record(ok_rows.size, amounts.sum(), gross.sum())
+        if ok_rows.size:
+            f.served_until[ok_rows, k] = t + DUR[k]
+            f.support_month[ok_rows] += ok_amt
+            f.support_by_instrument[ok_rows, k] += ok_amt
+            apply_effect(model, k, ok_rows, ok_amt)
+
+
+def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
+    """What a unit of each instrument does to a firm (ODD 7.4 gives each effect's source)."""
+    f = model.firms
+    name = INSTRUMENTS[k]
+    if name == "market_access":
+        f.market_reach[rows] = np.minimum(f.market_reach[rows] + 0.4, 1.5)
+    elif name == "hr_training":
+        f.digital_skill[rows] += 0.25 * (1 - f.digital_skill[rows])
+        f.literacy[rows] += 0.20 * (1 - f.literacy[rows])
+        f.competence[rows] += 0.10 * (1 - f.competence[rows])
+    elif name == "product_development":
+        f.productivity[rows] *= np.exp(0.05 * (0.5 + f.literacy[rows]))  # absorptive capacity
+    elif name == "licensing":
+        f.licensed[rows] = True
+    elif name == "financing":
+        u = model.streams.uniform(model.month, streams.FINANCE, f.n)[rows]
+        f.credit_access[rows] = np.where(u < 0.6, 2, f.credit_access[rows])
+    elif name == "logistics":
+        f.logistics[rows] = np.minimum(f.logistics[rows] + 0.5, 1.0)
+    elif name == "kur_credit":
+        loan = kur_loan(f.capital[rows])
+        old = f.debt[rows]
+        f.debt_rate[rows] = (old * f.debt_rate[rows] + loan * model.p["kur_interest_rate"]) / (old + loan)
+        f.debt[rows] = old + loan
+        f.capital[rows] += loan
+    elif name in ("grants", "tax_relief"):
+        f.support_cash[rows] += amounts
+    elif name == "ecommerce_promotion":
+        online = f.stage[rows] == 3
+        from .marketplaces import promotion_visibility
+
+        f.visibility[rows[online]] += promotion_visibility(amounts[online], f.reputation[rows[online]])
+        onboard = rows[~online]  # stage-2 firms: onboarding training and listing
+        if onboard.size:
+            f.digital_skill[onboard] += 0.15 * (1 - f.digital_skill[onboard])
+            u = model.streams.uniform(model.month, streams.FINANCE, f.n)[onboard]
+            go = onboard[u < 0.5]
+            from .marketplaces import join_marketplace
+
+            join_marketplace(model, go)
+    elif name == "shared_facilities":
+        np.add.at(model.cluster_table.facility, f.cluster[rows], amounts)
+    else:  # pragma: no cover
+        raise KeyError(name)
+
+
+def new_ledger(n_months: int) -> np.ndarray:
+    """Zeroed ledger: month x instrument x (spent, support, overhead, duplication, capture)."""
+    return np.zeros((n_months + 1, N_INSTRUMENTS, len(LEDGER_FIELDS)))

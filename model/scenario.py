@@ -1,0 +1,245 @@
+"""Scenario files: TOML data validated against the parameter schema.
+
+A scenario file looks like::
+
+    [scenario]
+    name = "self_governance"
+    description = "Regional councils allocate the budget ..."
+    extends = "baseline"          # optional: start from another scenario in the same folder
+
+    [levers]
+    governance_mode = "self_governance"
+
+    [levers.mix]                  # instrument weights (normalised)
+    grants = 0.2
+
+    [uncertainties]
+    capture_rate = 0.15
+
+    [constants]
+    n_firms = 20000
+
+Every problem (unknown key, wrong type, out-of-range value, unknown instrument or mode, missing file)
+raises :class:`ScenarioError` whose message names the file, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .params import DEFAULTS, FIELD_GROUP, GROUPS, INSTRUMENTS, allowed_values
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+HEADER_KEYS = {"name", "description", "extends"}
+
+
+class ScenarioError(ValueError):
+    """A scenario or parameter problem, with a message meant for the user."""
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: a name, a description and the flat parameter dictionary."""
+
+    name: str
+    description: str
+    params: dict[str, Any]
+    source: str = "<defaults>"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """Stable hash of the parameters (not of the file's formatting)."""
+        blob = json.dumps(self.params, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "command line") -> Scenario:
+        """Return a copy with some flat parameters replaced (validated)."""
+        params = dict(self.params)
+        params.update(overrides)
+        params = validate_params(params, source)
+        return Scenario(self.name, self.description, params, self.source, {**self.overrides, **overrides})
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _format_errors(err: ValidationError, group: str, source: str, cls: type[BaseModel]) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        name = str(e["loc"][0]) if e["loc"] else ""
+        where = f"[{group}] {loc}" if group else loc
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{source}: {where}: unknown field{_suggest(name, cls.model_fields)}; "
+                         f"fields allowed in [{group}] are: {', '.join(cls.model_fields)}")
+        elif name in FIELD_GROUP:
+            lines.append(f"{source}: {where} = {e.get('input')!r}: {e['msg'].lower()}; "
+                         f"allowed: {allowed_values(name)}")
+        else:
+            lines.append(f"{source}: {where}: {e['msg']}")
+    return lines
+
+
+def validate_params(params: dict[str, Any], source: str = "parameters") -> dict[str, Any]:
+    """Validate a flat parameter dictionary; fill defaults; raise ScenarioError listing every problem."""
+    problems: list[str] = []
+    unknown = [k for k in params if k not in FIELD_GROUP]
+    for k in unknown:
+        hint = _suggest(k, FIELD_GROUP)
+        if k.startswith("mix_"):
+            problems.append(f"{source}: {k}: unknown instrument '{k[4:]}'{_suggest(k[4:], INSTRUMENTS)}; "
+                            f"instruments are: {', '.join(INSTRUMENTS)}")
+        else:
+            problems.append(f"{source}: {k}: unknown parameter{hint}; see `python run.py params` for the list")
+    out: dict[str, Any] = {}
+    for group, cls in GROUPS.items():
+        sub = {k: v for k, v in params.items() if FIELD_GROUP.get(k) == group}
+        try:
+            out.update(cls(**sub).model_dump())
+        except ValidationError as err:
+            problems.extend(_format_errors(err, group, source, cls))
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    return out
+
+
+def _flatten_file(data: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    header = data.get("scenario", {})
+    problems: list[str] = []
+    if not isinstance(header, dict):
+        problems.append(f"{source}: [scenario] must be a table with name and description")
+        header = {}
+    for k in header:
+        if k not in HEADER_KEYS:
+            problems.append(f"{source}: [scenario] {k}: unknown field; allowed: {', '.join(sorted(HEADER_KEYS))}")
+    flat: dict[str, Any] = {}
+    for section, value in data.items():
+        if section == "scenario":
+            continue
+        if section not in GROUPS:
+            problems.append(f"{source}: [{section}]: unknown section{_suggest(section, GROUPS)}; "
+                            f"allowed sections: scenario, {', '.join(GROUPS)}")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{source}: {section} must be a table")
+            continue
+        for key, v in value.items():
+            if section == "levers" and key == "mix":
+                if not isinstance(v, dict):
+                    problems.append(f"{source}: [levers.mix] must be a table of instrument = weight")
+                    continue
+                for inst, w in v.items():
+                    if inst not in INSTRUMENTS:
+                        problems.append(f"{source}: [levers.mix] {inst}: unknown instrument"
+                                        f"{_suggest(inst, INSTRUMENTS)}; instruments are: {', '.join(INSTRUMENTS)}")
+                    else:
+                        flat[f"mix_{inst}"] = w
+                continue
+            if key in FIELD_GROUP and FIELD_GROUP[key] != section:
+                problems.append(f"{source}: [{section}] {key}: belongs in [{FIELD_GROUP[key]}], not [{section}]")
+                continue
+            if key not in GROUPS[section].model_fields:
+                cls = GROUPS[section]
+                problems.append(f"{source}: [{section}] {key}: unknown field{_suggest(key, cls.model_fields)}; "
+                                f"fields allowed in [{section}] are: {', '.join(cls.model_fields)}")
+                continue
+            flat[key] = v
+    return header, flat, problems
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    """Find a scenario by file path or by name in the bundled ``scenarios/`` folder."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists() or "/" in str(name_or_path):
+        if not p.exists():
+            raise ScenarioError(f"{p}: scenario file not found")
+        return p
+    candidate = SCENARIO_DIR / f"{name_or_path}.toml"
+    if not candidate.exists():
+        names = available_scenarios()
+        raise ScenarioError(f"unknown scenario '{name_or_path}'{_suggest(str(name_or_path), names)}; "
+                            f"bundled scenarios: {', '.join(names)} (or give a path to a .toml file)")
+    return candidate
+
+
+def available_scenarios() -> list[str]:
+    """Names of the bundled scenario files."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read file: {err.strerror}") from None
+
+
+def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                  _seen: tuple[Path, ...] = ()) -> Scenario:
+    """Load, merge (``extends``) and validate a scenario file; apply flat overrides."""
+    path = resolve_path(name_or_path).resolve()
+    if path in _seen:
+        raise ScenarioError(f"{path}: 'extends' makes a cycle: {' -> '.join(p.name for p in (*_seen, path))}")
+    source = _display(path)
+    header, flat, problems = _flatten_file(_read_toml(path), source)
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    base: dict[str, Any] = dict(DEFAULTS)
+    if "extends" in header:
+        parent_ref = header["extends"]
+        parent_path = path.parent / f"{parent_ref}.toml" if not str(parent_ref).endswith(".toml") \
+            else path.parent / parent_ref
+        if not parent_path.exists():
+            raise ScenarioError(f"{source}: [scenario] extends = {parent_ref!r}: no such scenario next to this file")
+        base = dict(load_scenario(parent_path, _seen=(*_seen, path)).params)
+    base.update(flat)
+    params = validate_params(base, source)
+    name = header.get("name", path.stem)
+    desc = header.get("description", "")
+    if not isinstance(name, str) or not isinstance(desc, str):
+        raise ScenarioError(f"{source}: [scenario] name and description must be strings")
+    scen = Scenario(name, desc, params, source)
+    if overrides:
+        scen = scen.with_overrides(overrides)
+    return scen
+
+
+def default_scenario() -> Scenario:
+    """The embedded defaults as a scenario (centralised delivery, today's programme mix)."""
+    return Scenario("defaults", "Embedded defaults", validate_params({}, "defaults"))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as a TOML literal."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key=value, e.g. --set budget_per_firm_month=80000")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    if key.startswith("mix.") or key.startswith("levers.mix."):
+        key = "mix_" + key.split(".")[-1]
+    key = key.split(".")[-1]
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word is a string: --set governance_mode=platform
+    return key, value

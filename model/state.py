@@ -1,0 +1,122 @@
+"""Columnar firm state: one NumPy array per variable, one row per firm (alive or not).
+
+Rows are never reused or reordered, so a row index is a firm's identity for its whole life: the
+Mesa agent of a firm keeps its row, random numbers are indexed by row (common random numbers
+across scenarios), and dead firms keep their history for the accounting. Arrays are allocated
+with head-room and doubled when entrants fill them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import N_INSTRUMENTS
+
+# name -> (dtype, fill value). Units in comments.
+COLUMNS: dict[str, tuple[type, float]] = {
+    # identity and structure
+    "region": (np.int16, 0),
+    "sector": (np.int8, 0),
+    "alive": (np.bool_, False),
+    "born": (np.int32, 0),              # month of entry (0 = initial population)
+    "died": (np.int32, -1),             # month of exit, -1 while alive
+    "cluster": (np.int32, -1),          # cluster id, -1 = none
+    "marketplace": (np.int16, -1),      # marketplace id, -1 = none (stage < 3)
+    # production
+    "capital": (np.float64, 0.0),       # IDR, business capital excl. land and buildings (GR 7/2021)
+    "workers": (np.float64, 0.0),       # persons
+    "productivity": (np.float64, 1.0),  # TFP index (mean 1 at start)
+    "size_class": (np.int8, 0),         # 0 micro, 1 small, 2 medium, 3 large (from capital)
+    "initial_class": (np.int8, 0),      # class at month 0 or at entry
+    "max_class": (np.int8, 0),          # highest class reached
+    # skills, stage, formality
+    "digital_skill": (np.float64, 0.0),  # 0..1
+    "literacy": (np.float64, 0.0),       # managerial / financial literacy 0..1
+    "stage": (np.int8, 1),               # digital stage 1 (1.0), 2 (2.0), 3 (3.0)
+    "licensed": (np.bool_, False),       # holds business licence (NIB)
+    "credit_access": (np.int8, 0),       # 0 none, 1 moneylender, 2 formal
+    "debt": (np.float64, 0.0),           # IDR
+    "debt_rate": (np.float64, 0.0),      # blended annual rate on debt
+    # self-determination (seed 001)
+    "autonomy": (np.float64, 0.5),
+    "competence": (np.float64, 0.5),
+    "relatedness": (np.float64, 0.5),
+    "effort": (np.float64, 0.6),         # own effort / risk-taking 0..1
+    # market position
+    "market_reach": (np.float64, 0.0),   # from market-access support, decays
+    "logistics": (np.float64, 0.0),      # from logistics support, decays
+    "visibility": (np.float64, 0.0),     # marketplace visibility bought by promotion, decays
+    "reputation": (np.float64, 0.3),     # marketplace reputation 0..1
+    "utilisation": (np.float64, 0.8),    # sales / capacity last month
+    # governance links
+    "platform_step": (np.int8, 0),       # 0 unregistered, 1..7 PAS step reached (seed 000)
+    "participant": (np.float64, 0.0),    # council participation intensity 0..1 (seed 001)
+    # flows of the last month, IDR
+    "capacity": (np.float64, 0.0),
+    "revenue": (np.float64, 0.0),
+    "online_revenue": (np.float64, 0.0),
+    "export_revenue": (np.float64, 0.0),
+    "value_added": (np.float64, 0.0),
+    "profit": (np.float64, 0.0),
+    "own_profit": (np.float64, 0.0),     # profit minus cash-equivalent support
+    "support_cash": (np.float64, 0.0),   # cash-equivalent support this month
+    "support_month": (np.float64, 0.0),  # all support received this month (cash + in kind)
+    "support_total": (np.float64, 0.0),  # cumulative support received
+    "support_ewm": (np.float64, 0.0),    # 12-month moving average of support
+    "income_ewm": (np.float64, 0.0),     # 12-month moving average of value added
+    "support_mask": (np.uint32, 0),      # bit k set = support received k months ago (last 32)
+    "loss_months": (np.int16, 0),        # consecutive months with negative profit
+    "upgrades": (np.int8, 0),            # number of upward class moves
+}
+
+
+class FirmState:
+    """All firms' state as NumPy columns. ``n`` rows are in use; arrays have ``cap`` rows."""
+
+    def __init__(self, capacity: int):
+        self.cap = max(int(capacity), 16)
+        self.n = 0
+        for name, (dtype, fill) in COLUMNS.items():
+            setattr(self, name, np.full(self.cap, fill, dtype=dtype))
+        # per firm x instrument
+        self.support_by_instrument = np.zeros((self.cap, N_INSTRUMENTS))  # cumulative IDR
+        self.served_until = np.zeros((self.cap, N_INSTRUMENTS), dtype=np.int32)  # month a benefit lasts to
+
+    def _grow(self, need: int) -> None:
+        new_cap = max(need, 2 * self.cap)
+        for name, (dtype, fill) in COLUMNS.items():
+            old = getattr(self, name)
+            arr = np.full(new_cap, fill, dtype=dtype)
+            arr[: self.n] = old[: self.n]
+            setattr(self, name, arr)
+        for name in ("support_by_instrument", "served_until"):
+            old = getattr(self, name)
+            arr = np.zeros((new_cap, N_INSTRUMENTS), dtype=old.dtype)
+            arr[: self.n] = old[: self.n]
+            setattr(self, name, arr)
+        self.cap = new_cap
+
+    def add_rows(self, k: int) -> slice:
+        """Reserve ``k`` new rows and return their slice."""
+        if self.n + k > self.cap:
+            self._grow(self.n + k)
+        s = slice(self.n, self.n + k)
+        self.n += k
+        return s
+
+    def col(self, name: str) -> np.ndarray:
+        """The used part of a column (a view)."""
+        return getattr(self, name)[: self.n]
+
+    def nbytes_per_firm(self) -> float:
+        """Memory of the state per allocated row, bytes."""
+        total = sum(getattr(self, c).nbytes for c in COLUMNS)
+        total += self.support_by_instrument.nbytes + self.served_until.nbytes
+        return total / self.cap
+
+
+def size_class(capital: np.ndarray) -> np.ndarray:
+    """Size class from capital, GR 7/2021 limits (seed 000): 0 micro, 1 small, 2 medium, 3 large."""
+    from .params import CLASS_CAPITAL_LIMITS
+
+    return np.searchsorted(np.asarray(CLASS_CAPITAL_LIMITS), capital, side="left").astype(np.int8)
