@@ -83,9 +83,6 @@ class Levers(BaseModel):
     cluster_coverage_target: float = Field(
         0.45, ge=0.0, le=1.0,
         description="Share of manufacturing micro/small firms in clusters once the programme has formed them.")
-    promotion_subsidy_rate: float = Field(
-        0.6, ge=0.0, le=1.0,
-        description="Share of a supported seller's marketplace promotion cost paid by the e-commerce instrument.")
     ecommerce_onboarding: bool = Field(
         False, description="E-commerce instrument also pays marketplace onboarding (training + listing) for stage-2 firms.")
     platform_outreach: float = Field(

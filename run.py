@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Command line of the MSME ecosystem policy simulator.
+
+    python run.py                      # the default comparison of all bundled scenarios
+    python run.py run SCENARIO ...     # one scenario over several seeds
+    python run.py params               # every parameter with its group, default and range
+    python run.py --help               # all commands
+
+Each command lives in its own module, which adds a sub-parser (``add_parser(subparsers)``) and
+sets ``func``; a command returns an exit code. Bad input exits with code 2 and one clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (module, required): modules that add commands, in the order they appear in --help
+COMMAND_MODULES = (
+    "analysis.cli",         # default comparison, run, params, scenarios
+    "experiments.cli",      # compare, sweep, sensitivity
+    "experiments.bench",    # bench
+    "app.cli",              # app
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits 2 with one clear line (no usage dump) on a bad command-line value."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n(use `python {self.prog} --help` to see the options)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="run.py",
+        description="Agent-based simulator of MSME ecosystem policy. With no command, runs the default "
+                    "comparison of all bundled scenarios on the embedded defaults and writes results/default/.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name and name.startswith(err.name):
+                continue  # command not installed in this checkout
+            raise
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model.scenario import ScenarioError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from analysis.cli import default_comparison
+
+        func = default_comparison
+    else:
+        func = args.func
+    try:
+        return int(func(args) or 0)
+    except ScenarioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are kept; run the same command again to complete the rest",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
