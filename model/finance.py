@@ -58,7 +58,7 @@ def settle(model) -> None:
     # investment from retained profit; losses draw down capital
     effort = f.effort[:n]
     # firms invest when busy: demand, not cash, limits expansion
-    busy = np.clip((f.utilisation[:n] - 0.7) / 0.25, 0.0, 1.0)
+    busy = np.clip((f.utilisation[:n] - 0.8) / 0.15, 0.0, 1.0)
     retained = RETAIN * effort * busy * np.maximum(profit, 0.0)
     principal = f.debt[:n] * AMORTISATION
     # new commercial loans: busy, profitable, willing (effort = risk-taking) and not over-indebted

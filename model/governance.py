@@ -160,13 +160,18 @@ def _allocate_councils(model, budget, mix, elig, u_aware, u_prio) -> None:
         council.record_capture(capture, cap[r])
         mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
         in_r = region == r
-        for k in range(N_INSTRUMENTS):
-            net = (b_r - capture) * mix_r[k] * (1 - p["council_overhead"])
+        money = (b_r - capture) * (1 - p["council_overhead"])
+        # a council's budget is flexible: what one instrument cannot place goes to the next, in the
+        # order of the council's priorities (a mechanism the centralised ministries lack)
+        left = 0.0
+        for k in np.argsort(-mix_r, kind="stable"):
+            net = money * mix_r[k] + left
             if net <= 0:
                 continue
             cand = np.flatnonzero(in_r & elig[k] & aware & ~served[:, k])
             score = base_prio[cand] + 2.0 * cap[r] * cons[k][cand]
             rows, amts = pg.select(cand, score, pg.unit_costs(model, k, cand), net)
+            left = net - float(amts.sum())
             _reserve(model, k, rows, lag)
             pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
                                                     council.programme_ids[k], registry=True))

@@ -109,7 +109,7 @@ class Uncertainties(BaseModel):
     demand_growth_per_year: float = Field(
         0.05, ge=-0.2, le=0.3, description="Real growth of household demand a year (Indonesian GDP ~5 %).")
     online_demand_share: float = Field(
-        0.22, ge=0.0, le=2.0,
+        0.10, ge=0.0, le=2.0,
         description="National online buyer spending reachable through marketplaces, relative to local demand, "
                     "at full internet penetration.")
     shock_enabled: bool = Field(False, description="Switch on a COVID-like shock (seeds 002, 003).")
@@ -148,7 +148,7 @@ class Uncertainties(BaseModel):
         0.28, ge=0.0, le=0.9,
         description="Share of local sales value kept by middlemen for artisan-cluster and unclustered manufacturers (seed 003).")
     network_effect: float = Field(
-        0.3, ge=0.0, le=1.0, description="Elasticity of marketplace buyer reach to its number of sellers.")
+        0.2, ge=0.0, le=1.0, description="Elasticity of marketplace buyer reach to its number of sellers.")
     central_overhead: float = Field(
         0.20, ge=0.0, le=0.9, description="Administrative overhead share of centralised programmes.")
     council_overhead: float = Field(0.12, ge=0.0, le=0.9, description="Overhead share of regional councils.")

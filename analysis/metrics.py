@@ -1,0 +1,178 @@
+"""Run-level outcomes from the tidy monthly results: growth, dependence, cost-effectiveness, the
+withdrawal test and size-class transition matrices.
+
+Input everywhere is the tidy long table ``run_id, scenario, seed, month, metric, value``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model.params import SIZE_CLASSES
+
+WITHDRAWAL_SUFFIX = "@withdrawal"
+NO_WITHDRAWAL_SUFFIX = "@no-withdrawal"
+WITHDRAWAL_WINDOW = 24  # months after the end of programmes over which the drop is measured
+
+# outcome name -> (label for reports, unit, higher is better?)
+OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
+    "value_added_growth": ("Value added growth", "% a year", True),
+    "employment_growth": ("Employment growth", "% a year", True),
+    "productivity_growth": ("Labour productivity growth", "% a year", True),
+    "survival_rate": ("Survival of initial firms", "share", True),
+    "upgrades_per_1000": ("Size-class upgrades (naik kelas)", "per 1,000 initial firms", True),
+    "stage_3_share": ("Selling online (stage 3.0)", "share of firms", True),
+    "online_sales_share": ("Online sales", "share of revenue", True),
+    "gini_value_added": ("Inequality of value added", "Gini", False),
+    "regional_disparity": ("Regional disparity", "CV of regional mean", False),
+    "support_share_income": ("Support as share of income", "mean over months", False),
+    "loss_without_support_share": ("Loss-making without support", "share of firms, mean", False),
+    "chronic_recipient_share": ("Chronic recipients", "share of firms, end", False),
+    "self_reliance": ("Self-reliance (SDT)", "0-1, end", True),
+    "budget_spent_bn": ("Budget spent", "bn IDR, whole run", None),
+    "budget_per_upgrade_bn": ("Budget per upgrade", "bn IDR", False),
+    "budget_per_job_m": ("Budget per net job", "M IDR", False),
+    "lost_share": ("Budget lost to overhead, duplication, capture", "share of spending", False),
+    "overhead_share": ("Overhead", "share of spending", False),
+    "duplication_share": ("Duplication", "share of spending", False),
+    "capture_share": ("Capture", "share of spending", False),
+    "withdrawal_value_added_drop": ("Withdrawal: value added drop", "% vs no withdrawal", False),
+    "withdrawal_survival_drop": ("Withdrawal: survival drop", "points vs no withdrawal", False),
+    "withdrawal_upgrades_drop": ("Withdrawal: upgrades lost", "per 1,000 initial firms", False),
+}
+HEADLINE_OUTCOMES = ("value_added_growth", "employment_growth", "survival_rate", "upgrades_per_1000",
+                     "stage_3_share", "support_share_income", "loss_without_support_share",
+                     "chronic_recipient_share", "self_reliance", "budget_per_upgrade_bn", "lost_share",
+                     "withdrawal_value_added_drop")
+
+
+def wide(df: pd.DataFrame) -> pd.DataFrame:
+    """Monthly metrics of one run as month x metric (transition metrics excluded)."""
+    m = df[~df["metric"].str.startswith("transition_") & (df["metric"] != "run_seconds")]
+    return m.pivot_table(index="month", columns="metric", values="value", aggfunc="first").sort_index()
+
+
+def _annual_growth(series: pd.Series) -> float:
+    s = series.to_numpy()
+    months = series.index.to_numpy()
+    a, b = s[0], s[-1]
+    years = (months[-1] - months[0]) / 12.0
+    if a <= 0 or b <= 0 or years <= 0:
+        return float("nan")
+    return float((b / a) ** (1 / years) - 1) * 100
+
+
+def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
+    """Outcomes of one run from its wide monthly table."""
+    last = w.iloc[-1]
+    spent = float(last["budget_spent_cumulative"])
+    upgrades = float(last["upgrades_cumulative"])
+    jobs = float(last["jobs_created"])
+    tot = {k: float(w[k].sum()) for k in ("overhead_cost", "duplication_cost", "capture_cost")}
+    out = {
+        "value_added_growth": _annual_growth(w["value_added"]),
+        "employment_growth": _annual_growth(w["employment"]),
+        "productivity_growth": _annual_growth(w["productivity"]),
+        "survival_rate": float(last["survival_rate"]),
+        "upgrades_per_1000": upgrades / n_initial * 1000,
+        "stage_3_share": float(last["stage_3_share"]),
+        "online_sales_share": float(last["online_sales_share"]),
+        "gini_value_added": float(last["gini_value_added"]),
+        "regional_disparity": float(last["regional_disparity"]),
+        "support_share_income": float(w["support_share_income"].iloc[1:].mean()),
+        "loss_without_support_share": float(w["loss_without_support_share"].iloc[1:].mean()),
+        "chronic_recipient_share": float(last["chronic_recipient_share"]),
+        "self_reliance": float(last["self_reliance"]),
+        "budget_spent_bn": spent / 1e9,
+        # undefined (NaN) when nothing was bought: reported as "n/a", never as a made-up number
+        "budget_per_upgrade_bn": spent / upgrades / 1e9 if upgrades > 0 and spent > 0 else float("nan"),
+        "budget_per_job_m": spent / jobs / 1e6 if jobs > 0 and spent > 0 else float("nan"),
+        "lost_share": sum(tot.values()) / spent if spent > 0 else 0.0,
+        "overhead_share": tot["overhead_cost"] / spent if spent > 0 else 0.0,
+        "duplication_share": tot["duplication_cost"] / spent if spent > 0 else 0.0,
+        "capture_share": tot["capture_cost"] / spent if spent > 0 else 0.0,
+    }
+    return out
+
+
+def withdrawal_outcomes(w_with: pd.DataFrame, w_without: pd.DataFrame, month: int, n_initial: float,
+                        window: int = WITHDRAWAL_WINDOW) -> dict[str, float]:
+    """The withdrawal test: drop in growth and survival after programmes end, against the same
+    scenario and seed without withdrawal."""
+    months = [m for m in w_with.index if month <= m < month + window and m in w_without.index]
+    if not months:
+        return {}
+    a = w_with.loc[months]
+    b = w_without.loc[months]
+    end = months[-1]
+    return {
+        "withdrawal_value_added_drop": float(((b["value_added"] - a["value_added"]) / b["value_added"]).mean() * 100),
+        "withdrawal_survival_drop": float((b.loc[end, "survival_rate"] - a.loc[end, "survival_rate"]) * 100),
+        "withdrawal_upgrades_drop": float((b.loc[end, "upgrades_cumulative"] - a.loc[end, "upgrades_cumulative"])
+                                          / n_initial * 1000),
+    }
+
+
+def is_auxiliary(label: str) -> bool:
+    """Runs that exist only for the withdrawal test (``S@withdrawal``, ``S@no-withdrawal``)."""
+    return "@" in label
+
+
+def outcomes_table(tidy: pd.DataFrame, pairs: dict[str, tuple[str, str, int]] | None = None) -> pd.DataFrame:
+    """One row per (scenario, seed, outcome): run outcomes plus the withdrawal test.
+
+    ``pairs[S] = (with_label, without_label, month)`` names, for scenario ``S``, the runs with
+    programmes withdrawn at ``month`` and the same seeds without withdrawal.
+    """
+    rows = []
+    walls = {}
+    for (scen, seed), g in tidy.groupby(["scenario", "seed"], sort=False):
+        w = wide(g)
+        walls[(scen, seed)] = w
+        if is_auxiliary(scen):
+            continue
+        n0 = float(w["firms_alive"].iloc[0])
+        for k, v in run_outcomes(w, n0).items():
+            rows.append((scen, seed, k, v))
+    for scen, (with_label, without_label, month) in (pairs or {}).items():
+        seeds = sorted({s for (lab, s) in walls if lab == with_label})
+        for seed in seeds:
+            if (without_label, seed) not in walls:
+                continue
+            a = walls[(with_label, seed)]
+            n0 = float(a["firms_alive"].iloc[0])
+            for k, v in withdrawal_outcomes(a, walls[(without_label, seed)], month, n0).items():
+                rows.append((scen, seed, k, v))
+    return pd.DataFrame(rows, columns=["scenario", "seed", "metric", "value"])
+
+
+def withdrawal_gap_series(tidy: pd.DataFrame, pairs: dict[str, tuple[str, str, int]],
+                          metric: str = "value_added") -> pd.DataFrame:
+    """Per scenario, seed and month: relative gap (with - without withdrawal) / without, in %."""
+    out = []
+    for scen, (with_label, without_label, _month) in pairs.items():
+        a = tidy[(tidy["scenario"] == with_label) & (tidy["metric"] == metric)].set_index(["seed", "month"])["value"]
+        b = tidy[(tidy["scenario"] == without_label) & (tidy["metric"] == metric)].set_index(["seed", "month"])["value"]
+        gap = ((a - b) / b.replace(0, np.nan) * 100).dropna().rename("value").reset_index()
+        gap["scenario"] = scen
+        out.append(gap)
+    if not out:
+        return pd.DataFrame(columns=["seed", "month", "value", "scenario"])
+    return pd.concat(out, ignore_index=True)
+
+
+def transition_matrix(tidy: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """Mean size-class transition matrix (rows: class at start; columns: class at end or exit),
+    as shares of the row's firms, over the scenario's seeds."""
+    t = tidy[(tidy["scenario"] == scenario) & tidy["metric"].str.startswith("transition_")]
+    if t.empty:
+        return pd.DataFrame()
+    mean = t.groupby("metric")["value"].mean()
+    cols = list(SIZE_CLASSES) + ["exit"]
+    mat = pd.DataFrame(0.0, index=list(SIZE_CLASSES[:3]), columns=cols)
+    for i in mat.index:
+        for j in cols:
+            mat.loc[i, j] = mean.get(f"transition_{i}_to_{j}", 0.0)
+    shares = mat.div(mat.sum(axis=1).replace(0, np.nan), axis=0)
+    return shares

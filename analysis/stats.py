@@ -1,0 +1,86 @@
+"""Statistics over replications: means with 95 % confidence intervals, paired differences against a
+baseline (common random numbers make seeds pairs), effect sizes and how many seeds would be enough.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+LEVEL = 0.95
+
+
+def t_halfwidth(sd: float, n: int, level: float = LEVEL) -> float:
+    """Half-width of the t confidence interval of a mean."""
+    if n < 2 or not np.isfinite(sd):
+        return float("nan")
+    return float(st.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+
+
+def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) of finite values with a t interval."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = x.size
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(x.mean())
+    h = t_halfwidth(float(x.std(ddof=1)) if n > 1 else float("nan"), n, level)
+    return m, m - h, m + h, n
+
+
+def summarise(run_values: pd.DataFrame, by=("scenario", "metric")) -> pd.DataFrame:
+    """Mean, 95 % CI and n per group of a table with a ``value`` column (one row per run)."""
+    rows = []
+    for key, g in run_values.groupby(list(by), sort=False):
+        m, lo, hi, n = mean_ci(g["value"].to_numpy())
+        rows.append((*key, m, lo, hi, n))
+    return pd.DataFrame(rows, columns=[*by, "mean", "ci_low", "ci_high", "n"])
+
+
+def seeds_needed(sd_diff: float, diff: float, level: float = LEVEL, power: float = 0.8) -> float:
+    """Seeds for a paired difference of this size to be clear (two-sided test at ``level``, ``power``)."""
+    if not np.isfinite(sd_diff) or sd_diff == 0:
+        return 2.0
+    if diff == 0 or not np.isfinite(diff):
+        return float("inf")
+    z = st.norm.ppf(0.5 + level / 2) + st.norm.ppf(power)
+    return float(max(2.0, math.ceil((z * sd_diff / abs(diff)) ** 2)))
+
+
+def paired_differences(run_values: pd.DataFrame, baseline: str, level: float = LEVEL) -> pd.DataFrame:
+    """Scenario minus baseline, paired by seed, per metric: mean difference, CI, relative difference,
+    effect size (Cohen's d_z = mean / sd of the paired differences), p-value, precision and seeds needed.
+
+    ``run_values`` has columns scenario, seed, metric, value (one row per run and metric).
+    """
+    base = run_values[run_values["scenario"] == baseline].set_index(["metric", "seed"])["value"]
+    rows = []
+    for (scen, metric), g in run_values.groupby(["scenario", "metric"], sort=False):
+        if scen == baseline:
+            continue
+        b = base.reindex(pd.MultiIndex.from_arrays([[metric] * len(g), g["seed"].to_numpy()]))
+        d = g["value"].to_numpy() - b.to_numpy()
+        d = d[np.isfinite(d)]
+        n = d.size
+        if n == 0:
+            continue
+        mean = float(d.mean())
+        sd = float(d.std(ddof=1)) if n > 1 else float("nan")
+        h = t_halfwidth(sd, n, level)
+        bmean = float(np.nanmean(b.to_numpy()))
+        dz = mean / sd if n > 1 and sd > 0 else (0.0 if mean == 0 else float("inf") * np.sign(mean))
+        p = (float(2 * st.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)) if n > 1 and sd > 0
+             else (1.0 if mean == 0 else 0.0))
+        rows.append({
+            "scenario": scen, "metric": metric, "n_pairs": n, "diff": mean, "ci_low": mean - h,
+            "ci_high": mean + h, "relative_diff": mean / bmean if bmean not in (0.0,) and np.isfinite(bmean)
+            else float("nan"), "effect_size_dz": dz, "p_value": p,
+            "halfwidth_over_diff": abs(h / mean) if mean != 0 and np.isfinite(h) else float("inf"),
+            "seeds_needed": seeds_needed(sd, mean, level),
+            "clear": bool(np.isfinite(h) and (mean - h > 0 or mean + h < 0)),
+        })
+    return pd.DataFrame(rows)
