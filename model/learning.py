@@ -40,7 +40,8 @@ def update(model) -> None:
 
     # self-determination
     aut_t = np.clip(0.75 - 0.8 * dep + 0.3 * f.participant[:n] + 0.1 * (plat >= 3), 0, 1)
-    comp_t = np.clip(0.15 + 0.4 * f.literacy[:n] + 0.2 * f.digital_skill[:n] + 0.25 * (f.profit[:n] > 0), 0, 1)
+    # competence follows own success (profit without support), not subsidised profit
+    comp_t = np.clip(0.15 + 0.4 * f.literacy[:n] + 0.2 * f.digital_skill[:n] + 0.25 * (f.own_profit[:n] > 0), 0, 1)
     rel_t = np.clip(0.25 + 0.45 * model.cluster_coop_firm + 0.3 * (plat >= 3) + 0.3 * f.participant[:n], 0, 1)
     f.autonomy[:n] += SDT_RATE * (aut_t - f.autonomy[:n])
     f.competence[:n] += SDT_RATE * (comp_t - f.competence[:n])

@@ -36,9 +36,13 @@ class MSMEEcosystem(mesa.Model):
     """
 
     def __init__(self, scenario: Scenario | None = None, *, seed: int | None = None, rng=None, **params: Any):
-        if seed is None and rng is None:
-            seed = 0  # reproducible by default; pass seed=... for other replications
-        super().__init__(seed=seed, rng=rng) if rng is None else super().__init__(rng=rng)
+        if seed is not None and rng is not None:
+            raise ValueError("give either seed or rng, not both")
+        if rng is None:
+            # Mesa's convention: no seed means fresh entropy; the seed drawn is kept so the run can be repeated
+            seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else seed
+            rng = seed
+        super().__init__(rng=rng)  # Mesa >= 3.4 deprecates ``seed=``; ``rng=<int>`` seeds identically
         base = dict(scenario.params) if scenario is not None else dict(DEFAULTS)
         base.update(params)
         self.p: dict[str, Any] = validate_params(base, "model parameters")
