@@ -182,7 +182,7 @@ def budget(outcomes: pd.DataFrame, out: Path) -> Path:
     v = o["budget_per_upgrade_bn"]
     ax2.barh(o.index, v.fillna(0), color="#1b4965")
     for i, x in enumerate(v):
-        ax2.text((0 if not np.isfinite(x) else x), i, " n/a" if not np.isfinite(x) else f" {x:,.1f}", va="center",
+        ax2.text((0 if not np.isfinite(x) else x), i, " n/a" if not np.isfinite(x) else f" {x:,.3g}", va="center",
                  fontsize=8)
     ax2.invert_yaxis()
     ax2.set_xlabel("bn IDR per size-class upgrade (mean over seeds)")

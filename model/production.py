@@ -70,7 +70,8 @@ def produce_and_sell(model) -> None:
     local, online, export = frac * d_local, frac * d_online, frac * d_export
     margin = p["middleman_margin"] * model.middleman_factor_firm
     revenue = local * (1.0 - margin) + online + export
-    inputs = sales * (1.0 - VA_SHARE[f.sector[:n]]) * (1.0 + p["shock_supply_cut"] * s * exposure)
+    # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
+    inputs = sales * (1.0 - VA_SHARE[f.sector[:n]]) * (1.0 + 0.3 * p["shock_supply_cut"] * s * exposure)
     inputs *= (1.0 - 0.08 * model.facility_usage_firm) * (1.0 - LOGISTICS_COST_CUT * f.logistics[:n])
     f.revenue[:n] = revenue
     f.online_revenue[:n] = online
