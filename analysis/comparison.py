@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.runner import Task, run_tasks
+from experiments.runner import Task, default_jobs, run_tasks
 from model.scenario import Scenario
 
 from . import figures
@@ -94,7 +94,7 @@ def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progres
     p0 = comp.scenarios[0].params
     meta = provenance({"title": comp.title, "scenarios": ", ".join(names), "seeds": comp.seeds,
                        "n_seeds": len(comp.seeds), "n_firms": p0["n_firms"], "n_months": p0["n_months"],
-                       "runs": int(tidy["run_id"].nunique()), "jobs": jobs or "all cores",
+                       "runs": int(tidy["run_id"].nunique()), "jobs": jobs or default_jobs(),
                        "wall_seconds": round(wall, 1),
                        "withdrawal_tests": {k: f"{v[0]} vs {v[1]} from month {v[2]}" for k, v in pairs.items()}})
     stage = staging_dir(out)

@@ -73,7 +73,7 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     lines += [f"{meta['n_seeds']} seeds per scenario (common random numbers: seed *k* gives every scenario the "
               f"same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
               f"initial firms, {meta['n_months']} months. Intervals are 95 % t-intervals over seeds. "
-              f"Wall time {meta['wall_seconds']:.0f} s on {meta['jobs']} process(es).", ""]
+              f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
     lines += ["## Scenarios", ""]
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
     lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary), "scenario"), ""]
