@@ -154,11 +154,11 @@ def entrants_join(model, rows: np.ndarray) -> None:
     if rows.size == 0 or model.cluster_table.n == 0:
         return
     f, t = model.firms, model.month
-    u = model.streams.uniform(t, streams.CLUSTER + 40, f.n)[rows]
+    u = model.streams.uniform_rows(t, streams.CLUSTER + 40, rows)
     cov = model.p["cluster_coverage_target"] if model.p["cluster_programme"] else BASE_CLUSTER_COVERAGE
     join = rows[MANUFACTURING[f.sector[rows]] & (u < cov)]
     if join.size:
-        join_existing(model, join, model.streams.uniform(t, streams.CLUSTER + 41, f.n)[join])
+        join_existing(model, join, model.streams.uniform_rows(t, streams.CLUSTER + 41, join))
 
 
 def update(model) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import programmes as pg
 from . import streams
-from .params import INSTRUMENTS, N_INSTRUMENTS, instrument_mix
+from .params import INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES, instrument_mix
 
 COUNCIL_STEPS = ("awareness", "joint activities", "competency certification", "institutional change")
 PAS_STEPS = ("registration", "training", "mentoring", "licensing", "marketing", "financial reporting", "capital")
@@ -48,11 +48,12 @@ def council_capacity(model, month: int) -> np.ndarray:
     return 0.25 * np.minimum(steps, 4)
 
 
-def awareness_national(model) -> np.ndarray:
+def awareness_national(model, rows: np.ndarray | None = None) -> np.ndarray:
     """Probability a firm knows of a national programme: falls with remoteness, rises with literacy."""
     f, n = model.firms, model.firms.n
-    remote = model.region_remoteness[f.region[:n]]
-    return np.clip(model.p["awareness_base"] * (1 - 0.6 * remote) * (0.5 + f.literacy[:n]), 0, 1)
+    rows = slice(0, n) if rows is None else rows
+    remote = model.region_remoteness[f.region[rows]]
+    return np.clip(model.p["awareness_base"] * (1 - 0.6 * remote) * (0.5 + f.literacy[rows]), 0, 1)
 
 
 def update(model) -> None:
@@ -87,7 +88,15 @@ def update(model) -> None:
 
 
 def allocate(model) -> None:
-    """Spend this month's budget: select recipients now, deliver after the mode's lag."""
+    """Spend this month's budget: select recipients now, deliver after the mode's lag.
+
+    Every programme serves its candidates (eligible, aware, not already served where a registry
+    exists) in the order of its score until its money runs out. Scores are the month's targeting
+    priority plus, for councils and the platform, bonuses for matching constraints. The ranking is
+    done once a month over all firms (:class:`RankedPool`), and each programme reads candidates
+    from its top: the result is exactly that of sorting every programme's candidates (see
+    ``model/reference.py``), at a cost that does not grow with the number of programmes.
+    """
     p, t, f, n = model.p, model.month, model.firms, model.firms.n
     budget = pg.monthly_budget(model, t)
     model.budget_this_month = budget
@@ -95,15 +104,13 @@ def allocate(model) -> None:
         return
     mode = p["governance_mode"]
     mix = instrument_mix(p)
-    u_aware = model.streams.uniform(t, streams.AWARENESS, n)
-    u_prio = model.streams.uniform(t, streams.PRIORITY, n)
-    elig = [pg.eligible(model, k) for k in range(N_INSTRUMENTS)]
+    pool = RankedPool(model)
     if mode == "centralised":
-        _allocate_central(model, budget, mix, elig, u_aware, u_prio)
+        _allocate_central(model, budget, mix, pool)
     elif mode == "self_governance":
-        _allocate_councils(model, budget, mix, elig, u_aware, u_prio)
+        _allocate_councils(model, budget, mix, pool)
     else:
-        _allocate_platform(model, budget, mix, elig, u_aware, u_prio)
+        _allocate_platform(model, budget, mix, pool)
 
 
 def _rotated(u: np.ndarray, j: int) -> np.ndarray:
@@ -111,18 +118,140 @@ def _rotated(u: np.ndarray, j: int) -> np.ndarray:
     return np.modf(u + 0.6180339887 * (j + 1))[0]
 
 
-def _allocate_central(model, budget, mix, elig, u_aware, u_prio) -> None:
+def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
+    """Alive and not above the largest eligible size class (shared by all instruments)."""
+    f, n = model.firms, model.firms.n
+    maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
+    if rows is None:
+        return f.alive[:n] & (f.size_class[:n] <= maxc)
+    return f.alive[rows] & (f.size_class[rows] <= maxc)
+
+
+class _Level:
+    """The firms whose priority is at least ``thr``, sorted by priority (descending, then row)."""
+
+    def __init__(self, model, rows: np.ndarray, thr: float, complete: bool):
+        self.model, self.rows, self.thr, self.complete = model, rows, thr, complete
+        self._cache: dict = {}
+
+    def get(self, key, fn):
+        v = self._cache.get(key)
+        if v is None:
+            v = self._cache[key] = fn()
+        return v
+
+    def region_idx(self, r: int) -> np.ndarray:
+        """Positions (in ``rows``) of the firms of region ``r``."""
+        def split():
+            reg = self.model.firms.region[self.rows]
+            order = np.argsort(reg, kind="stable")
+            bounds = np.searchsorted(reg[order], np.arange(len(self.model.council_cap) + 1))
+            return [order[bounds[i]:bounds[i + 1]] for i in range(bounds.size - 1)]
+        return self.get("regions", split)[r]
+
+
+class RankedPool:
+    """Firms ranked once a month by the targeting priority; programmes take candidates from the top.
+
+    Level 0 holds the best-ranked few per cent of the (base-)eligible firms; a programme whose
+    money is not exhausted inside a level, or whose last served score could be beaten by a firm
+    outside it (priority below the level's threshold plus the largest bonus), moves to the next,
+    larger level (the last one holds every eligible firm). Selections are therefore exact.
+    """
+
+    FIRST_SHARE = 0.06
+    GROWTH = 4
+
+    def __init__(self, model):
+        p, t, f, n = model.p, model.month, model.firms, model.firms.n
+        self.model = model
+        u = model.streams.uniform(t, streams.PRIORITY, n)
+        self.prio = pg.priority(model, p["targeting"], u)
+        base = base_eligible(model)
+        self.n_base = int(np.count_nonzero(base))
+        ranked = self.prio.copy()
+        ranked[~base] = -np.inf
+        self.ranked = ranked
+        self._levels: list[_Level] = []
+        self._size = max(2048, int(self.FIRST_SHARE * self.n_base))
+
+    def level(self, i: int) -> _Level | None:
+        while len(self._levels) <= i:
+            if self._levels and self._levels[-1].complete:
+                return None
+            size = self._size * self.GROWTH ** len(self._levels)
+            n = self.ranked.size
+            if size >= self.n_base or size >= n:
+                rows = np.flatnonzero(self.ranked > -np.inf)
+                thr, complete = -np.inf, True
+            else:
+                thr = float(np.partition(self.ranked, n - size)[n - size])
+                rows = np.flatnonzero(self.ranked >= thr)
+                complete = False
+            rows = rows[np.argsort(-self.ranked[rows], kind="stable")]
+            self._levels.append(_Level(self.model, rows, thr, complete))
+        return self._levels[i]
+
+    def serve(self, k: int, money: float, pick, bonus=None, bonus_max: float = 0.0, region: int | None = None):
+        """Candidates of instrument ``k`` chosen by ``pick(level, idx) -> mask`` in the order of
+        priority (+ ``bonus(level, idx)``), served until ``money`` runs out. Returns (rows, amounts)."""
+        empty = np.zeros(0, dtype=np.int64)
+        if money <= 0:
+            return empty, np.zeros(0)
+        i = 0
+        while True:
+            lvl = self.level(i)
+            idx = np.arange(lvl.rows.size) if region is None else lvl.region_idx(region)
+            idx = idx[pick(lvl, idx)]
+            cand = lvl.rows[idx]
+            score = self.prio[cand]
+            if bonus is not None:
+                score = score + bonus(lvl, idx)
+                order = np.argsort(-score, kind="stable")
+                cand, score = cand[order], score[order]
+            costs = pg.unit_costs(self.model, k, cand)
+            rows, amts, stop = pg.serve_in_order(cand, score, costs, money)
+            if lvl.complete or (stop < cand.size and score[stop] > lvl.thr + bonus_max):
+                return rows, amts
+            i += 1
+
+
+def _elig(lvl: _Level, k: int) -> np.ndarray:
+    """Instrument ``k``'s eligibility over a level's firms (cached)."""
+    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows))
+
+
+def _cons(lvl: _Level, k: int) -> np.ndarray:
+    return lvl.get(("cons", k), lambda: pg.constraint(lvl.model, k, lvl.rows))
+
+
+def _served(lvl: _Level, k: int) -> np.ndarray:
+    m = lvl.model
+    return lvl.get(("served", k), lambda: m.firms.served_until[lvl.rows, k] > m.month)
+
+
+def _u_aware(lvl: _Level) -> np.ndarray:
+    m = lvl.model
+    return lvl.get("u_aware", lambda: m.streams.uniform_rows(m.month, streams.AWARENESS, lvl.rows))
+
+
+def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
-    aware_p = awareness_national(model)
-    prio = pg.priority(model, p["targeting"], u_prio)
     owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
+
+    def aware_p(lvl):
+        return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows))
+
     for j, prog in enumerate(model.programme_list):
         k = prog.instrument
         money = budget * mix[INSTRUMENTS[k]] / owners[k]
         prog.budget = money
         net = money * (1 - p["central_overhead"])
-        cand = np.flatnonzero(elig[k] & (_rotated(u_aware, j) < aware_p))
-        rows, amts = pg.select(cand, prio[cand], pg.unit_costs(model, k, cand), net)
+
+        def pick(lvl, idx, j=j, k=k):
+            return _elig(lvl, k)[idx] & (_rotated(_u_aware(lvl)[idx], j) < aware_p(lvl)[idx])
+
+        rows, amts = pool.serve(k, net, pick)
         pg.schedule(model, t + p["central_lag_months"],
                     pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
 
@@ -131,27 +260,42 @@ def _reserve(model, k: int, rows: np.ndarray, lag: int) -> None:
     model.firms.served_until[rows, k] = model.month + lag + pg.DUR[k]
 
 
-def _allocate_councils(model, budget, mix, elig, u_aware, u_prio) -> None:
-    p, t, f, n = model.p, model.month, model.firms, model.firms.n
+def constraint_prevalence(model) -> np.ndarray:
+    """Firms per region whose binding constraint each instrument relieves (and who are eligible):
+    what each council observes among its own firms. Shape (regions, instruments)."""
+    f, n = model.firms, model.firms.n
+    nreg = len(model.council_cap)
+    base = base_eligible(model)
+    code = np.zeros(n, dtype=np.uint16)
+    for k in range(N_INSTRUMENTS):
+        m = pg.constraint(model, k)
+        m &= pg.eligible(model, k, base=base)
+        code |= np.left_shift(m.view(np.uint8), np.uint16(k), dtype=np.uint16)
+    hist = np.bincount(f.region[:n].astype(np.int64) * (1 << N_INSTRUMENTS) + code,
+                       minlength=nreg << N_INSTRUMENTS).reshape(nreg, 1 << N_INSTRUMENTS)
+    bits = (np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS)[None, :]) & 1
+    return (hist @ bits).astype(float)
+
+
+def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
+    p, t = model.p, model.month
     cap = model.council_cap
-    region = f.region[:n]
-    cap_f = cap[region]
-    aware_p = np.clip(p["awareness_base"] + (0.9 - p["awareness_base"]) * cap_f, 0, 1) * (0.7 + 0.3 * f.literacy[:n])
-    aware = u_aware < aware_p
-    base_prio = pg.priority(model, p["targeting"], u_prio)
     lag = p["local_lag_months"]
     national = np.array([mix[k] for k in INSTRUMENTS])
-    cons = [pg.constraint(model, k) for k in range(N_INSTRUMENTS)]
-    served = f.served_until[:n] > t
-    alive = f.alive[:n]
-    nreg = len(cap)
-    # prevalence of each constraint by region (what the council sees), costed at unit cost
-    prevalence = np.zeros((nreg, N_INSTRUMENTS))
-    for k in range(N_INSTRUMENTS):
-        prevalence[:, k] = np.bincount(region, weights=(cons[k] & elig[k] & alive), minlength=nreg)
+    prevalence = constraint_prevalence(model)
+    # costed at unit cost
     unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
     need = prevalence * unit
     need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
+
+    def aware(lvl):
+        def calc():
+            f = model.firms
+            cap_f = cap[f.region[lvl.rows]]
+            a_p = np.clip(p["awareness_base"] + (0.9 - p["awareness_base"]) * cap_f, 0, 1) * (0.7 + 0.3 * f.literacy[lvl.rows])
+            return _u_aware(lvl) < a_p
+        return lvl.get("aware", calc)
+
     for r, council in enumerate(model.council_agents):
         b_r = budget * model.region_budget_share[r]
         capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
@@ -159,8 +303,8 @@ def _allocate_councils(model, budget, mix, elig, u_aware, u_prio) -> None:
         model.ledger[t, :, pg.SPENT] += capture * national
         council.record_capture(capture, cap[r])
         mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
-        in_r = region == r
         money = (b_r - capture) * (1 - p["council_overhead"])
+        bonus_w = 2.0 * cap[r]
         # a council's budget is flexible: what one instrument cannot place goes to the next, in the
         # order of the council's priorities (a mechanism the centralised ministries lack)
         left = 0.0
@@ -168,35 +312,49 @@ def _allocate_councils(model, budget, mix, elig, u_aware, u_prio) -> None:
             net = money * mix_r[k] + left
             if net <= 0:
                 continue
-            cand = np.flatnonzero(in_r & elig[k] & aware & ~served[:, k])
-            score = base_prio[cand] + 2.0 * cap[r] * cons[k][cand]
-            rows, amts = pg.select(cand, score, pg.unit_costs(model, k, cand), net)
+
+            def pick(lvl, idx, k=k):
+                return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+
+            def bonus(lvl, idx, k=k):
+                return bonus_w * _cons(lvl, k)[idx]
+
+            rows, amts = pool.serve(k, net, pick, bonus, bonus_w, region=r)
             left = net - float(amts.sum())
             _reserve(model, k, rows, lag)
             pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
                                                     council.programme_ids[k], registry=True))
 
 
-def _allocate_platform(model, budget, mix, elig, u_aware, u_prio) -> None:
-    p, t, f, n = model.p, model.month, model.firms, model.firms.n
-    registered = f.platform_step[:n] > 0
-    aware = registered | (u_aware < awareness_national(model))
-    base_prio = pg.priority(model, p["targeting"], u_prio)
-    served = f.served_until[:n] > t
+def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
+    p, t = model.p, model.month
     lag = p["local_lag_months"]
-    step = f.platform_step[:n]
+    f = model.firms
+
+    def registered(lvl):
+        return lvl.get("registered", lambda: f.platform_step[lvl.rows] > 0)
+
+    def aware(lvl):
+        return lvl.get("aware", lambda: registered(lvl) | (_u_aware(lvl) < awareness_national(model, lvl.rows)))
+
     for k, name in enumerate(INSTRUMENTS):
         money = budget * mix[name]
         net = money * (1 - p["platform_overhead"])
-        cand = np.flatnonzero(elig[k] & aware & ~served[:, k])
-        if cand.size == 0:
+        steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
+
+        def pick(lvl, idx, k=k):
+            return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+
+        def bonus(lvl, idx, k=k, steps=steps):
+            step = f.platform_step[lvl.rows[idx]]
+            on_step = np.zeros(idx.size, dtype=bool)
+            for s in steps:
+                on_step |= step == s
+            return 2.0 * _cons(lvl, k)[idx] + 1.5 * on_step + 1.0 * registered(lvl)[idx]
+
+        rows, amts = pool.serve(k, net, pick, bonus, 2.0 + 1.5 + 1.0)
+        if rows.size == 0:
             continue
-        on_step = np.zeros(cand.size, dtype=bool)
-        for s, names in pg.PAS_INSTRUMENTS.items():
-            if name in names:
-                on_step |= step[cand] == s
-        score = base_prio[cand] + 2.0 * pg.constraint(model, k)[cand] + 1.5 * on_step + 1.0 * registered[cand]
-        rows, amts = pg.select(cand, score, pg.unit_costs(model, k, cand), net)
         _reserve(model, k, rows, lag)
         pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["platform_overhead"],
                                                 model.platform_agent.programme_ids[k], registry=True))

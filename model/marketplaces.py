@@ -66,7 +66,7 @@ def join_marketplace(model, rows: np.ndarray) -> None:
         return
     f = model.firms
     cum = np.cumsum(choice_probabilities(model.market_table))
-    u = model.streams.uniform(model.month, streams.MARKET, f.n)[rows]
+    u = model.streams.uniform_rows(model.month, streams.MARKET, rows)
     f.marketplace[rows] = np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
     f.stage[rows] = 3
     f.reputation[rows] = np.maximum(f.reputation[rows], 0.2)

@@ -89,51 +89,68 @@ def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 # eligibility and constraints
-def eligible(model, k: int) -> np.ndarray:
-    """Boolean mask over used rows: firms that may receive instrument ``k``."""
+def _cols(model, rows):
+    """Column accessor over all used rows (``rows=None``) or over some rows."""
     f, n = model.firms, model.firms.n
-    maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
-    m = f.alive[:n] & (f.size_class[:n] <= maxc)
+    if rows is None:
+        return lambda name: getattr(f, name)[:n]
+    return lambda name: getattr(f, name)[rows]
+
+
+def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask over used rows (or over ``rows``): firms that may receive instrument ``k``.
+
+    ``base`` may pass the mask shared by all instruments (alive and small enough) if already known.
+    """
+    c = _cols(model, rows)
+    if base is None:
+        maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
+        m = c("alive") & (c("size_class") <= maxc)
+    else:
+        m = base.copy()
     name = INSTRUMENTS[k]
     if name == "kur_credit":  # bank screening: licensed, profitable, not over-indebted
-        m &= f.licensed[:n] & (f.own_profit[:n] > 0) & (f.debt[:n] < 0.5 * f.capital[:n])
+        m &= c("licensed") & (c("own_profit") > 0) & (c("debt") < 0.5 * c("capital"))
     elif name == "ecommerce_promotion":
-        m &= (f.stage[:n] == 3) | ((f.stage[:n] == 2) & model.p["ecommerce_onboarding"])
+        stage = c("stage")
+        m &= (stage == 3) | ((stage == 2) & model.p["ecommerce_onboarding"])
     elif name == "shared_facilities":
-        m &= f.cluster[:n] >= 0
+        m &= c("cluster") >= 0
     elif name == "licensing":
-        m &= ~f.licensed[:n]
+        m &= ~c("licensed")
     elif name == "financing":
-        m &= f.credit_access[:n] < 2
+        m &= c("credit_access") < 2
     return m
 
 
-def constraint(model, k: int) -> np.ndarray:
+def constraint(model, k: int, rows: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask: the firm's binding constraint is one that instrument ``k`` relieves.
 
     This is what a council observes among its own firms (seed 001, self-governance) and what the
-    collaborative platform's matching uses (seed 000).
+    collaborative platform's matching uses (seed 000). Over all used rows, or over ``rows``.
     """
-    f, n = model.firms, model.firms.n
+    c = _cols(model, rows)
     name = INSTRUMENTS[k]
     if name == "hr_training":
-        return (f.digital_skill[:n] < 0.35) | (f.literacy[:n] < 0.35)
+        return (c("digital_skill") < 0.35) | (c("literacy") < 0.35)
     if name == "ecommerce_promotion":
-        return (f.stage[:n] == 2) | ((f.stage[:n] == 3) & (f.visibility[:n] < 0.5))
+        stage = c("stage")
+        return (stage == 2) | ((stage == 3) & (c("visibility") < 0.5))
     if name == "market_access":
-        return f.utilisation[:n] < 0.75
+        return c("utilisation") < 0.75
     if name in ("kur_credit", "financing"):
-        return (f.credit_access[:n] < 2) & (f.utilisation[:n] > 0.9) & (f.own_profit[:n] > 0)
+        return (c("credit_access") < 2) & (c("utilisation") > 0.9) & (c("own_profit") > 0)
     if name == "licensing":
-        return ~f.licensed[:n]
+        return ~c("licensed")
     if name == "product_development":
-        return f.productivity[:n] < 0.9
+        return c("productivity") < 0.9
     if name == "logistics":
-        return (f.stage[:n] == 3) & (model.region_remoteness[f.region[:n]] > 0.5)
+        return (c("stage") == 3) & (model.region_remoteness[c("region")] > 0.5)
     if name in ("grants", "tax_relief"):
-        return f.own_profit[:n] < 0
+        return c("own_profit") < 0
     if name == "shared_facilities":
-        return (f.cluster[:n] >= 0) & (model.facility_usage_firm < 0.5)
+        usage = model.facility_usage_firm if rows is None else model.facility_usage_firm[rows]
+        return (c("cluster") >= 0) & (usage < 0.5)
     raise KeyError(name)
 
 
@@ -173,6 +190,21 @@ def select(rows: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float)
     c = np.cumsum(costs[top])
     take = top[c <= money]
     return rows[take], costs[take]
+
+
+def serve_in_order(cand: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Serve ``cand`` (already in the order of service) until the money runs out.
+
+    Returns (rows served, their amounts, index of the first candidate not served, == len if none).
+    A candidate is served while the cumulative cost stays within the money, so the served firms are
+    a prefix of the order.
+    """
+    if money <= 0 or cand.size == 0:
+        return cand[:0], costs[:0], 0
+    c = np.cumsum(costs)
+    k = int(np.searchsorted(c, money, side="right"))
+    return cand[:k], costs[:k], k
 
 
 def schedule(model, due: int, d: Delivery) -> None:
@@ -236,7 +268,7 @@ def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
     elif name == "licensing":
         f.licensed[rows] = True
     elif name == "financing":
-        u = model.streams.uniform(model.month, streams.FINANCE, f.n)[rows]
+        u = model.streams.uniform_rows(model.month, streams.FINANCE, rows)
         f.credit_access[rows] = np.where(u < 0.6, 2, f.credit_access[rows])
     elif name == "logistics":
         f.logistics[rows] = np.minimum(f.logistics[rows] + 0.5, 1.0)
@@ -256,7 +288,7 @@ def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
         onboard = rows[~online]  # stage-2 firms: onboarding training and listing
         if onboard.size:
             f.digital_skill[onboard] += 0.15 * (1 - f.digital_skill[onboard])
-            u = model.streams.uniform(model.month, streams.FINANCE, f.n)[onboard]
+            u = model.streams.uniform_rows(model.month, streams.FINANCE, onboard)
             go = onboard[u < 0.5]
             from .marketplaces import join_marketplace
 

@@ -1,10 +1,22 @@
 """Random streams derived from ``model.rng`` for common random numbers.
 
 The model draws one 63-bit key from ``model.rng`` when it is built; every random number after
-that comes from a generator seeded by ``(key, month, purpose)``. Draws are arrays indexed by firm
-row, so for one seed every scenario sees the same initial population and the same exogenous draws
-for the same firm in the same month (paired comparisons), and the reference engine (one Python
-method per agent) can reproduce the vectorised engine exactly by indexing the same arrays.
+that is a function of ``(key, month, purpose, row)``:
+
+* ``uniform(month, purpose, n)`` -- the numbers of rows ``0..n-1`` as an array;
+* ``uniform_rows(month, purpose, rows)`` -- the same numbers for some rows only (cost O(len(rows)));
+* ``uniform_at(month, purpose, row)`` -- the same number for one row, as a Python float (what one
+  agent of the reference engine draws for itself);
+* ``normal``/``normal_rows``/``normal_at`` -- standard normals in the same three shapes;
+* ``gen(month, purpose)`` -- a NumPy generator for draws that are not indexed by row (entrants).
+
+Row-indexed numbers come from a counter-based generator: the 64-bit SplitMix64 output function
+applied to ``stream_seed(key, month, purpose) + (row + 1) * golden_gamma``. SplitMix64 passes
+BigCrush; stream seeds come from NumPy's ``SeedSequence`` hash so streams do not overlap. Because a
+firm's number does not depend on how many rows exist or which other rows are drawn, every scenario
+run with one seed sees the same initial population and the same exogenous draws for the same firm
+in the same month (paired comparisons), and the reference engine (one Python method per agent)
+reproduces the vectorised engine exactly.
 """
 
 from __future__ import annotations
@@ -14,21 +26,132 @@ import numpy as np
 # purposes: one independent stream each
 INIT, ENTRY, PRODUCTIVITY, ADOPTION, EXIT, AWARENESS, PRIORITY, FINANCE, GOVERNANCE, CLUSTER, MARKET = range(11)
 
+_MASK64 = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_U53 = 2.0 ** -53
+_U32 = 2.0 ** -32
+TWO_PI = 2.0 * np.pi
+
+
+def _mix_scalar(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _M1) & _MASK64
+    z = ((z ^ (z >> 27)) * _M2) & _MASK64
+    return z ^ (z >> 31)
+
 
 class Streams:
-    """Factory of per-(month, purpose) generators."""
+    """Factory of per-(month, purpose) random numbers indexed by firm row."""
 
     def __init__(self, key: int):
         self.key = int(key)
+        self._seeds: dict[tuple[int, int], int] = {}
+        self._gamma_rows = np.zeros(0, dtype=np.uint64)  # (row + 1) * gamma mod 2^64, grown on demand
+        self._buf = np.zeros(0, dtype=np.uint64)
+        self._tmp = np.zeros(0, dtype=np.uint64)
 
+    # -- keys ----------------------------------------------------------------------------------
     def gen(self, month: int, purpose: int) -> np.random.Generator:
-        """A fresh generator for this month and purpose."""
+        """A fresh NumPy generator for this month and purpose (for draws not indexed by row)."""
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.key, int(month) + 1, purpose])))
 
+    def stream_seed(self, month: int, purpose: int) -> int:
+        """The 64-bit seed of the row-indexed stream ``(month, purpose)``."""
+        k = (int(month), int(purpose))
+        s = self._seeds.get(k)
+        if s is None:
+            ss = np.random.SeedSequence([self.key, int(month) + 1, int(purpose), 0x5EED])
+            s = int(ss.generate_state(1, np.uint64)[0])
+            self._seeds[k] = s
+        return s
+
+    # -- vectorised ----------------------------------------------------------------------------
+    def _gamma(self, n: int) -> np.ndarray:
+        if self._gamma_rows.size < n:
+            cap = max(n, int(self._gamma_rows.size * 1.5) + 1024)
+            with np.errstate(over="ignore"):
+                self._gamma_rows = np.arange(1, cap + 1, dtype=np.uint64) * np.uint64(_GAMMA)
+            self._buf = np.empty(cap, dtype=np.uint64)
+            self._tmp = np.empty(cap, dtype=np.uint64)
+        return self._gamma_rows[:n]
+
+    def _bits(self, month: int, purpose: int, n: int | None = None, rows=None) -> np.ndarray:
+        """Raw 64-bit outputs for rows ``0..n-1`` (a reused buffer) or for ``rows`` (a new array)."""
+        s = np.uint64(self.stream_seed(month, purpose))
+        if rows is None:
+            g = self._gamma(n)
+            z = np.add(g, s, out=self._buf[:n])
+            tmp = self._tmp[:n]
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            z = rows.astype(np.uint64)
+            z += np.uint64(1)
+            z *= np.uint64(_GAMMA)
+            z += s
+            tmp = np.empty_like(z)
+        np.right_shift(z, np.uint64(30), out=tmp)
+        z ^= tmp
+        z *= np.uint64(_M1)
+        np.right_shift(z, np.uint64(27), out=tmp)
+        z ^= tmp
+        z *= np.uint64(_M2)
+        np.right_shift(z, np.uint64(31), out=tmp)
+        z ^= tmp
+        return z
+
+    @staticmethod
+    def _to_uniform(z: np.ndarray) -> np.ndarray:
+        out = np.right_shift(z, np.uint64(11)).astype(np.float64)
+        out *= _U53
+        return out
+
     def uniform(self, month: int, purpose: int, n: int) -> np.ndarray:
-        """``n`` uniforms in [0, 1); row i gets the same number whatever ``n`` is (prefix property)."""
-        return self.gen(month, purpose).random(n)
+        """``n`` uniforms in [0, 1); row i gets the same number whatever ``n`` is."""
+        return self._to_uniform(self._bits(month, purpose, n=int(n)))
+
+    def uniform_rows(self, month: int, purpose: int, rows) -> np.ndarray:
+        """The uniforms of ``rows`` only (equal to ``uniform(month, purpose, n)[rows]``)."""
+        return self._to_uniform(self._bits(month, purpose, rows=rows))
+
+    @staticmethod
+    def _to_normal(z: np.ndarray) -> np.ndarray:
+        # Box-Muller on the two 32-bit halves: radius from the high half, angle from the low half
+        u1 = np.right_shift(z, np.uint64(32)).astype(np.float64)
+        u1 *= -_U32
+        u1 += 1.0                          # 1 - u in (0, 1]
+        r = np.log(u1, out=u1)
+        r *= -2.0
+        np.sqrt(r, out=r)
+        lo = np.bitwise_and(z, np.uint64(0xFFFFFFFF)).astype(np.float64)
+        lo *= _U32 * TWO_PI
+        r *= np.cos(lo.astype(np.float32))
+        return r
 
     def normal(self, month: int, purpose: int, n: int) -> np.ndarray:
         """``n`` standard normals, row-indexed like :meth:`uniform`."""
-        return self.gen(month, purpose).standard_normal(n)
+        return self._to_normal(self._bits(month, purpose, n=int(n)))
+
+    def normal_rows(self, month: int, purpose: int, rows) -> np.ndarray:
+        """The normals of ``rows`` only."""
+        return self._to_normal(self._bits(month, purpose, rows=rows))
+
+    # -- one row at a time (reference engine, teaching) ------------------------------------------
+    def _bits_at(self, month: int, purpose: int, row: int) -> int:
+        return _mix_scalar((self.stream_seed(month, purpose) + (int(row) + 1) * _GAMMA) & _MASK64)
+
+    def uniform_at(self, month: int, purpose: int, row: int) -> float:
+        """The uniform of one row (equal to ``uniform(month, purpose, n)[row]``)."""
+        return (self._bits_at(month, purpose, row) >> 11) * _U53
+
+    def normal_at(self, month: int, purpose: int, row: int) -> float:
+        """The standard normal of one row (equal to ``normal(month, purpose, n)[row]``)."""
+        z = self._bits_at(month, purpose, row)
+        r = np.sqrt(-2.0 * np.log(1.0 + (z >> 32) * -_U32))
+        angle = np.float32((z & 0xFFFFFFFF) * (_U32 * TWO_PI))
+        return float(r * np.float64(np.cos(angle)))
+
+    def forget(self, before_month: int) -> None:
+        """Drop cached stream seeds of months before ``before_month`` (memory hygiene)."""
+        for k in [k for k in self._seeds if k[0] < before_month]:
+            del self._seeds[k]
