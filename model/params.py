@@ -174,7 +174,9 @@ class Constants(BaseModel):
         1_800_000.0, ge=0.0, le=1e9, description="Monthly wage cost per worker, IDR (incl. unpaid family labour at shadow wage).")
     cluster_mean_size: int = Field(40, ge=2, le=10_000, description="Mean members per cluster.")
     chronic_months: int = Field(
-        18, ge=1, le=600, description="Months of support in the last 24 that make a firm a chronic recipient.")
+        4, ge=1, le=24,
+        description="Months with support in the last 24 that make a firm a chronic recipient (support is "
+                    "sparse at realistic budgets: most recipients are served once or twice in two years).")
     msme_agents: bool = Field(
         True, description="Create one Mesa agent per firm (a view on its row). Off for very large runs.")
 
