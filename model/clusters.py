@@ -162,49 +162,64 @@ def entrants_join(model, rows: np.ndarray) -> None:
 
 
 def update(model) -> None:
-    """Per-firm cluster effects for this month, from the cluster table and the members' state."""
+    """Per-firm cluster effects for this month, from the cluster table and the members' state.
+
+    Per-cluster values are computed on the table and gathered per firm through ``cl1`` (cluster
+    id + 1, 0 for firms outside clusters and dead firms), whose row 0 holds the non-member value.
+    """
     f, n, ct = model.firms, model.firms.n, model.cluster_table
     cl = f.cluster[:n]
     member = (cl >= 0) & f.alive[:n]
     nc = ct.n
     model.in_cluster = member
+    manuf = f.derived("manufacturing", lambda r: MANUFACTURING[f.sector[r]], dtype=bool)
     if nc == 0:
         z = np.zeros(n)
+        model.cluster_index = np.zeros(n, dtype=np.int64)
         model.facility_usage_firm = z
         model.cluster_coop_firm = z
         model.cluster_export_firm = z
         model.agglomeration_firm = np.ones(n)
         model.spillover_gap = z
-        model.middleman_factor_firm = np.where(MANUFACTURING[f.sector[:n]], 1.0, 0.0)
+        model.middleman_factor_firm = np.where(manuf, 1.0, 0.0)
         model.cluster_promotion_firm = z
         model.cluster_skill_mean_firm = z
         return
-    idx = np.where(member, cl, 0)
-    members = np.bincount(cl[member], minlength=nc)
+    cl1 = (cl.astype(np.int64) + 1) * member
+    model.cluster_index = cl1
+    members = np.bincount(cl1, minlength=nc + 1)[1:]
     ct.members = members
     ct.facility *= 1 - FACILITY_DEPRECIATION
     usage = np.clip(ct.facility / np.maximum(members * FACILITY_NEED, 1.0), 0, 1)
     logp = np.log(f.productivity[:n])
-    sum_logp = np.bincount(cl[member], weights=logp[member], minlength=nc)
+    sum_logp = np.bincount(cl1, weights=logp, minlength=nc + 1)[1:]
     mean_logp = sum_logp / np.maximum(members, 1)
-    sum_skill = np.bincount(cl[member], weights=f.digital_skill[:n][member], minlength=nc)
+    sum_skill = np.bincount(cl1, weights=f.digital_skill[:n], minlength=nc + 1)[1:]
     mean_skill = sum_skill / np.maximum(members, 1)
-    ctype = ct.ctype[idx]
-    model.facility_usage_firm = np.where(member, usage[idx], 0.0)
-    model.cluster_coop_firm = np.where(member, COOPERATION[ctype], 0.0)
-    model.cluster_export_firm = np.where(member, EXPORT_ACCESS[ctype], 0.0)
-    model.agglomeration_firm = np.where(
-        member, np.maximum(members[idx] / AGGLO_REF, 1.0) ** AGGLOMERATION, 1.0)
+    ctype = ct.ctype
+
+    def per_firm(table: np.ndarray, outside: float) -> np.ndarray:
+        return np.concatenate(([outside], table))[cl1]
+
+    model.facility_usage_firm = per_firm(usage, 0.0)
+    model.cluster_coop_firm = per_firm(COOPERATION[ctype], 0.0)
+    model.cluster_export_firm = per_firm(EXPORT_ACCESS[ctype], 0.0)
+    model.agglomeration_firm = per_firm(np.maximum(members / AGGLO_REF, 1.0) ** AGGLOMERATION, 1.0)
     # spillover: catch-up towards the cluster frontier (mean + 0.15 log points)
-    model.spillover_gap = np.where(member, SPILLOVER_RATE[ctype] * np.maximum(mean_logp[idx] + 0.15 - logp, 0), 0.0)
-    manuf = MANUFACTURING[f.sector[:n]]
-    model.middleman_factor_firm = np.where(manuf, np.where(member, MIDDLEMAN_FACTOR[ctype], 1.0), 0.0)
-    model.cluster_promotion_firm = np.where(member, JOINT_PROMOTION[ctype], 0.0)
-    model.cluster_skill_mean_firm = np.where(member, mean_skill[idx], 0.0)
+    gap = per_firm(mean_logp + 0.15, 0.0) - logp
+    np.maximum(gap, 0, out=gap)
+    gap *= per_firm(SPILLOVER_RATE[ctype], 0.0)
+    model.spillover_gap = gap
+    model.middleman_factor_firm = per_firm(MIDDLEMAN_FACTOR[ctype], 1.0) * manuf
+    model.cluster_promotion_firm = per_firm(JOINT_PROMOTION[ctype], 0.0)
+    model.cluster_skill_mean_firm = per_firm(mean_skill, 0.0)
     # ties with banks (dynamic and advanced clusters)
-    u = model.streams.uniform(model.month, streams.CLUSTER + 60, n)
-    gain = member & (u < BANK_TIES[ctype]) & (f.credit_access[:n] < 2)
-    f.credit_access[:n][gain] = 2
+    ties = BANK_TIES[ctype]
+    if ties.any():
+        p_tie = per_firm(ties, 0.0)
+        rows = np.flatnonzero((p_tie > 0) & (f.credit_access[:n] < 2))
+        u = model.streams.uniform_rows(model.month, streams.CLUSTER + 60, rows)
+        f.credit_access[rows[u < p_tie[rows]]] = 2
 
 
 def evolve_types(model) -> None:

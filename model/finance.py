@@ -26,25 +26,36 @@ LOAN_SHARE = 0.3           # loan as a share of capital
 WORKER_ADJUST = 1.0 / 12
 
 
+_TRANSACTION = np.array([TRANSACTION_UNLICENSED, TRANSACTION_LICENSED])
+
+
 def profit_and_loss(model) -> None:
-    """Costs and profit of every alive firm (no state change but the flows)."""
+    """Costs and profit of every alive firm (no state change but the flows; 0 for dead firms)."""
     p, f, n = model.p, model.firms, model.firms.n
     alive = f.alive[:n]
     k = f.capital[:n]
+    debt, rate = f.debt[:n], f.debt_rate[:n]
     # the owner is not paid a wage: profit is the owner's (mixed) income
-    wages = np.maximum(f.workers[:n] - 1.0, 0.0) * p["wage_per_worker"]
-    fixed = FIXED_BASE + FIXED_CAPITAL * k
-    trans = f.revenue[:n] * np.where(f.licensed[:n], TRANSACTION_LICENSED, TRANSACTION_UNLICENSED)
-    commission = f.online_revenue[:n] * model.commission_firm
-    promo = model.own_promotion
-    interest = f.debt[:n] * f.debt_rate[:n] / 12
-    saving = f.debt[:n] * np.maximum(p["commercial_interest_rate"] - f.debt_rate[:n], 0) / 12
-    dep = DEPRECIATION * k
+    profit = f.value_added[:n] - np.maximum(f.workers[:n] - 1.0, 0.0) * p["wage_per_worker"]   # wages
+    profit -= FIXED_BASE + FIXED_CAPITAL * k                                                # fixed costs
+    profit -= f.revenue[:n] * _TRANSACTION[f.licensed[:n].view(np.uint8)]                   # transaction
+    profit -= f.online_revenue[:n] * model.commission_firm                                  # commission
+    profit -= model.own_promotion                                                           # promotion
+    interest = debt * rate
+    interest /= 12
+    profit -= interest
+    profit -= DEPRECIATION * k                                                              # depreciation
     cash = f.support_cash[:n]
-    profit = f.value_added[:n] - wages - fixed - trans - commission - promo - interest - dep + cash
-    profit = np.where(alive, profit, 0.0)
+    profit += cash
+    profit *= alive
     f.profit[:n] = profit
-    f.own_profit[:n] = np.where(alive, profit - cash - saving, 0.0)
+    saving = np.subtract(p["commercial_interest_rate"], rate, out=interest)   # KUR interest saving
+    np.maximum(saving, 0, out=saving)
+    saving *= debt
+    saving /= 12
+    own = np.subtract(profit, cash, out=f.own_profit[:n])
+    own -= saving
+    own *= alive
 
 
 def settle(model) -> None:
@@ -54,34 +65,71 @@ def settle(model) -> None:
     alive = f.alive[:n]
     k = f.capital[:n]
     profit = f.profit[:n]
-    f.loss_months[:n] = np.where(alive & (profit < 0), f.loss_months[:n] + 1, 0)
+    util = f.utilisation[:n]
+    credit = f.credit_access[:n]
+    debt = f.debt[:n]
+    lossy = profit < 0
+    lossy &= alive
+    lm = f.loss_months[:n]
+    lm += 1
+    lm *= lossy
     # investment from retained profit; losses draw down capital
     effort = f.effort[:n]
     # firms invest when busy: demand, not cash, limits expansion
-    busy = np.clip((f.utilisation[:n] - 0.8) / 0.15, 0.0, 1.0)
-    retained = RETAIN * effort * busy * np.maximum(profit, 0.0)
-    principal = f.debt[:n] * AMORTISATION
+    busy = util - 0.8
+    busy /= 0.15
+    np.clip(busy, 0.0, 1.0, out=busy)
+    retained = RETAIN * effort
+    retained *= busy
+    retained *= np.maximum(profit, 0.0)
+    principal = debt * AMORTISATION
+    principal *= alive
     # new commercial loans: busy, profitable, willing (effort = risk-taking) and not over-indebted
-    u = model.streams.uniform(t, streams.FINANCE + 30, n)
     tight = 1.0 - p["shock_credit_tightening"] * model.shock * model.exposure
-    want = alive & (f.credit_access[:n] == 2) & (f.utilisation[:n] > 0.9) & (profit > 0) & (f.debt[:n] < 0.6 * k)
-    borrow = want & (u < BORROW_PROB * effort * tight)
-    loan = np.where(borrow, LOAN_SHARE * k, 0.0)
+    want = (credit == 2) & (util > 0.9) & (profit > 0) & (debt < 0.6 * k) & alive
+    rows = np.flatnonzero(want)
+    u = model.streams.uniform_rows(t, streams.FINANCE + 30, rows)
+    odds = BORROW_PROB * effort[rows]
+    odds *= tight if np.ndim(tight) == 0 else tight[rows]
+    borrow = rows[u < odds]
+    loan = LOAN_SHARE * k[borrow]
     # moneylender: informal borrowers cover a loss with a loan at the informal rate
-    ml = alive & (f.credit_access[:n] == 1) & (profit < 0) & (f.debt[:n] < 0.5 * k)
-    ml_loan = np.where(ml, -profit, 0.0)
-    new_debt = loan + ml_loan
-    old = f.debt[:n]
-    rate_new = np.where(ml, p["moneylender_interest_rate"], p["commercial_interest_rate"])
-    tot = old - principal + new_debt
-    f.debt_rate[:n] = np.where(tot > 0, ((old - principal) * f.debt_rate[:n] + new_debt * rate_new)
-                               / np.maximum(tot, 1e-9), f.debt_rate[:n])
-    f.debt[:n] = np.where(alive, np.maximum(tot, 0.0), f.debt[:n])
-    delta = retained + np.minimum(profit, 0.0) + new_debt - principal
-    f.capital[:n] = np.where(alive, np.maximum(k + delta, 0.0), k)
+    ml = np.flatnonzero((credit == 1) & lossy & (debt < 0.5 * k))
+    ml_loan = -profit[ml]
+    # blended rate of the firms that borrow (a firm is never both a formal and an informal borrower)
+    new_rows = np.concatenate([borrow, ml])
+    new_debt = np.concatenate([loan, ml_loan])
+    rate_new = np.concatenate([np.full(borrow.size, p["commercial_interest_rate"]),
+                               np.full(ml.size, p["moneylender_interest_rate"])])
+    pos = new_debt > 0
+    new_rows, new_debt, rate_new = new_rows[pos], new_debt[pos], rate_new[pos]
+    rest = debt[new_rows] - principal[new_rows]
+    f.debt_rate[new_rows] = (rest * f.debt_rate[new_rows] + new_debt * rate_new) / np.maximum(rest + new_debt, 1e-9)
+    debt -= principal
+    debt[new_rows] += new_debt
+    np.maximum(debt, 0.0, out=debt)
+    delta = np.minimum(profit, 0.0)
+    delta += retained
+    delta[new_rows] += new_debt
+    delta -= principal
+    k += delta
+    np.maximum(k, 0.0, out=k)
     model.new_loans = float(loan.sum())
-    model.household_income = float(np.where(alive, np.maximum(profit, 0.0) - retained, 0.0).sum())
+    np.maximum(profit, 0.0, out=delta)
+    delta -= retained
+    model.household_income = float(delta.sum())
 
     # workforce follows capital and how busy the firm is
-    target = workers_for_capital(f.capital[:n]) * (0.6 + 0.4 * np.minimum(f.utilisation[:n] / 0.85, 1.2))
-    f.workers[:n] = np.where(alive, np.maximum(1.0, f.workers[:n] + WORKER_ADJUST * (target - f.workers[:n])), 0.0)
+    target = workers_for_capital(k)
+    busy_l = util / 0.85
+    np.minimum(busy_l, 1.2, out=busy_l)
+    busy_l *= 0.4
+    busy_l += 0.6
+    target *= busy_l
+    w = f.workers[:n]
+    target -= w
+    target *= WORKER_ADJUST
+    target += w
+    np.maximum(target, 1.0, out=target)
+    target *= alive
+    w[:] = target

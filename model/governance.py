@@ -61,11 +61,13 @@ def update(model) -> None:
     p, t, f, n = model.p, model.month, model.firms, model.firms.n
     mode = p["governance_mode"]
     if mode == "self_governance":
+        model.councils_active = True  # participation may be non-zero from now on
         model.council_cap = council_capacity(model, t)
         cap_firm = model.council_cap[f.region[:n]]
         target = (model.participation_propensity[:n] < p["council_participation"] * cap_firm).astype(float)
         f.participant[:n] += 0.1 * (target - f.participant[:n])
     elif mode == "platform":
+        model.platform_active = True  # platform steps may be non-zero from now on
         u = model.streams.uniform(t, streams.GOVERNANCE, n)
         alive = f.alive[:n]
         step = f.platform_step[:n]

@@ -83,40 +83,54 @@ def init_marketplaces(model) -> None:
 
 
 def update(model, local_demand_total: float) -> None:
-    """Buyer pools, promotion and ranking: sets ``model.online_demand`` per firm (IDR)."""
+    """Buyer pools, promotion and ranking: sets ``model.online_demand`` per firm (IDR).
+
+    Everything per firm is computed over the sellers only (``model.seller_rows``); other firms get 0.
+    """
     p, f, n, mt = model.p, model.firms, model.firms.n, model.market_table
-    seller = f.alive[:n] & (f.marketplace[:n] >= 0)
     m = f.marketplace[:n]
-    mt.sellers = np.bincount(m[seller], minlength=mt.n)
+    srows = np.flatnonzero((m >= 0) & f.alive[:n])
+    model.seller_rows = srows
+    ms = m[srows].astype(np.int64)
+    mt.sellers = np.bincount(ms, minlength=mt.n)
     # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform
-    own = OWN_PROMOTION_RATE * f.online_revenue[:n] * f.effort[:n]
-    vis = f.visibility[:n]
-    vis *= 1 - VISIBILITY_DECAY
-    vis += np.where(seller, promotion_visibility(own, f.reputation[:n]) + model.joint_promotion_firm, 0.0)
-    model.own_promotion = np.where(seller, own, 0.0)
+    own = OWN_PROMOTION_RATE * f.online_revenue[srows] * f.effort[srows]
+    rep = f.reputation[srows]
+    vis_all = f.visibility[:n]
+    vis_all *= 1 - VISIBILITY_DECAY
+    # joint promotion: clusters (by type) and the platform's marketing step (PAS 5)
+    joint = model.cluster_promotion_firm[srows] + 0.1 * (f.platform_step[srows] >= 5)
+    vis = vis_all[srows] + (promotion_visibility(own, rep) + joint)
+    vis_all[srows] = vis
+    model.own_promotion = np.zeros(n)
+    model.own_promotion[srows] = own
     # buyers: internet penetration x marketplace reach x network effect; shock shifts demand online
     network = (np.maximum(mt.sellers, 1) / mt.sellers0) ** p["network_effect"]
     shift = 1.0 + p["shock_online_shift"] * model.shock
     mt.pool = p["online_demand_share"] * local_demand_total * model.internet * mt.base_reach * network * shift
     # ranking score
     w = RANK_WEIGHTS
-    score = np.exp(w["quality"] * np.log(f.productivity[:n]) + w["reputation"] * f.reputation[:n]
-                   + w["visibility"] * np.log1p(vis) + w["logistics"] * f.logistics[:n])
-    weight = np.where(seller, score * np.sqrt(np.maximum(f.capacity[:n], 1.0) / 1e7), 0.0)
-    idx = np.where(seller, m, 0)
-    tot = np.bincount(idx, weights=weight, minlength=mt.n)
-    share = np.where(seller, weight / np.maximum(tot[idx], 1e-300), 0.0)
-    model.online_demand = share * mt.pool[idx]
-    model.commission_firm = np.where(seller, mt.commission[idx], 0.0)
+    score = np.exp(w["quality"] * np.log(f.productivity[srows]) + w["reputation"] * rep
+                   + w["visibility"] * np.log1p(vis) + w["logistics"] * f.logistics[srows])
+    weight = score * np.sqrt(np.maximum(f.capacity[srows], 1.0) / 1e7)
+    tot = np.bincount(ms, weights=weight, minlength=mt.n)
+    share = weight / np.maximum(tot[ms], 1e-300)
+    model.online_demand = np.zeros(n)
+    model.online_demand[srows] = share * mt.pool[ms]
+    model.commission_firm = np.zeros(n)
+    model.commission_firm[srows] = mt.commission[ms]
 
 
 def after_sales(model) -> None:
     """Reputation follows fulfilled orders (quality and logistics) of active sellers."""
     f, n, mt = model.firms, model.firms.n, model.market_table
-    seller = f.alive[:n] & (f.marketplace[:n] >= 0)
-    mt.online_sales = np.bincount(np.where(seller, f.marketplace[:n], 0),
-                                  weights=np.where(seller, f.online_revenue[:n], 0.0), minlength=mt.n)
-    target = np.clip(0.3 + 0.3 * np.log(f.productivity[:n]) + 0.3 * f.logistics[:n] + 0.2 * f.literacy[:n], 0, 1)
-    active = seller & (f.online_revenue[:n] > 0)
+    srows = np.flatnonzero((f.marketplace[:n] >= 0) & f.alive[:n])
+    ms = f.marketplace[srows].astype(np.int64)
+    online = f.online_revenue[srows]
+    mt.online_sales = np.bincount(ms, weights=online, minlength=mt.n)
+    active = srows[online > 0]
+    target = np.clip(0.3 + 0.3 * np.log(f.productivity[active]) + 0.3 * f.logistics[active]
+                     + 0.2 * f.literacy[active], 0, 1)
     rate = 0.05
-    f.reputation[:n] = np.where(active, f.reputation[:n] + rate * (target - f.reputation[:n]), f.reputation[:n])
+    rep = f.reputation[active]
+    f.reputation[active] = rep + rate * (target - rep)

@@ -146,9 +146,7 @@ class MSMEEcosystem(mesa.Model):
 
     # ------------------------------------------------------------------------------------------
     def _markets(self) -> None:
-        f = self.firms
-        # joint promotion: clusters (by type) and the platform's marketing step (PAS 5)
-        self.joint_promotion_firm = self.cluster_promotion_firm + 0.1 * (f.platform_step[: f.n] >= 5)
+        # joint promotion by clusters and the platform's marketing step is added in marketplaces.update
         marketplaces.update(self, float(self.local_pool0.sum() * self.demand))
 
     def step(self) -> None:

@@ -28,13 +28,27 @@ def collaboration(model) -> np.ndarray:
 
 
 def capacity(model) -> np.ndarray:
-    """Monthly output capacity, IDR at reference prices."""
+    """Monthly output capacity, IDR at reference prices (0 for dead firms)."""
     f, n = model.firms, model.firms.n
     k = np.maximum(f.capital[:n], 1.0)
+    np.power(k, ALPHA, out=k)
     l = np.maximum(f.workers[:n], 1.0)
-    base = A_SCALE * f.productivity[:n] * k ** ALPHA * l ** (1 - ALPHA)
-    facility = 1.0 + 0.20 * model.facility_usage_firm
-    return np.where(f.alive[:n], base * facility * model.agglomeration_firm, 0.0)
+    np.power(l, 1 - ALPHA, out=l)
+    base = A_SCALE * f.productivity[:n]
+    base *= k
+    base *= l
+    facility = 0.20 * model.facility_usage_firm
+    facility += 1.0
+    base *= facility
+    base *= model.agglomeration_firm
+    base *= f.alive[:n]
+    return base
+
+
+def group_of(model) -> np.ndarray:
+    """Region-sector group of every firm (index of its local demand pool)."""
+    f = model.firms
+    return f.derived("group", lambda r: f.region[r].astype(np.int64) * 8 + f.sector[r], dtype=np.int64)
 
 
 def local_pools(model, cap: np.ndarray) -> None:
@@ -45,37 +59,65 @@ def local_pools(model, cap: np.ndarray) -> None:
 
 
 def produce_and_sell(model) -> None:
-    """Capacity, demand by channel, sales, revenue and value added for every firm."""
+    """Capacity, demand by channel, sales, revenue and value added for every firm.
+
+    Dead firms have no capacity, so every flow below is 0 for them. Terms multiplied by the shock
+    are skipped in months without one (they would multiply by exactly 1).
+    """
     p, f, n = model.p, model.firms, model.firms.n
-    alive = f.alive[:n]
-    exposure = 1.0 - p["collaboration_softening"] * collaboration(model)
-    model.exposure = exposure
     s = model.shock
-    supply = 1.0 - p["shock_supply_cut"] * s * exposure * 0.5   # disrupted inputs cut usable capacity
-    cap = capacity(model) * supply
+    # exposure to the shock (per firm); in months without a shock it multiplies 0 and is left at 1
+    exposure = 1.0 - p["collaboration_softening"] * collaboration(model) if s > 0 else 1.0
+    model.exposure = exposure
+    cap = capacity(model)
+    if s > 0:
+        supply = 1.0 - p["shock_supply_cut"] * s * exposure * 0.5   # disrupted inputs cut usable capacity
+        cap *= supply
     f.capacity[:n] = cap
-    rs = f.region[:n].astype(np.int64) * 8 + f.sector[:n]
-    w = np.where(alive, cap * (1.0 + f.market_reach[:n]) * np.sqrt(f.productivity[:n]), 0.0)
+    rs = group_of(model)
+    prod = f.productivity[:n]
+    w = 1.0 + f.market_reach[:n]
+    w *= cap
+    w *= np.sqrt(prod)
     tot = np.bincount(rs, weights=w, minlength=model.local_pool0.size)
     pool = model.local_pool0 * model.demand
-    d_local = pool[rs] * w / np.maximum(tot[rs], 1e-300) * (1.0 - p["shock_demand_cut"] * s * exposure)
+    d_local = pool[rs] * w
+    d_local /= np.maximum(tot, 1e-300)[rs]
+    if s > 0:
+        cut = 1.0 - p["shock_demand_cut"] * s * exposure
+        d_local *= cut
     d_online = model.online_demand
     # export buyers: a world pool shared by firms whose cluster has export networks (seed 003)
-    we = np.where(alive, cap * model.cluster_export_firm * f.productivity[:n], 0.0)
+    we = cap * model.cluster_export_firm
+    we *= prod
     world = EXPORT_POOL * model.local_pool0.sum() * model.demand
-    d_export = world * we / max(we.sum(), 1e-300) * (1.0 - p["shock_demand_cut"] * s * exposure)
-    demand = d_local + d_online + d_export
+    d_export = world * we
+    d_export /= max(we.sum(), 1e-300)
+    if s > 0:
+        d_export *= cut
+    demand = d_local + d_online
+    demand += d_export
     sales = np.minimum(cap, demand)
-    frac = np.where(demand > 0, sales / np.maximum(demand, 1e-300), 0.0)
-    local, online, export = frac * d_local, frac * d_online, frac * d_export
+    frac = np.maximum(demand, 1e-300, out=demand)
+    np.divide(sales, frac, out=frac)
+    local = d_local
+    local *= frac
+    online = np.multiply(frac, d_online, out=f.online_revenue[:n])
+    export = np.multiply(frac, d_export, out=f.export_revenue[:n])
     margin = p["middleman_margin"] * model.middleman_factor_firm
-    revenue = local * (1.0 - margin) + online + export
-    # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
-    inputs = sales * (1.0 - VA_SHARE[f.sector[:n]]) * (1.0 + 0.3 * p["shock_supply_cut"] * s * exposure)
-    inputs *= (1.0 - 0.08 * model.facility_usage_firm) * (1.0 - LOGISTICS_COST_CUT * f.logistics[:n])
+    keep = np.subtract(1.0, margin, out=margin)
+    revenue = local
+    revenue *= keep
+    revenue += online
+    revenue += export
     f.revenue[:n] = revenue
-    f.online_revenue[:n] = online
-    f.export_revenue[:n] = export
-    f.value_added[:n] = revenue - inputs
-    f.utilisation[:n] = np.where(cap > 0, sales / np.maximum(cap, 1e-300), 0.0)
+    # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
+    inputs = sales * f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
+    if s > 0:
+        inputs *= 1.0 + 0.3 * p["shock_supply_cut"] * s * exposure
+    cost_cut = 1.0 - 0.08 * model.facility_usage_firm
+    cost_cut *= 1.0 - LOGISTICS_COST_CUT * f.logistics[:n]
+    inputs *= cost_cut
+    np.subtract(revenue, inputs, out=f.value_added[:n])
+    np.divide(sales, np.maximum(cap, 1e-300), out=f.utilisation[:n])
     model.local_demand_total = float(pool.sum())

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import programmes as pg
 from .learning import dependence_share
+from .state import blocks
 
 GROWTH = (
     "value_added", "revenue", "capital", "employment", "productivity", "firms_alive", "survival_rate",
@@ -56,46 +57,117 @@ def reporter(name: str):
     return partial(metric, name=name)
 
 
+class _Alive:
+    """Alive firms' columns, gathered block by block (cache-friendly) and summed deterministically."""
+
+    def __init__(self, model):
+        f, n = model.firms, model.firms.n
+        self.f, self.n = f, n
+        self.sums: dict[str, list] = {}
+        self.parts: dict[str, list] = {}
+        self.counts: dict[str, list] = {}
+        nreg = model.p["n_regions"]
+        self.cls = np.zeros(4, dtype=np.int64)
+        self.stage = np.zeros(4, dtype=np.int64)
+        self.reg_cnt = np.zeros(nreg, dtype=np.int64)
+        self.reg_va = np.zeros(nreg)
+        self.reg_cap = np.zeros(nreg)
+        self.na = 0
+        self.init_alive = 0
+        self.init_total = 0
+        window = np.uint32((1 << 24) - 1)
+        chronic = model.p["chronic_months"]
+        for sl in blocks(n):
+            a = f.alive[sl]
+            dead = ~a
+            born = f.born[sl]
+            self.init_total += int(np.count_nonzero(born == 0))
+            self.init_alive += int(np.count_nonzero((born == 0) & a))
+            self.na += int(np.count_nonzero(a))
+            va = f.value_added[sl] * a
+            self.parts.setdefault("va", []).append(va[a])
+            for name in ("revenue", "capital", "workers", "online_revenue", "export_revenue", "autonomy",
+                         "competence", "relatedness", "effort"):
+                self._add(name, (getattr(f, name)[sl] * a).sum())
+            self._add("va", va.sum())
+            income = np.maximum(va, 0.0)
+            self._add("income", income.sum())
+            sup = f.support_month[sl] * a
+            self._add("sup", sup.sum())
+            rec = sup > 0
+            self._count("rec", rec)
+            if rec.any():
+                self._add("rec_share", (sup[rec] / (income[rec] + sup[rec])).sum())
+            prof, own = f.profit[sl], f.own_profit[sl]
+            self._count("loss_without", (prof >= 0) & (own < 0) & a)
+            self._count("loss", (prof < 0) & a)
+            months = np.bitwise_count(f.support_mask[sl] & window)
+            self._count("chronic", (months >= chronic) & a)
+            self._count("never", (f.support_total[sl] <= 0) & a)
+            self._count("member", (f.cluster[sl] >= 0) & a)
+            self.cls += np.bincount(f.size_class[sl] + 4 * dead, minlength=8)[:4]
+            self.stage += np.bincount(f.stage[sl] + 4 * dead, minlength=8)[:4]
+            reg = f.region[sl].astype(np.int64)
+            self.reg_cnt += np.bincount(reg + nreg * dead, minlength=2 * nreg)[:nreg]
+            self.reg_va += np.bincount(reg, weights=va, minlength=nreg)
+            self.reg_cap += np.bincount(reg, weights=f.capital[sl] * a, minlength=nreg)
+
+    def _add(self, name, value):
+        self.sums.setdefault(name, []).append(float(value))
+
+    def _count(self, name, mask):
+        self.counts.setdefault(name, []).append(int(np.count_nonzero(mask)))
+
+    def sum(self, name) -> float:
+        return float(np.sum(self.sums.get(name, [0.0])))
+
+    def count(self, name) -> int:
+        return int(np.sum(self.counts.get(name, [0])))
+
+    def values(self, name) -> np.ndarray:
+        parts = self.parts.get(name, [])
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def capital_values(self) -> np.ndarray:
+        f, n = self.f, self.n
+        return f.capital[:n][f.alive[:n]]
+
+
 def compute(model) -> dict[str, float]:
     """All metrics for the current month."""
     f, n, t = model.firms, model.firms.n, model.month
-    alive = f.alive[:n]
-    na = int(alive.sum())
+    A = _Alive(model)
+    na = A.na
     m: dict[str, float] = {}
-    va = f.value_added[:n][alive]
-    m["value_added"] = float(va.sum())
-    m["revenue"] = float(f.revenue[:n][alive].sum())
-    m["capital"] = float(f.capital[:n][alive].sum())
-    emp = float(f.workers[:n][alive].sum())
+    m["value_added"] = A.sum("va")
+    m["revenue"] = A.sum("revenue")
+    m["capital"] = A.sum("capital")
+    emp = A.sum("workers")
     m["employment"] = emp
     m["productivity"] = m["value_added"] / emp if emp > 0 else 0.0
     m["firms_alive"] = float(na)
-    init = f.born[:n] == 0
-    m["survival_rate"] = float((alive & init).sum() / max(init.sum(), 1))
+    m["survival_rate"] = float(A.init_alive / max(A.init_total, 1))
     m["exits"] = float(model.exits_month)
     m["entries"] = float(model.entries_month)
     m["exit_rate"] = float(model.exits_month / max(model.alive_start_month, 1))
     m["upgrades"] = float(model.upgrades_month)
     m["upgrades_cumulative"] = float(model.upgrades_total)
     m["downgrades"] = float(model.downgrades_month)
-    cls = f.size_class[:n][alive]
-    cc = np.bincount(cls, minlength=4) / max(na, 1)
+    cc = A.cls / max(na, 1)
     for i, name in enumerate(("micro", "small", "medium", "large")):
         m[f"share_{name}"] = float(cc[i])
-    st = np.bincount(f.stage[:n][alive], minlength=4) / max(na, 1)
+    st = A.stage / max(na, 1)
     for s in (1, 2, 3):
         m[f"stage_{s}_share"] = float(st[s])
     rev = max(m["revenue"], 1e-9)
-    m["online_sales_share"] = float(f.online_revenue[:n][alive].sum() / rev) if na else 0.0
-    m["export_sales_share"] = float(f.export_revenue[:n][alive].sum() / rev) if na else 0.0
-    m["gini_value_added"] = gini(va) if t > 0 else gini(f.capital[:n][alive])
-    reg = f.region[:n][alive]
-    nreg = model.p["n_regions"]
-    cnt = np.bincount(reg, minlength=nreg)
-    rva = np.bincount(reg, weights=va if t > 0 else f.capital[:n][alive], minlength=nreg) / np.maximum(cnt, 1)
+    m["online_sales_share"] = float(A.sum("online_revenue") / rev) if na else 0.0
+    m["export_sales_share"] = float(A.sum("export_revenue") / rev) if na else 0.0
+    m["gini_value_added"] = gini(A.values("va")) if t > 0 else gini(A.capital_values())
+    cnt = A.reg_cnt
+    rva = (A.reg_va if t > 0 else A.reg_cap) / np.maximum(cnt, 1)
     ok = cnt > 0
     m["regional_disparity"] = float(rva[ok].std() / rva[ok].mean()) if ok.sum() > 1 and rva[ok].mean() > 0 else 0.0
-    m["cluster_member_share"] = float((f.cluster[:n][alive] >= 0).mean()) if na else 0.0
+    m["cluster_member_share"] = float(A.count("member") / na) if na else 0.0
     ct = model.cluster_table
     types = np.bincount(ct.ctype[ct.members > 0], minlength=4) if ct.n else np.zeros(4)
     for i, name in enumerate(("artisan", "active", "dynamic", "advanced")):
@@ -103,22 +175,17 @@ def compute(model) -> dict[str, float]:
     m["internet_penetration"] = float(model.internet)
 
     # dependence
-    sup = f.support_month[:n][alive]
-    income = np.maximum(va, 0.0)
-    m["support_share_income"] = float(sup.sum() / max(income.sum() + sup.sum(), 1e-9))
-    rec = sup > 0
-    m["recipients_share"] = float(rec.mean()) if na else 0.0
-    m["support_share_recipients"] = float((sup[rec] / (income[rec] + sup[rec])).mean()) if rec.any() else 0.0
-    prof = f.profit[:n][alive]
-    own = f.own_profit[:n][alive]
-    m["loss_without_support_share"] = float(((prof >= 0) & (own < 0)).mean()) if na else 0.0
-    m["loss_making_share"] = float((prof < 0).mean()) if na else 0.0
-    window = np.uint32((1 << 24) - 1)
-    months = np.bitwise_count(f.support_mask[:n][alive] & window)
-    m["chronic_recipient_share"] = float((months >= model.p["chronic_months"]).mean()) if na else 0.0
-    m["never_supported_share"] = float((f.support_total[:n][alive] <= 0).mean()) if na else 0.0
+    sup_sum = A.sum("sup")
+    m["support_share_income"] = float(sup_sum / max(A.sum("income") + sup_sum, 1e-9))
+    n_rec = A.count("rec")
+    m["recipients_share"] = float(n_rec / na) if na else 0.0
+    m["support_share_recipients"] = float(A.sum("rec_share") / n_rec) if n_rec else 0.0
+    m["loss_without_support_share"] = float(A.count("loss_without") / na) if na else 0.0
+    m["loss_making_share"] = float(A.count("loss") / na) if na else 0.0
+    m["chronic_recipient_share"] = float(A.count("chronic") / na) if na else 0.0
+    m["never_supported_share"] = float(A.count("never") / na) if na else 0.0
     for k in ("autonomy", "competence", "relatedness", "effort"):
-        m[k] = float(getattr(f, k)[:n][alive].mean()) if na else 0.0
+        m[k] = float(A.sum(k) / na) if na else 0.0
     m["self_reliance"] = (m["autonomy"] + m["competence"] + m["relatedness"]) / 3
 
     # cost-effectiveness and accounting

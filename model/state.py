@@ -71,6 +71,16 @@ COLUMNS: dict[str, tuple[type, float]] = {
 
 
 _ALLOCATOR_TUNED = False
+# Monthly rules that are row by row run over blocks of rows so that their temporaries stay in the
+# CPU cache (a block of float64 is 256 KiB); results do not depend on the block size.
+BLOCK = 1 << 15
+
+
+def blocks(n: int, size: int = BLOCK):
+    """Consecutive slices covering rows ``0..n-1``."""
+    for lo in range(0, n, size):
+        yield slice(lo, min(lo + size, n))
+
 
 
 def tune_allocator() -> None:
@@ -135,6 +145,25 @@ class FirmState:
         s = slice(self.n, self.n + k)
         self.n += k
         return s
+
+    def derived(self, name: str, fn, dtype=np.float64) -> np.ndarray:
+        """A per-row value fixed at entry (e.g. from region and sector), over the used rows.
+
+        ``fn(rows: slice) -> array`` computes it for new rows; it is computed once per row and kept
+        (rows are never reused), so monthly rules do not gather region or sector tables again.
+        """
+        cache = self.__dict__.setdefault("_derived", {})
+        arr, done = cache.get(name, (None, 0))
+        if arr is None or arr.size < self.cap:
+            new = np.zeros(self.cap, dtype=dtype)
+            if arr is not None:
+                new[:done] = arr[:done]
+            arr = new
+        if done < self.n:
+            arr[done:self.n] = fn(slice(done, self.n))
+            done = self.n
+        cache[name] = (arr, done)
+        return arr[: self.n]
 
     def col(self, name: str) -> np.ndarray:
         """The used part of a column (a view)."""

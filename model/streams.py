@@ -77,9 +77,15 @@ class Streams:
         return self._gamma_rows[:n]
 
     def _bits(self, month: int, purpose: int, n: int | None = None, rows=None) -> np.ndarray:
-        """Raw 64-bit outputs for rows ``0..n-1`` (a reused buffer) or for ``rows`` (a new array)."""
+        """Raw 64-bit outputs for rows ``0..n-1`` or a slice of rows (in a reused buffer), or for
+        ``rows`` (a new array)."""
         s = np.uint64(self.stream_seed(month, purpose))
-        if rows is None:
+        if isinstance(rows, slice):
+            g = self._gamma(rows.stop)[rows]
+            k = g.size
+            z = np.add(g, s, out=self._buf[:k])
+            tmp = self._tmp[:k]
+        elif rows is None:
             g = self._gamma(n)
             z = np.add(g, s, out=self._buf[:n])
             tmp = self._tmp[:n]
@@ -111,7 +117,7 @@ class Streams:
         return self._to_uniform(self._bits(month, purpose, n=int(n)))
 
     def uniform_rows(self, month: int, purpose: int, rows) -> np.ndarray:
-        """The uniforms of ``rows`` only (equal to ``uniform(month, purpose, n)[rows]``)."""
+        """The uniforms of ``rows`` (an index array or a slice) only: ``uniform(month, purpose, n)[rows]``."""
         return self._to_uniform(self._bits(month, purpose, rows=rows))
 
     @staticmethod
