@@ -1,0 +1,147 @@
+"""The teaching app without a browser: the session controller, the SVG charts and the command line."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from app import assets, charts
+from app.sim import LEVERS, Session
+from model.programmes import monthly_budget
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def played():
+    s = Session(n_firms=600)
+    s.step(14)
+    return s
+
+
+def test_session_steps_and_records(played):
+    s = played
+    assert s.month == 14
+    assert len(s.policy.series["value_added"]) == 15
+    assert len(s.policy.history.cls) == 15
+    assert set(s.readout()) >= set(LEVERS)
+
+
+def test_live_lever_acts_on_running_model_and_restart_levers_restart():
+    s = Session(n_firms=500)
+    s.set_lever("budget_per_firm_month", 80_000.0)  # at month 0: rebuild with the new value
+    assert s.policy.model.p["budget_per_firm_month"] == 80_000.0
+    s.step(3)
+    s.set_lever("budget_per_firm_month", 20_000.0)  # mid-run: same model, acts from next month
+    assert s.month == 3
+    assert s.readout()["budget_per_firm_month"] == 20_000.0
+    assert monthly_budget(s.policy.model, 4) == pytest.approx(20_000.0 * 500)
+    assert "budget 20 thousand IDR" in s.policy.edited_summary()
+    s.set_lever("governance_mode", "platform")  # structural: restart
+    assert s.month == 0
+    assert s.policy.model.p["governance_mode"] == "platform"
+    assert s.policy.model.p["budget_per_firm_month"] == 20_000.0
+
+
+def test_withdraw_now_stops_money_and_drops_the_pipeline():
+    s = Session(n_firms=500)
+    s.step(5)
+    assert s.policy.model.pipeline  # centralised lag: deliveries queued
+    end = s.withdraw_now()
+    assert end == 6
+    assert s.policy.model.p["phase_out_month"] == 6
+    assert all(due < end for due in s.policy.model.pipeline)
+    assert monthly_budget(s.policy.model, 6) == 0.0
+    s.step(2)
+    assert s.policy.series["budget_spent"][-1] == 0.0
+    assert s.policy.series["budget_spent"][-2] == 0.0
+
+
+def test_side_by_side_same_seed_same_firms():
+    s = Session(n_firms=500)
+    s.set_side_by_side(True)
+    assert [r.role for r in s.runs] == ["policy", "reference"]
+    s.step(6)
+    a, b = s.runs
+    assert a.series["value_added"] == b.series["value_added"]  # same scenario, same seed
+    s.set_lever("budget_per_firm_month", 200_000.0)
+    s.step(6)
+    assert a.series["value_added"][:7] == b.series["value_added"][:7]
+    assert a.series["budget_spent"][-1] > b.series["budget_spent"][-1]
+
+
+def test_firm_story_has_history_and_events(played):
+    s = played
+    row = s.pick_firm("supported", rng_seed=1)
+    st = s.policy.firm_story(row)
+    assert st["row"] == row and st["support_total_idr"] > 0
+    assert len(st["history"]["capital"]) == 15
+    assert any("support" in e for _, e in st["events"])
+    assert sum(v for _, _, v in st["payments"]) == pytest.approx(st["support_total_idr"], rel=1e-5)
+
+
+@pytest.mark.parametrize("side", [False, True])
+def test_charts_are_valid_svg_and_fast(side):
+    s = Session(n_firms=2000)
+    if side:
+        s.set_reference("self_governance")
+        s.set_side_by_side(True)
+    s.step(30)
+    runs = s.runs
+    t0 = time.perf_counter()
+    layout = charts.MapLayout(runs[0].model)
+    out = [charts.growth_svg(runs, 96), charts.dependence_svg(runs, 96), charts.composition_svg(runs, 96),
+           charts.map_svg(runs[0], layout, "class", 3, compact=side), charts.map_svg(runs[0], layout, "stage", None),
+           charts.story_svg([(r, r.firm_story(3)) for r in runs], 96)]
+    if side:
+        out.append(charts.difference_svg(runs[0], runs[1], 96))
+    assert time.perf_counter() - t0 < 0.5
+    for svg in out:
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg")
+    assert "billion IDR per month" in out[0]
+
+
+def _run(*args, timeout=60):
+    return subprocess.run([sys.executable, "run.py", "app", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--port", "0"], "invalid port 0"),
+    (["--port", "http"], "invalid port 'http'"),
+    (["--port", "70000"], "invalid port 70000"),
+    (["--host", ""], "invalid host"),
+])
+def test_cli_bad_values_exit_2(args, words):
+    res = _run(*args)
+    assert res.returncode == 2
+    assert words in res.stderr
+
+
+def test_cli_port_in_use_exits_2():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        res = _run("--port", str(port))
+    assert res.returncode == 2
+    assert "already in use" in res.stderr
+
+
+def test_cli_help_lists_host_and_port():
+    res = _run("--help")
+    assert res.returncode == 0
+    assert "--host" in res.stdout and "--port" in res.stdout
+
+
+def test_assets_follow_solara_template():
+    specs = assets.required_packages()
+    assert any(s.startswith("requirejs@") for s in specs)
+    assert any("solara-vuetify" in s for s in specs)
