@@ -82,6 +82,15 @@ def init_marketplaces(model) -> None:
     mt.sellers0 = np.maximum(mt.sellers, 1).astype(float)
 
 
+def buyer_pools(model, local_demand_total: float) -> None:
+    """Buyer spending of each marketplace this month (``mt.pool``), from its sellers ``mt.sellers``:
+    internet penetration x marketplace reach x network effect; the shock shifts demand online."""
+    p, mt = model.p, model.market_table
+    network = (np.maximum(mt.sellers, 1) / mt.sellers0) ** p["network_effect"]
+    shift = 1.0 + p["shock_online_shift"] * model.shock
+    mt.pool = p["online_demand_share"] * local_demand_total * model.internet * mt.base_reach * network * shift
+
+
 def update(model, local_demand_total: float) -> None:
     """Buyer pools, promotion and ranking: sets ``model.online_demand`` per firm (IDR).
 
@@ -104,10 +113,7 @@ def update(model, local_demand_total: float) -> None:
     vis_all[srows] = vis
     model.own_promotion = np.zeros(n)
     model.own_promotion[srows] = own
-    # buyers: internet penetration x marketplace reach x network effect; shock shifts demand online
-    network = (np.maximum(mt.sellers, 1) / mt.sellers0) ** p["network_effect"]
-    shift = 1.0 + p["shock_online_shift"] * model.shock
-    mt.pool = p["online_demand_share"] * local_demand_total * model.internet * mt.base_reach * network * shift
+    buyer_pools(model, local_demand_total)
     # ranking score
     w = RANK_WEIGHTS
     score = np.exp(w["quality"] * np.log(f.productivity[srows]) + w["reputation"] * rep

@@ -219,8 +219,13 @@ def schedule(model, due: int, d: Delivery) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # delivery and effects
-def deliver(model) -> None:
-    """Pay out every delivery due this month, book the money and apply the effects."""
+def deliver(model, effect=None) -> None:
+    """Pay out every delivery due this month, book the money and apply the effects.
+
+    ``effect(model, k, rows, amounts)`` applies instrument ``k`` to the firms paid (default
+    :func:`apply_effect`, vectorised; the reference engine passes a per-agent version).
+    """
+    effect = apply_effect if effect is None else effect
     t = model.month
     f = model.firms
     batch = model.pipeline.pop(t, [])
@@ -250,7 +255,7 @@ def deliver(model) -> None:
             f.served_until[ok_rows, k] = t + DUR[k]
             f.support_month[ok_rows] += ok_amt
             f.support_by_instrument[ok_rows, k] += ok_amt
-            apply_effect(model, k, ok_rows, ok_amt)
+            effect(model, k, ok_rows, ok_amt)
 
 
 def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:

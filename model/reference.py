@@ -1,0 +1,617 @@
+"""The reference engine: the same monthly rules written the plain Mesa way.
+
+``ReferenceMSMEEcosystem`` is the model of ``model/model.py`` with every per-firm rule written as a
+Python method of the MSME agent, called through Mesa's ``AgentSet`` (``shuffle_do``), one firm at
+a time, the way the ODD describes them (``docs/ODD.md``). It is slow, and it is meant to be read:
+each method below is one rule of one firm. What is aggregate by nature is computed once a month at
+model level as in the vectorised engine: the local demand pools of each region and sector, the
+marketplaces' buyer pools and seller totals, the clusters' means, and the programmes' ranking of
+applicants (the selection itself is written plainly here: sort the candidates, serve them until the
+money runs out).
+
+Given the same seed it reproduces the vectorised engine: every firm draws its random numbers from
+the same keyed streams (``model.streams.uniform_at(month, purpose, row)`` is the number the
+vectorised engine gives that firm's row), and each formula is evaluated in the same order with the
+same floating-point operations (NumPy's ``exp``/``log``/``power`` on scalars, which round exactly like
+their array versions). ``tests/test_reference_engine.py`` checks that all headline metrics agree to
+1e-9 relative; ``python run.py bench`` measures how much faster the vectorised engine is.
+
+    >>> from model.reference import ReferenceMSMEEcosystem
+    >>> m = ReferenceMSMEEcosystem(seed=1, n_firms=300, n_months=12).run()
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import clusters, demography, environment, governance, marketplaces, production, streams
+from . import finance as fin
+from . import learning as lrn
+from . import programmes as pg
+from .agents import MSME, _COLUMN_NAMES
+from .model import MSMEEcosystem
+from .params import INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES, instrument_mix
+from .population import VA_SHARE, workers_for_capital
+
+RANK = marketplaces.RANK_WEIGHTS
+
+
+class ReferenceMSME(MSME):
+    """An MSME whose monthly rules are its own methods. Attributes read and write its row."""
+
+    def __setattr__(self, name, value):
+        if name in _COLUMN_NAMES:
+            getattr(self.model.firms, name)[self.row] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def draw(self, purpose: int) -> float:
+        """This firm's uniform random number of this month for ``purpose``."""
+        return self.model.streams.uniform_at(self.model.month, purpose, self.row)
+
+    # ---- governance (seed 001 councils; seed 000 platform) --------------------------------------
+    def take_part_in_council(self) -> None:
+        """Participation follows the council's capacity and the firm's own propensity."""
+        m = self.model
+        cap = m.council_cap[self.region]
+        target = 1.0 if m.participation_propensity[self.row] < m.p["council_participation"] * cap else 0.0
+        self.participant = self.participant + 0.1 * (target - self.participant)
+
+    def use_platform(self) -> None:
+        """Register on the collaborative platform, then move up the seven PAS steps."""
+        m, p = self.model, self.model.p
+        u = self.draw(streams.GOVERNANCE)
+        step = self.platform_step
+        if step == 0:
+            if u < p["platform_outreach"] * (0.0, 0.4, 0.8, 1.2)[self.stage]:
+                self.platform_step = 1
+            return
+        if step >= 7 or u <= 0.8:
+            return
+        step += 1
+        self.platform_step = step
+        if step == 3:  # mentoring by partners
+            self.competence = self.competence + 0.15 * (1 - self.competence)
+            self.relatedness = self.relatedness + 0.15 * (1 - self.relatedness)
+            self.literacy = self.literacy + 0.10 * (1 - self.literacy)
+        elif step == 6:  # financial reporting; bank partners read the reports
+            self.literacy = self.literacy + 0.15 * (1 - self.literacy)
+            if m.streams.uniform_at(m.month, streams.FINANCE, self.row) > 0.7:
+                self.credit_access = 2
+
+    # ---- programmes -------------------------------------------------------------------------------
+    def eligible(self, k: int) -> bool:
+        """May the firm receive instrument ``k``?"""
+        if self.size_class > SIZE_CLASSES.index(self.model.p["max_eligible_class"]):
+            return False
+        name = INSTRUMENTS[k]
+        if name == "kur_credit":  # bank screening: licensed, profitable, not over-indebted
+            return self.licensed and self.own_profit > 0 and self.debt < 0.5 * self.capital
+        if name == "ecommerce_promotion":
+            return self.stage == 3 or (self.stage == 2 and self.model.p["ecommerce_onboarding"])
+        if name == "shared_facilities":
+            return self.cluster >= 0
+        if name == "licensing":
+            return not self.licensed
+        if name == "financing":
+            return self.credit_access < 2
+        return True
+
+    def constrained_by(self, k: int) -> bool:
+        """Is the firm's binding constraint one that instrument ``k`` relieves?"""
+        name = INSTRUMENTS[k]
+        if name == "hr_training":
+            return self.digital_skill < 0.35 or self.literacy < 0.35
+        if name == "ecommerce_promotion":
+            return self.stage == 2 or (self.stage == 3 and self.visibility < 0.5)
+        if name == "market_access":
+            return self.utilisation < 0.75
+        if name in ("kur_credit", "financing"):
+            return self.credit_access < 2 and self.utilisation > 0.9 and self.own_profit > 0
+        if name == "licensing":
+            return not self.licensed
+        if name == "product_development":
+            return self.productivity < 0.9
+        if name == "logistics":
+            return self.stage == 3 and self.model.region_remoteness[self.region] > 0.5
+        if name in ("grants", "tax_relief"):
+            return self.own_profit < 0
+        if name == "shared_facilities":
+            return self.cluster >= 0 and self.model.facility_usage_firm[self.row] < 0.5
+        raise KeyError(name)
+
+    def priority(self) -> float:
+        """This month's score under the targeting rule (higher is served first)."""
+        rule, u = self.model.p["targeting"], self.draw(streams.PRIORITY)
+        if rule == "untargeted":
+            return u
+        if rule == "micro_first":
+            return float(2 - self.size_class) + u
+        if rule == "need":
+            margin = self.own_profit / (self.capital + 1e6)
+            return -min(max(margin, -1.0), 1.0) * 3 + 0.3 * u
+        if rule == "potential":
+            return float(np.log(self.productivity)) + self.effort + 0.3 * u
+        raise KeyError(rule)
+
+    def national_awareness(self) -> float:
+        """Probability of knowing a national programme: falls with remoteness, rises with literacy."""
+        m = self.model
+        return min(max(m.p["awareness_base"] * (1 - 0.6 * m.region_remoteness[self.region])
+                       * (0.5 + self.literacy), 0.0), 1.0)
+
+    def council_awareness(self) -> float:
+        """Probability of knowing the regional council's programmes: rises with its capacity."""
+        m, ab = self.model, self.model.p["awareness_base"]
+        cap = m.council_cap[self.region]
+        return min(max(ab + (0.9 - ab) * cap, 0.0), 1.0) * (0.7 + 0.3 * self.literacy)
+
+    def served(self, k: int) -> bool:
+        return self.model.firms.served_until[self.row, k] > self.model.month
+
+    def support_cost(self, k: int) -> float:
+        """What serving this firm with instrument ``k`` costs the programme."""
+        if k == pg.I["kur_credit"]:
+            p = self.model.p
+            spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
+            return min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX) * spread * pg.KUR_TERM_YEARS
+        return float(pg.UNIT[k])
+
+    def receive(self, k: int, amount: float) -> None:
+        """What a unit of instrument ``k`` does to the firm (ODD 7.4)."""
+        m, name = self.model, INSTRUMENTS[k]
+        if name == "market_access":
+            self.market_reach = min(self.market_reach + 0.4, 1.5)
+        elif name == "hr_training":
+            self.digital_skill = self.digital_skill + 0.25 * (1 - self.digital_skill)
+            self.literacy = self.literacy + 0.20 * (1 - self.literacy)
+            self.competence = self.competence + 0.10 * (1 - self.competence)
+        elif name == "product_development":
+            self.productivity = self.productivity * float(np.exp(0.05 * (0.5 + self.literacy)))
+        elif name == "licensing":
+            self.licensed = True
+        elif name == "financing":
+            if self.draw(streams.FINANCE) < 0.6:
+                self.credit_access = 2
+        elif name == "logistics":
+            self.logistics = min(self.logistics + 0.5, 1.0)
+        elif name == "kur_credit":
+            loan = min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX)
+            old = self.debt
+            self.debt_rate = (old * self.debt_rate + loan * m.p["kur_interest_rate"]) / (old + loan)
+            self.debt = old + loan
+            self.capital = self.capital + loan
+        elif name in ("grants", "tax_relief"):
+            self.support_cash = self.support_cash + amount
+        elif name == "ecommerce_promotion":
+            if self.stage == 3:
+                self.visibility = self.visibility + promotion_visibility(amount, self.reputation)
+            else:  # onboarding: training and listing
+                self.digital_skill = self.digital_skill + 0.15 * (1 - self.digital_skill)
+                if self.draw(streams.FINANCE) < 0.5:
+                    self.join_marketplace()
+        elif name == "shared_facilities":
+            m.cluster_table.facility[self.cluster] += amount
+        else:  # pragma: no cover
+            raise KeyError(name)
+
+    # ---- marketplaces (seed 003) ----------------------------------------------------------------
+    def join_marketplace(self) -> None:
+        """Start selling online on a marketplace chosen by reach, network and commission."""
+        m = self.model
+        cum = np.cumsum(marketplaces.choice_probabilities(m.market_table))
+        u = m.streams.uniform_at(m.month, streams.MARKET, self.row)
+        self.marketplace = min(int(np.searchsorted(cum, u, side="right")), cum.size - 1)
+        self.stage = 3
+        self.reputation = max(self.reputation, 0.2)
+
+    def promote(self) -> None:
+        """Visibility decays; sellers buy promotion and get joint promotion; ranking weight."""
+        m, r = self.model, self.row
+        self.visibility = self.visibility * (1 - marketplaces.VISIBILITY_DECAY)
+        if not self.is_seller():
+            return
+        own = marketplaces.OWN_PROMOTION_RATE * self.online_revenue * self.effort
+        joint = float(m.cluster_promotion_firm[r]) + 0.1 * (self.platform_step >= 5)
+        vis = self.visibility + (promotion_visibility(own, self.reputation) + joint)
+        self.visibility = vis
+        m.own_promotion[r] = own
+        score = float(np.exp(RANK["quality"] * np.log(self.productivity) + RANK["reputation"] * self.reputation
+                             + RANK["visibility"] * np.log1p(vis) + RANK["logistics"] * self.logistics))
+        m.ranking_weight[r] = score * float(np.sqrt(max(self.capacity, 1.0) / 1e7))
+
+    def is_seller(self) -> bool:
+        return self.marketplace >= 0
+
+    def get_orders(self) -> None:
+        """A seller's share of its marketplace's buyers, by ranking weight."""
+        m, r, mp = self.model, self.row, self.marketplace
+        share = m.ranking_weight[r] / max(m.weight_total[mp], 1e-300)
+        m.online_demand[r] = share * m.market_table.pool[mp]
+        m.commission_firm[r] = m.market_table.commission[mp]
+
+    def build_reputation(self) -> None:
+        """Reputation follows fulfilled orders (quality, logistics, literacy)."""
+        if not self.is_seller() or self.online_revenue <= 0:
+            return
+        target = min(max(0.3 + 0.3 * float(np.log(self.productivity)) + 0.3 * self.logistics
+                         + 0.2 * self.literacy, 0.0), 1.0)
+        self.reputation = self.reputation + 0.05 * (target - self.reputation)
+
+    # ---- production and sales ---------------------------------------------------------------------
+    def exposure(self) -> float:
+        """Exposure to the shock: collaboration (clusters, platform, councils) softens it (seed 002)."""
+        m = self.model
+        collab = float(m.cluster_coop_firm[self.row]) + 0.7 * (self.platform_step > 0) + 0.5 * self.participant
+        return 1.0 - m.p["collaboration_softening"] * min(max(collab, 0.0), 1.0)
+
+    def plan_production(self) -> None:
+        """Capacity from capital, workers and productivity; weight in the local and export markets."""
+        m, r, p, s = self.model, self.row, self.model.p, self.model.shock
+        k = float(np.power(max(self.capital, 1.0), production.ALPHA))
+        l = float(np.power(max(self.workers, 1.0), 1 - production.ALPHA))
+        cap = production.A_SCALE * self.productivity * k * l
+        cap = cap * (0.20 * float(m.facility_usage_firm[r]) + 1.0) * float(m.agglomeration_firm[r])
+        if s > 0:
+            cap = cap * (1.0 - p["shock_supply_cut"] * s * self.exposure() * 0.5)
+        self.capacity = cap
+        sqrt_p = float(np.sqrt(self.productivity))
+        m.local_weight[r] = (1.0 + self.market_reach) * cap * sqrt_p
+        m.export_weight[r] = cap * float(m.cluster_export_firm[r]) * self.productivity
+
+    def sell(self) -> None:
+        """Sales through local, online and export channels; revenue and value added."""
+        m, r, p, s = self.model, self.row, self.model.p, self.model.shock
+        g = int(m.group[r])
+        d_local = m.local_pool[g] * m.local_weight[r] / max(m.local_total[g], 1e-300)
+        d_online = float(m.online_demand[r])
+        d_export = m.world_pool * m.export_weight[r] / max(m.export_total, 1e-300)
+        if s > 0:
+            cut = 1.0 - p["shock_demand_cut"] * s * self.exposure()
+            d_local, d_export = d_local * cut, d_export * cut
+        demand = d_local + d_online + d_export
+        cap = self.capacity
+        sales = min(cap, demand)
+        frac = sales / max(demand, 1e-300)
+        local, online, export = d_local * frac, frac * d_online, frac * d_export
+        keep = 1.0 - p["middleman_margin"] * float(m.middleman_factor_firm[r])
+        revenue = local * keep + online + export
+        inputs = sales * (1.0 - VA_SHARE[self.sector])
+        if s > 0:
+            inputs = inputs * (1.0 + 0.3 * p["shock_supply_cut"] * s * self.exposure())
+        inputs = inputs * ((1.0 - 0.08 * float(m.facility_usage_firm[r]))
+                           * (1.0 - production.LOGISTICS_COST_CUT * self.logistics))
+        self.revenue, self.online_revenue, self.export_revenue = revenue, online, export
+        self.value_added = revenue - inputs
+        self.utilisation = sales / max(cap, 1e-300)
+
+    # ---- finance ------------------------------------------------------------------------------------
+    def settle_accounts(self) -> None:
+        """Costs and profit; investment, borrowing and repayment; hiring."""
+        m, r, p = self.model, self.row, self.model.p
+        k, debt, rate = self.capital, self.debt, self.debt_rate
+        profit = self.value_added - max(self.workers - 1.0, 0.0) * p["wage_per_worker"]
+        profit -= fin.FIXED_BASE + fin.FIXED_CAPITAL * k
+        profit -= self.revenue * (fin.TRANSACTION_LICENSED if self.licensed else fin.TRANSACTION_UNLICENSED)
+        profit -= self.online_revenue * float(m.commission_firm[r])
+        profit -= float(m.own_promotion[r])
+        profit -= debt * rate / 12
+        profit -= fin.DEPRECIATION * k
+        cash = self.support_cash
+        profit += cash
+        saving = max(p["commercial_interest_rate"] - rate, 0.0) * debt / 12  # KUR interest saving
+        self.profit = profit
+        self.own_profit = profit - cash - saving
+        self.loss_months = self.loss_months + 1 if profit < 0 else 0
+        # investment from retained profit when busy; losses draw down capital
+        busy = min(max((self.utilisation - 0.8) / 0.15, 0.0), 1.0)
+        retained = fin.RETAIN * self.effort * busy * max(profit, 0.0)
+        principal = debt * fin.AMORTISATION
+        new_debt, rate_new = 0.0, 0.0
+        if self.credit_access == 2 and self.utilisation > 0.9 and profit > 0 and debt < 0.6 * k:
+            tight = 1.0 - p["shock_credit_tightening"] * m.shock * (self.exposure() if m.shock > 0 else 1.0)
+            if self.draw(streams.FINANCE + 30) < fin.BORROW_PROB * self.effort * tight:
+                new_debt, rate_new = fin.LOAN_SHARE * k, p["commercial_interest_rate"]
+        elif self.credit_access == 1 and profit < 0 and debt < 0.5 * k:  # moneylender covers the loss
+            new_debt, rate_new = -profit, p["moneylender_interest_rate"]
+        if new_debt > 0:
+            rest = debt - principal
+            self.debt_rate = (rest * rate + new_debt * rate_new) / max(rest + new_debt, 1e-9)
+        self.debt = max(debt - principal + new_debt, 0.0)
+        capital = max(k + (min(profit, 0.0) + retained + new_debt - principal), 0.0)
+        self.capital = capital
+        # workforce follows capital and how busy the firm is
+        target = float(workers_for_capital(capital)) * (min(self.utilisation / 0.85, 1.2) * 0.4 + 0.6)
+        self.workers = max((target - self.workers) * fin.WORKER_ADJUST + self.workers, 1.0)
+
+    # ---- learning and adoption ----------------------------------------------------------------------
+    def learn_and_adopt(self) -> None:
+        """Self-determination, effort, skills, productivity and digital adoption."""
+        m, r, p, t = self.model, self.row, self.model.p, self.model.month
+        councils, platform = lrn._any_participants(m)
+        s = self.support_ewm
+        dep = s / (max(self.income_ewm, 0.0) + s + 1.0)   # support as a share of income
+        coop = float(m.cluster_coop_firm[r])
+        part, co_created = self.participant, self.platform_step >= 3
+        # self-determination (seed 001): autonomy, competence, relatedness
+        aut_t = 0.75 - 0.8 * dep
+        if councils:
+            aut_t += 0.3 * part
+        if platform:
+            aut_t += 0.1 * co_created
+        comp_t = 0.15 + 0.4 * self.literacy + 0.2 * self.digital_skill + 0.25 * (self.own_profit > 0)
+        rel_t = 0.25 + 0.45 * coop
+        if platform:
+            rel_t += 0.3 * co_created
+        if councils:
+            rel_t += 0.3 * part
+        rate = lrn.SDT_RATE
+        self.autonomy = self.autonomy + (_clip01(aut_t) - self.autonomy) * rate
+        self.competence = self.competence + (_clip01(comp_t) - self.competence) * rate
+        self.relatedness = self.relatedness + (_clip01(rel_t) - self.relatedness) * rate
+        self_reliance = (self.autonomy + self.competence + self.relatedness) / 3
+        effort = min(max(0.75 * self_reliance + 0.25 - dep * p["dependence_elasticity"], 0.05), 1.0)
+        self.effort = effort
+        # skills: learning by doing, peers in the cluster, forgetting
+        skill, lit = self.digital_skill, self.literacy
+        skill = skill + (0.004 * (self.stage >= 2) * (1 - skill)
+                         + max(float(m.cluster_skill_mean_firm[r]) - skill, 0.0) * (0.02 * coop)
+                         - 0.0015 * skill)
+        lit = lit + (0.002 * effort * (1 - lit) - 0.001 * lit)
+        # productivity: innovation effort, cluster spillover, mean reversion, noise
+        logp = np.log(self.productivity)
+        z = m.streams.normal_at(t, streams.PRODUCTIVITY, r)
+        logp = logp + (lrn.INNOVATION * effort * lit + float(m.spillover_gap[r]) - lrn.MEAN_REVERSION * logp
+                       + z * p["productivity_volatility"])
+        self.productivity = float(np.exp(logp))
+        # digital adoption (seed 000 stages): 1.0 -> 2.0 -> 3.0, and some sellers stop selling online
+        u = self.draw(streams.ADOPTION)
+        net = min(m.internet * m.region_internet[self.region], 1.0)
+        search = 1.0 + 0.6 * (self.platform_step > 0) if platform else 1.0
+        if self.stage == 1:
+            if u < lrn.ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
+                self.stage = 2
+        elif self.stage == 2:
+            if u < lrn.ADOPT_23 * net * (0.2 + skill) ** 2 * (self.capital > 5e6) * search:
+                self.join_marketplace()
+        elif u > 1 - lrn.LEAVE_ONLINE and self.online_revenue < self.revenue * 0.05:
+            self.stage = 2
+            self.marketplace = -1
+        self.market_reach = self.market_reach * 0.95
+        self.logistics = self.logistics * 0.97
+        self.digital_skill = _clip01(skill)
+        self.literacy = _clip01(lit)
+
+    # ---- exit ---------------------------------------------------------------------------------------
+    def consider_exit(self) -> None:
+        """Exit when insolvent or by the exogenous hazard (higher when young and in the shock)."""
+        m, p = self.model, self.model.p
+        insolvent = (self.capital < demography.MIN_CAPITAL or self.debt > 1.5 * self.capital
+                     or self.loss_months >= demography.MAX_LOSS_MONTHS)
+        young = 1.5 if m.month - self.born < 24 else 1.0
+        exposure = self.exposure() if m.shock > 0 else 1.0
+        hazard = p["exit_hazard"] * young * (1.0 + 1.5 * m.shock * exposure)
+        if insolvent or self.draw(streams.EXIT) < hazard:
+            self.alive = False
+            self.died = m.month
+            m.exits_month += 1
+            m.msme_by_row.pop(self.row, None)
+            self.remove()
+
+
+def _clip01(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
+
+
+def promotion_visibility(amount: float, reputation: float) -> float:
+    """Visibility bought with ``amount`` IDR of promotion spread over the three tools (seed 003)."""
+    v = 0.0
+    for share, per_m, uses_rep in marketplaces.TOOLS.values():
+        eff = per_m * (0.5 + reputation) if uses_rep else per_m
+        v += share * eff * amount / 1e6
+    return v
+
+
+class ReferenceMSMEEcosystem(MSMEEcosystem):
+    """``MSMEEcosystem`` with per-firm rules run agent by agent (see the module docstring).
+
+    Takes the same arguments; MSME agents are always created (``msme_agents`` is forced on).
+    """
+
+    engine = "reference"
+
+    def __init__(self, scenario=None, **kwargs):
+        kwargs["msme_agents"] = True
+        super().__init__(scenario, **kwargs)
+
+    def add_msme_agents(self, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        for a in ReferenceMSME.create_agents(self, len(rows), row=np.asarray(rows)):
+            self.msme_by_row[a.row] = a
+
+    @property
+    def firms_agents(self):
+        """The MSME agents (alive firms), an ``AgentSet``."""
+        return self.agents_by_type[ReferenceMSME]
+
+    def _per_firm_arrays(self) -> None:
+        n = self.firms.n
+        self.group = production.group_of(self)
+        for name in ("local_weight", "export_weight", "online_demand", "commission_firm", "own_promotion",
+                     "ranking_weight"):
+            setattr(self, name, np.zeros(n))
+
+    # ------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One month, stage by stage, as in ``MSMEEcosystem.step``; firm rules are agent methods."""
+        self.month = self.steps
+        f = self.firms
+        firms = self.firms_agents
+        self.alive_start_month = len(firms)
+        f.support_month[: f.n] = 0.0
+        f.support_cash[: f.n] = 0.0
+        environment.update(self)
+        clusters.programme_formation(self)
+        clusters.update(self)                      # cluster means and per-member effects (aggregate)
+        self._per_firm_arrays()
+        mode = self.p["governance_mode"]
+        if mode == "self_governance":
+            self.councils_active = True
+            self.council_cap = governance.council_capacity(self, self.month)
+            firms.shuffle_do("take_part_in_council")
+        elif mode == "platform":
+            self.platform_active = True
+            firms.shuffle_do("use_platform")
+        pg.deliver(self, effect=_effect_by_agent)   # support approved earlier arrives
+        self._allocate()                           # programmes choose recipients
+        self._markets()                            # marketplace promotion, ranking and orders
+        self._produce_and_sell()
+        firms.shuffle_do("settle_accounts")
+        self._after_sales()
+        firms.shuffle_do("learn_and_adopt")
+        self.exits_month = 0
+        firms.shuffle_do("consider_exit")
+        self.entries_month = demography.enter_firms(self)
+        clusters.evolve_types(self)
+        self._bookkeeping()
+        if self.month >= self.p["n_months"]:
+            self.running = False
+
+    # ---- aggregate stages ----------------------------------------------------------------------
+    def _markets(self) -> None:
+        if not hasattr(self, "ranking_weight"):  # month 0 (set-up) uses the vectorised flows
+            return super()._markets()
+        mt = self.market_table
+        firms = self.firms_agents
+        firms.shuffle_do("promote")
+        sellers = sorted(a.row for a in firms if a.is_seller())
+        ms = self.firms.marketplace[sellers].astype(np.int64)
+        mt.sellers = np.bincount(ms, minlength=mt.n)
+        marketplaces.buyer_pools(self, float(self.local_pool0.sum() * self.demand))
+        self.weight_total = np.bincount(ms, weights=self.ranking_weight[sellers], minlength=mt.n)
+        for r in sellers:
+            self.msme_by_row[r].get_orders()
+
+    def _produce_and_sell(self) -> None:
+        firms = self.firms_agents
+        firms.shuffle_do("plan_production")
+        self.local_pool = self.local_pool0 * self.demand
+        self.local_total = np.bincount(self.group, weights=self.local_weight, minlength=self.local_pool0.size)
+        self.world_pool = production.EXPORT_POOL * self.local_pool0.sum() * self.demand
+        self.export_total = self.export_weight.sum()
+        firms.shuffle_do("sell")
+        self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)
+        self.local_demand_total = float(self.local_pool.sum())
+
+    def _after_sales(self) -> None:
+        mt, f = self.market_table, self.firms
+        sellers = sorted(a.row for a in self.firms_agents if a.is_seller())
+        mt.online_sales = np.bincount(f.marketplace[sellers].astype(np.int64),
+                                      weights=f.online_revenue[sellers], minlength=mt.n)
+        self.firms_agents.shuffle_do("build_reputation")
+
+    def _allocate(self) -> None:
+        """Each programme serves its candidates in the order of their score until its money runs out."""
+        p, t = self.p, self.month
+        budget = pg.monthly_budget(self, t)
+        self.budget_this_month = budget
+        if budget <= 0 or self.firms.n == 0:
+            return
+        firms = sorted(self.firms_agents, key=lambda a: a.row)
+        eligible_any = [a for a in firms if a.size_class <= SIZE_CLASSES.index(p["max_eligible_class"])]
+        prio = {a.row: a.priority() for a in eligible_any}
+        u_aware = {a.row: a.draw(streams.AWARENESS) for a in eligible_any}
+
+        def knows(a, j):  # national programme j: one draw per firm, rotated per programme
+            return float(np.modf(u_aware[a.row] + 0.6180339887 * (j + 1))[0]) < aware_p[a.row]
+        mix = instrument_mix(p)
+        mode = p["governance_mode"]
+
+        def serve(cands, score, k, money):
+            order = sorted(cands, key=lambda a: -score(a))  # stable: ties keep row order
+            rows, amounts, total = [], [], 0.0
+            for a in order:
+                cost = a.support_cost(k)
+                total += cost
+                if total > money:
+                    break
+                rows.append(a.row)
+                amounts.append(cost)
+            return np.array(rows, dtype=np.int64), np.array(amounts, dtype=float)
+
+        if mode == "centralised":
+            owners = np.bincount([k for _, k in self.ownership], minlength=N_INSTRUMENTS)
+            aware_p = {a.row: a.national_awareness() for a in eligible_any}
+            for j, prog in enumerate(self.programme_list):
+                k = prog.instrument
+                money = budget * mix[INSTRUMENTS[k]] / owners[k]
+                prog.budget = money
+                net = money * (1 - p["central_overhead"])
+                if net <= 0:
+                    rows, amts = np.zeros(0, dtype=np.int64), np.zeros(0)
+                else:
+                    cands = [a for a in eligible_any if a.eligible(k) and knows(a, j)]
+                    rows, amts = serve(cands, lambda a: prio[a.row], k, net)
+                pg.schedule(self, t + p["central_lag_months"],
+                            pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
+        elif mode == "self_governance":
+            cap = self.council_cap
+            lag = p["local_lag_months"]
+            national = np.array([mix[k] for k in INSTRUMENTS])
+            nreg = len(cap)
+            prevalence = np.zeros((nreg, N_INSTRUMENTS))
+            for a in eligible_any:  # what each council observes among its own firms
+                for k in range(N_INSTRUMENTS):
+                    if a.eligible(k) and a.constrained_by(k):
+                        prevalence[a.region, k] += 1
+            unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
+            need = prevalence * unit
+            need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
+            for r, council in enumerate(self.council_agents):
+                b_r = budget * self.region_budget_share[r]
+                capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
+                self.ledger[t, :, pg.CAPTURE] += capture * national
+                self.ledger[t, :, pg.SPENT] += capture * national
+                council.record_capture(capture, cap[r])
+                mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
+                money = (b_r - capture) * (1 - p["council_overhead"])
+                bonus_w = 2.0 * cap[r]
+                local = [a for a in eligible_any if a.region == r and u_aware[a.row] < a.council_awareness()]
+                left = 0.0
+                for k in np.argsort(-mix_r, kind="stable"):
+                    net = money * mix_r[k] + left
+                    if net <= 0:
+                        continue
+                    cands = [a for a in local if a.eligible(k) and not a.served(k)]
+                    rows, amts = serve(cands, lambda a, k=k: prio[a.row] + bonus_w * a.constrained_by(k), k, net)
+                    left = net - float(amts.sum())
+                    self.firms.served_until[rows, k] = t + lag + pg.DUR[k]
+                    pg.schedule(self, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
+                                                           council.programme_ids[k], registry=True))
+        else:
+            lag = p["local_lag_months"]
+            aware = [a for a in eligible_any if a.platform_step > 0 or u_aware[a.row] < a.national_awareness()]
+            for k, name in enumerate(INSTRUMENTS):
+                net = budget * mix[name] * (1 - p["platform_overhead"])
+                if net <= 0:
+                    continue
+                steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
+
+                def score(a, k=k, steps=steps):
+                    bonus = 2.0 * a.constrained_by(k) + 1.5 * (a.platform_step in steps) + 1.0 * (a.platform_step > 0)
+                    return prio[a.row] + bonus
+
+                cands = [a for a in aware if a.eligible(k) and not a.served(k)]
+                rows, amts = serve(cands, score, k, net)
+                if rows.size == 0:
+                    continue
+                self.firms.served_until[rows, k] = t + lag + pg.DUR[k]
+                pg.schedule(self, t + lag, pg.Delivery(k, rows, amts, p["platform_overhead"],
+                                                       self.platform_agent.programme_ids[k], registry=True))
+
+
+def _effect_by_agent(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
+    """Deliver instrument ``k`` firm by firm (in the order the programme paid them)."""
+    for r, amount in zip(rows.tolist(), amounts.tolist()):
+        model.msme_by_row[r].receive(k, amount)
