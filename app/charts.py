@@ -333,14 +333,15 @@ def map_svg(run, layout: MapLayout, color_by: str = "class", highlight: int | No
     else:
         key, colors = f.size_class[:n].astype(int), CLASS_COLORS
     cls = f.size_class[:n].astype(int)
-    rad = np.asarray(CLASS_RADIUS)[cls]
-    for c in range(len(colors)):
-        idx = np.flatnonzero(alive & (key == c))
-        if idx.size == 0:
-            continue
-        idx = idx[np.argsort(cls[idx], kind="stable")]
-        dots = "".join(f'<circle cx="{x[i]:.1f}" cy="{y[i]:.1f}" r="{rad[i]:.1f}"/>' for i in idx)
-        svg.add(f'<g fill="{colors[c]}" stroke="#333333" stroke-width="0.35">{dots}</g>')
+    # one <path> per colour and size (a few DOM nodes instead of thousands: the browser keeps up)
+    for k in range(len(CLASS_RADIUS)):
+        for c in range(len(colors)):
+            idx = np.flatnonzero(alive & (key == c) & (cls == k))
+            if idx.size == 0:
+                continue
+            r = CLASS_RADIUS[k]
+            d = "".join(f"M{x[i] - r:.1f} {y[i]:.1f}a{r} {r} 0 1 0 {2 * r} 0a{r} {r} 0 1 0 {-2 * r} 0" for i in idx)
+            svg.add(f'<path d="{d}" fill="{colors[c]}" stroke="#333333" stroke-width="0.35"/>')
     if highlight is not None and 0 <= highlight < n:
         hx, hy = float(x[highlight]), float(y[highlight])
         svg.circle(hx, hy, 9, stroke="#000000", width=2.4)

@@ -114,8 +114,9 @@ def SectionTitle(title: str, first: bool = False):
 
 
 @solara.component
-def Controls(session: Session, refresh, tick=0):
-    """The left column: scenario, levers, population."""
+def Controls(session: Session, refresh, settings_tick: solara.Reactive):
+    """The left column: scenario, levers, population (re-rendered only when a setting changes)."""
+    _ = settings_tick.value  # subscribe
     s = session.settings
     lev = s.levers
     scen_names = available_scenarios()
@@ -394,21 +395,30 @@ def ChartCard(title: str, help_key: str, svg: str, name: str):
 # ----------------------------------------------------------------------------------------------
 @solara.component
 def Page():
+    """The page shell. It re-renders only on play/pause; the controls re-render when a setting changes
+    and the dashboard when the model moves (each reads its own reactive counter), so a playing month
+    updates only the charts and numbers."""
     session = solara.use_memo(lambda: Session(n_firms=DEFAULT_N_FIRMS, seed=DEFAULT_SEED), [])
-    tick = solara.use_reactive(0)
+    tick = solara.use_reactive(0)           # what the dashboard shows changed
+    settings_tick = solara.use_reactive(0)  # a setting changed (controls and dashboard)
     playing = solara.use_reactive(False)
     speed = solara.use_reactive(4)
-    color_by = solara.use_reactive("size class")
-    firm_input = solara.use_reactive(session.firm_row)
 
-    def refresh():
-        tick.set(tick.value + 1)
+    def _make_refresh():
+        def refresh():
+            settings_tick.set(settings_tick.value + 1)
+            tick.set(tick.value + 1)
+        return refresh
+
+    refresh = solara.use_memo(_make_refresh, [])  # stable callback: children are not re-rendered for it
 
     def loop():
         while playing.value and session.running:
             t0 = time.perf_counter()
             session.step()
-            tick.set(tick.value + 1)
+            t1 = time.perf_counter()
+            tick.set(tick.value + 1)  # renders the dashboard (in this thread)
+            session.last_render_seconds = time.perf_counter() - t1
             time.sleep(max(0.02, 1.0 / max(speed.value, 1) - (time.perf_counter() - t0)))
         if not session.running:
             playing.set(False)
@@ -417,6 +427,20 @@ def Page():
 
     solara.Title(texts.APP_TITLE)
     solara.Style(CSS)
+    solara.HTML(tag="div", classes=["msme-header"],
+                unsafe_innerHTML=f"<h1>{escape(texts.APP_TITLE)}</h1>"
+                                 f"<span class='sub'>{escape(texts.APP_SUBTITLE)}</span>")
+    with solara.Div(classes=["msme-shell"]):
+        Controls(session, refresh, settings_tick)
+        Dashboard(session, tick, settings_tick, playing, speed, refresh)
+
+
+@solara.component
+def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Reactive, playing: solara.Reactive,
+              speed: solara.Reactive, refresh):
+    """The right column: run controls, numbers, charts, map, firm story, parameter readout."""
+    color_by = solara.use_reactive("size class")
+    version = (tick.value, settings_tick.value)
 
     # everything the charts need, built once per change (fast: SVG text)
     def build():
@@ -446,14 +470,16 @@ def Page():
         out["seconds"] = time.perf_counter() - t0
         return out
 
-    view = solara.use_memo(build, [tick.value, color_by.value, session.version, session.firm_row])
+    view = solara.use_memo(build, [version, color_by.value, session.version, session.firm_row])
+
+    def redraw():
+        tick.set(tick.value + 1)
 
     def choose(kind):
         def handler():
             with session.lock:
                 session.firm_row = session.pick_firm(kind)
-                firm_input.set(session.firm_row)
-            refresh()
+            redraw()
         return handler
 
     def set_firm(v):
@@ -462,62 +488,59 @@ def Page():
         with session.lock:
             n = session.policy.model.firms.n
             session.firm_row = max(0, min(int(v), n - 1))
-        refresh()
+        redraw()
 
-    solara.HTML(tag="div", classes=["msme-header"],
-                unsafe_innerHTML=f"<h1>{escape(texts.APP_TITLE)}</h1>"
-                                 f"<span class='sub'>{escape(texts.APP_SUBTITLE)}</span>")
-    with solara.Div(classes=["msme-shell"]):
-        Controls(session, refresh, tick=(tick.value, session.version))
-        with solara.Div(classes=["msme-main"]):
-            RunStrip(session, playing, speed, refresh, tick=(tick.value, session.version))
-            solara.HTML(tag="div", unsafe_innerHTML=view["scenario"] + view["chips"])
-            with solara.Div(classes=["msme-card"]):
-                solara.HTML(tag="div", unsafe_innerHTML=view["kpis"])
-                solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["kpis"]), classes=["help"],
-                            style="font-size:.85rem;color:#5a6673;margin-top:6px")
-            ChartCard(texts.CHART_TITLES["growth"], "growth", view["growth"], "growth")
-            ChartCard(texts.CHART_TITLES["dependence"], "dependence", view["dependence"], "dependence")
-            if view["difference"]:
-                ChartCard(texts.CHART_TITLES["difference"], "difference", view["difference"], "difference")
-            ChartCard(texts.CHART_TITLES["composition"], "composition", view["composition"], "composition")
-            with solara.Div(classes=["msme-card"]):
-                solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["map"]))
-                with solara.Row(style={"align-items": "center"}):
-                    solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["map"]), classes=["help"])
-                    solara.HTML(tag="span", unsafe_innerHTML="Colour firms by:",
-                                style="font-size:.9rem;color:#505a66;margin-left:auto")
-                    solara.ToggleButtonsSingle(value=color_by.value, values=["size class", "digital stage"],
-                                               on_value=color_by.set, dense=True, classes=["ctl-colour"])
-                if len(view["maps"]) > 1:
-                    with solara.Div(classes=["msme-two"]):
-                        for i, svg in enumerate(view["maps"]):
-                            label = session.runs[i].label if i < len(session.runs) else ""
-                            solara.HTML(tag="div", classes=["chart-map"],
-                                        unsafe_innerHTML=f'<div style="font-weight:700;color:{charts.RUN_COLORS[i]};'
-                                                         f'font-size:1.02rem">{escape(label)}</div>{svg}')
-                    solara.HTML(tag="div", unsafe_innerHTML=charts.legend_html(
-                        "stage" if color_by.value == "digital stage" else "class"))
-                else:
-                    solara.HTML(tag="div", unsafe_innerHTML=view["maps"][0], classes=["chart-map"])
-            with solara.Div(classes=["msme-card"]):
-                solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["story"]))
-                solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["story"]), classes=["help"])
-                with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
-                    solara.InputInt(label="Firm number", value=session.firm_row, on_value=set_firm,
-                                    classes=["ctl-firm"], dense=True, style={"max-width": "150px"})
-                    solara.Button("Random firm", on_click=choose("random"), outlined=True)
-                    solara.Button("A firm that moved up", on_click=choose("upgraded"), outlined=True)
-                    solara.Button("A firm that got support", on_click=choose("supported"), outlined=True)
-                    solara.Button("A firm that closed", on_click=choose("exited"), outlined=True)
-                with solara.Div(classes=["msme-story"]):
-                    solara.HTML(tag="div", unsafe_innerHTML=view["story_svg"], classes=["chart-story"])
-                    solara.HTML(tag="div", unsafe_innerHTML="".join(view["story_html"]))
-            with solara.Div(classes=["msme-card"]):
-                solara.HTML(tag="h2", unsafe_innerHTML="What the model is using now")
-                solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["readout"]), classes=["help"])
-                solara.HTML(tag="div", unsafe_innerHTML=view["readout"], classes=["param-readout"])
-                solara.HTML(tag="div", classes=["msme-perf"],
-                            unsafe_innerHTML=f'Last update: model step {session.last_step_seconds * 1000:.0f} ms, '
-                                             f'charts built in <span class="build-ms">{view["seconds"] * 1000:.0f}'
-                                             f'</span> ms on the server.')
+    with solara.Div(classes=["msme-main"]):
+        RunStrip(session, playing, speed, refresh, tick=version)
+        solara.HTML(tag="div", unsafe_innerHTML=view["scenario"] + view["chips"])
+        with solara.Div(classes=["msme-card"]):
+            solara.HTML(tag="div", unsafe_innerHTML=view["kpis"])
+            solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["kpis"]), classes=["help"],
+                        style="font-size:.85rem;color:#5a6673;margin-top:6px")
+        ChartCard(texts.CHART_TITLES["growth"], "growth", view["growth"], "growth")
+        ChartCard(texts.CHART_TITLES["dependence"], "dependence", view["dependence"], "dependence")
+        if view["difference"]:
+            ChartCard(texts.CHART_TITLES["difference"], "difference", view["difference"], "difference")
+        ChartCard(texts.CHART_TITLES["composition"], "composition", view["composition"], "composition")
+        with solara.Div(classes=["msme-card"]):
+            solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["map"]))
+            with solara.Row(style={"align-items": "center"}):
+                solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["map"]), classes=["help"])
+                solara.HTML(tag="span", unsafe_innerHTML="Colour firms by:",
+                            style="font-size:.9rem;color:#505a66;margin-left:auto")
+                solara.ToggleButtonsSingle(value=color_by.value, values=["size class", "digital stage"],
+                                           on_value=color_by.set, dense=True, classes=["ctl-colour"])
+            if len(view["maps"]) > 1:
+                with solara.Div(classes=["msme-two"]):
+                    for i, svg in enumerate(view["maps"]):
+                        label = session.runs[i].label if i < len(session.runs) else ""
+                        solara.HTML(tag="div", classes=["chart-map"],
+                                    unsafe_innerHTML=f'<div style="font-weight:700;color:{charts.RUN_COLORS[i]};'
+                                                     f'font-size:1.02rem">{escape(label)}</div>{svg}')
+                solara.HTML(tag="div", unsafe_innerHTML=charts.legend_html(
+                    "stage" if color_by.value == "digital stage" else "class"))
+            else:
+                solara.HTML(tag="div", unsafe_innerHTML=view["maps"][0], classes=["chart-map"])
+        with solara.Div(classes=["msme-card"]):
+            solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["story"]))
+            solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["story"]), classes=["help"])
+            with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+                solara.InputInt(label="Firm number", value=session.firm_row, on_value=set_firm,
+                                classes=["ctl-firm"], dense=True, style={"max-width": "150px"})
+                solara.Button("Random firm", on_click=choose("random"), outlined=True)
+                solara.Button("A firm that moved up", on_click=choose("upgraded"), outlined=True)
+                solara.Button("A firm that got support", on_click=choose("supported"), outlined=True)
+                solara.Button("A firm that closed", on_click=choose("exited"), outlined=True)
+            with solara.Div(classes=["msme-story"]):
+                solara.HTML(tag="div", unsafe_innerHTML=view["story_svg"], classes=["chart-story"])
+                solara.HTML(tag="div", unsafe_innerHTML="".join(view["story_html"]))
+        with solara.Div(classes=["msme-card"]):
+            solara.HTML(tag="h2", unsafe_innerHTML="What the model is using now")
+            solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["readout"]), classes=["help"])
+            solara.HTML(tag="div", unsafe_innerHTML=view["readout"], classes=["param-readout"])
+            solara.HTML(tag="div", classes=["msme-perf"],
+                        unsafe_innerHTML=f'Last update: model step {session.last_step_seconds * 1000:.0f} ms, '
+                                         f'charts built in <span class="build-ms">{view["seconds"] * 1000:.0f}'
+                                         f'</span> ms, page updated in <span class="render-ms">'
+                                         f'{session.last_render_seconds * 1000:.0f}</span> ms (while playing) '
+                                         f'on the server.')

@@ -264,8 +264,10 @@ class Session:
         self.settings.levers = scenario_levers(scenario)
         self.runs: list[Run] = []
         self.version = 0          # bumped whenever what the charts show changes
+        self.settings_version = 0  # bumped whenever a setting (what the controls show) changes
         self.firm_row = 0
         self.last_step_seconds = 0.0
+        self.last_render_seconds = 0.0
         self.message = ""
         self.reset()
 
@@ -309,6 +311,7 @@ class Session:
                 self.firm_row = self.pick_firm("typical")
             self.message = ""
             self.version += 1
+            self.settings_version += 1
 
     def step(self, months: int = 1) -> None:
         with self.lock:
@@ -359,6 +362,7 @@ class Session:
             else:
                 self.policy.apply({name: value})
                 self.version += 1
+                self.settings_version += 1
 
     def withdraw_now(self) -> int:
         """Stop all support from next month in "your policy" (the reference keeps its programmes)."""
@@ -367,6 +371,7 @@ class Session:
             self.settings.levers["phase_out_month"] = end
             self.message = f"Support withdrawn: no programme money from month {end} on."
             self.version += 1
+            self.settings_version += 1
             return end
 
     # --------------------------------------------------------------------------------------

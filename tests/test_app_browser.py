@@ -188,6 +188,8 @@ def test_play_advances_month_and_step_is_fast(app):
     assert len(pts.split()) == m1 + 1
     build_ms = int(p.locator(".build-ms").inner_text())
     assert build_ms < 500, f"charts took {build_ms} ms to build"
+    render_ms = int(p.locator(".render-ms").inner_text())
+    assert 0 < render_ms < 1000, f"a playing month took {render_ms} ms to update the page"
     app.shot("app_playing.png")
     app.scroll_main(1400)
     app.shot("app_playing_map.png")
