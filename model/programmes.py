@@ -214,6 +214,9 @@ def schedule(model, due: int, d: Delivery) -> None:
         return
     if due > model.p["n_months"]:
         return
+    if d.rows.size > 1:  # firms in row order: memory-friendly delivery (the order has no other meaning)
+        order = np.argsort(d.rows, kind="stable")
+        d.rows, d.amounts = d.rows[order], d.amounts[order]
     model.pipeline.setdefault(due, []).append(d)
 
 

@@ -110,6 +110,12 @@ def tune_allocator() -> None:
         pass
 
 
+def _column(cap: int, dtype, fill) -> np.ndarray:
+    """A column of ``cap`` rows. Zero-filled columns come from calloc, so the head-room costs no
+    memory until used; rows with another fill value get it when they are added (``add_rows``)."""
+    return np.zeros(cap, dtype=dtype) if fill == 0 else np.empty(cap, dtype=dtype)
+
+
 class FirmState:
     """All firms' state as NumPy columns. ``n`` rows are in use; arrays have ``cap`` rows."""
 
@@ -119,7 +125,7 @@ class FirmState:
             tune_allocator()
         self.n = 0
         for name, (dtype, fill) in COLUMNS.items():
-            setattr(self, name, np.full(self.cap, fill, dtype=dtype))
+            setattr(self, name, _column(self.cap, dtype, fill))
         # per firm x instrument
         self.support_by_instrument = np.zeros((self.cap, N_INSTRUMENTS))  # cumulative IDR
         self.served_until = np.zeros((self.cap, N_INSTRUMENTS), dtype=np.int32)  # month a benefit lasts to
@@ -128,7 +134,7 @@ class FirmState:
         new_cap = max(need, 2 * self.cap)
         for name, (dtype, fill) in COLUMNS.items():
             old = getattr(self, name)
-            arr = np.full(new_cap, fill, dtype=dtype)
+            arr = _column(new_cap, dtype, fill)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
         for name in ("support_by_instrument", "served_until"):
@@ -143,6 +149,9 @@ class FirmState:
         if self.n + k > self.cap:
             self._grow(self.n + k)
         s = slice(self.n, self.n + k)
+        for name, (_, fill) in COLUMNS.items():
+            if fill != 0:  # zero-filled columns are allocated zeroed; the others are filled on use
+                getattr(self, name)[s] = fill
         self.n += k
         return s
 
