@@ -122,8 +122,11 @@ def cmd_run(args) -> int:
 def _print_done(path: Path) -> None:
     print(f"\nWrote {path}/:")
     for f in sorted(path.rglob("*")):
-        if f.is_file():
+        if f.is_file() and f.relative_to(path).parts[0] != "runs":
             print(f"  {f.relative_to(path)}")
+    if (path / "runs").is_dir():
+        n = len(list((path / "runs").glob("*.parquet")))
+        print(f"  runs/ ({n} stored runs, reused when the command is repeated)")
     print(f"Read {path / 'report.md'} first.")
 
 

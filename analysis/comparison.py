@@ -5,23 +5,19 @@ confidence intervals, paired differences, figures and the report, written atomic
 from __future__ import annotations
 
 import json
-import platform
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.runner import Task, default_jobs, run_tasks
+from experiments.runner import Runner, Task
 from model.scenario import Scenario
 
 from . import figures
-from .io import replace_dir, staging_dir, write_csv, write_parquet, write_text
-from .metrics import NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
+from .io import publish, staging_dir, write_csv, write_parquet, write_text
+from .metrics import HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
 from .report import write_report
 from .stats import paired_differences, summarise
 
@@ -35,18 +31,21 @@ class Comparison:
     withdrawal_month: int | None = 48   # None: no withdrawal twins (a scenario's own phase-out is still paired)
     title: str = "Scenario comparison"
     baseline: str = field(default="")
+    outcomes: tuple[str, ...] = HEADLINE_OUTCOMES   # outcomes in the report's tables
+    description: str = ""
 
     def __post_init__(self):
         if not self.baseline:
             self.baseline = self.scenarios[0].name
 
-    def tasks(self) -> tuple[list[Task], dict[str, tuple[str, str, int]]]:
+    def tasks(self, seeds: list[int] | None = None) -> tuple[list[Task], dict[str, tuple[str, str, int]]]:
         """All runs, with each scenario's withdrawal-test twin; and the (with, without, month) pairs."""
         tasks: list[Task] = []
         pairs: dict[str, tuple[str, str, int]] = {}
+        seeds = self.seeds if seeds is None else seeds
         for sc in self.scenarios:
             own = sc.params["phase_out_month"]
-            tasks += [Task.make(sc, seed) for seed in self.seeds]
+            tasks += [Task.make(sc, seed) for seed in seeds]
             if own > 0:  # the scenario withdraws support itself: its twin runs without withdrawal
                 label = sc.name + NO_WITHDRAWAL_SUFFIX
                 twin = sc.with_overrides({"phase_out_month": 0})
@@ -58,45 +57,53 @@ class Comparison:
                 pairs[sc.name] = (label, sc.name, m)
             else:
                 continue
-            tasks += [Task.make(twin, seed, label=label) for seed in self.seeds]
+            tasks += [Task.make(twin, seed, label=label) for seed in seeds]
         return tasks, pairs
 
 
 def provenance(extra: dict) -> dict:
-    """Versions, commit and machine, for the report and the manifest."""
-    def ver(p):
-        try:
-            return metadata.version(p)
-        except metadata.PackageNotFoundError:
-            return "n/a"
+    """Versions, model code hash, commit and machine, for the report and the manifest."""
+    from experiments.store import provenance as base
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or "n/a"
-    except (OSError, subprocess.SubprocessError):
-        commit = "n/a"
-    from model import __version__
-
-    return {**extra, "model_version": __version__, "git_commit": commit, "python": sys.version.split()[0],
-            "mesa": ver("mesa"), "numpy": ver("numpy"), "pandas": ver("pandas"), "platform": platform.platform()}
+    return {**extra, **base()}
 
 
-def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progress: bool = True) -> Path:
-    """Run a comparison and write everything to ``out`` (replaced only once complete)."""
+def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progress: bool = True,
+                   runner: Runner | None = None) -> Path:
+    """Run a comparison and write everything to ``out``.
+
+    Each run is stored in ``out/runs/`` as it finishes (and reused when the command is repeated); the
+    tables, figures and reports are written to a staging folder and moved into ``out`` at the end.
+    """
     t0 = time.perf_counter()
     tasks, pairs = comp.tasks()
-    tidy = run_tasks(tasks, jobs=jobs, progress=progress, desc="model runs")
-    wall = time.perf_counter() - t0
+    own = runner is None
+    runner = runner or Runner(jobs=jobs, store=Path(out), progress=progress)
+    try:
+        tidy = runner.run(tasks, desc="model runs")
+        backend, workers = runner.backend, runner.workers
+    finally:
+        if own:
+            runner.close()
+    return write_comparison(comp, tidy, pairs, out, wall=time.perf_counter() - t0,
+                            extra_meta={"backend": backend, "jobs": workers})
+
+
+def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tuple[str, str, int]], out: Path,
+                     wall: float, extra_meta: dict | None = None, sections: dict[str, str] | None = None) -> Path:
+    """Tables, figures, the Markdown and HTML reports and the manifest of a finished comparison."""
     names = [s.name for s in comp.scenarios]
     outcomes = outcomes_table(tidy, pairs)
     summary = summarise(outcomes)
     diffs = paired_differences(outcomes, comp.baseline) if len(names) > 1 else pd.DataFrame()
     p0 = comp.scenarios[0].params
-    meta = provenance({"title": comp.title, "scenarios": ", ".join(names), "seeds": comp.seeds,
-                       "n_seeds": len(comp.seeds), "n_firms": p0["n_firms"], "n_months": p0["n_months"],
-                       "runs": int(tidy["run_id"].nunique()), "jobs": jobs or default_jobs(),
-                       "wall_seconds": round(wall, 1),
+    seeds = sorted(int(s) for s in tidy["seed"].unique())
+    meta = provenance({"title": comp.title, "scenarios": ", ".join(names), "baseline": comp.baseline,
+                       "seeds": seeds, "n_seeds": len(seeds), "n_firms": p0["n_firms"], "n_months": p0["n_months"],
+                       "runs": int(tidy["run_id"].nunique()), "jobs": 1, "wall_seconds": round(wall, 1),
+                       **(extra_meta or {}),
                        "withdrawal_tests": {k: f"{v[0]} vs {v[1]} from month {v[2]}" for k, v in pairs.items()}})
+    out = Path(out)
     stage = staging_dir(out)
     try:
         write_parquet(stage / "timeseries.parquet", tidy)
@@ -116,14 +123,18 @@ def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progres
         }
         if pairs:
             figs["Withdrawal test"] = figures.withdrawal(tidy, stage / "figures/withdrawal.png", pairs)
+        if not diffs.empty:
+            figs["Paired differences against the baseline"] = figures.differences(
+                diffs, stage / "figures/differences.png", comp.outcomes, comp.baseline)
         rel = {k: str(Path(v).relative_to(stage)) for k, v in figs.items()}
         trans = transition_matrix(tidy, comp.baseline)
-        write_report(stage / "report.md", comp.title, meta, summary, diffs, comp.baseline, rel,
-                     {s.name: s.description for s in comp.scenarios}, trans)
-        scen_params = {s.name: {"source": s.source, "params_hash": s.content_hash(), "params": s.params}
-                       for s in comp.scenarios}
+        descs = {s.name: s.description for s in comp.scenarios}
+        write_report(stage / "report.md", comp.title, meta, summary, diffs, comp.baseline, rel, descs, trans,
+                     outcomes=comp.outcomes, sections=sections)
+        scen_params = {s.name: {"source": s.source, "params_hash": s.content_hash(), "overrides": s.overrides,
+                                "params": s.params} for s in comp.scenarios}
         write_text(stage / "manifest.json", json.dumps({**meta, "scenarios": scen_params}, indent=2, default=str))
-        return replace_dir(stage, out)
+        return publish(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

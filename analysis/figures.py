@@ -191,6 +191,39 @@ def budget(outcomes: pd.DataFrame, out: Path) -> Path:
     return _save(fig, out)
 
 
+def differences(diffs: pd.DataFrame, out: Path, outcomes, baseline: str = "baseline") -> Path:
+    """Paired differences against the baseline with 95 % intervals, one panel per outcome."""
+    from .metrics import OUTCOMES
+
+    outcomes = [o for o in outcomes if o in set(diffs["metric"])]
+    scen = list(dict.fromkeys(diffs["scenario"]))
+    col = colours([baseline] + scen)
+    ncol = min(4, max(1, len(outcomes)))
+    nrow = int(np.ceil(len(outcomes) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 0.45 * len(scen) * nrow + 1.4 * nrow), squeeze=False)
+    for ax, metric in zip(axes.ravel(), outcomes, strict=False):
+        d = diffs[diffs["metric"] == metric].set_index("scenario").reindex(scen)
+        y = np.arange(len(scen))
+        lo = (d["diff"] - d["ci_low"]).fillna(0).clip(lower=0)
+        hi = (d["ci_high"] - d["diff"]).fillna(0).clip(lower=0)
+        for i, s in enumerate(scen):
+            c = col[s] if bool(d["clear"].iloc[i]) else "#9aa5b1"
+            ax.errorbar(d["diff"].iloc[i], y[i], xerr=[[lo.iloc[i]], [hi.iloc[i]]], fmt="o", color=c, ms=5,
+                        capsize=3, lw=1.5)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, scen if ax in axes[:, 0] else [""] * len(scen), fontsize=8)
+        ax.invert_yaxis()
+        label, unit, _ = OUTCOMES[metric]
+        ax.set_title(f"{label}\n({unit})", loc="left", fontsize=9)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    for ax in axes.ravel()[len(outcomes):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Scenario minus {baseline}, paired by seed: mean and 95 % interval (grey: interval includes 0)",
+                 x=0.01, ha="left", fontsize=11, fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return _save(fig, out)
+
+
 def _save(fig, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,34 @@ def replace_dir(staging: Path, final: Path) -> Path:
     return final
 
 
+def publish(staging: Path, final: Path, keep: tuple[str, ...] = ("runs", "index.parquet", "study.db")) -> Path:
+    """Move each entry of a fully written staging folder into ``final``, one atomic rename per entry.
+
+    Unlike :func:`replace_dir`, entries named in ``keep`` (the run store, which is written run by run
+    and reused by the next invocation) stay; other old entries not in the new result are removed.
+    """
+    final = Path(final)
+    final.mkdir(parents=True, exist_ok=True)
+    new = {p.name for p in staging.iterdir()}
+    for p in final.iterdir():
+        if p.name not in new and p.name not in keep and not p.name.startswith("."):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for name in sorted(new):
+        src, dst = staging / name, final / name
+        if dst.exists() and dst.is_dir() != src.is_dir():
+            shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+        if src.is_dir() and dst.exists():
+            old = final / f".{name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dst, old)
+            os.replace(src, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(src, dst)
+    shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
 def staging_dir(final) -> Path:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)

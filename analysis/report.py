@@ -47,13 +47,13 @@ def markdown_table(df: pd.DataFrame, index_name: str = "") -> str:
     return "\n".join(lines)
 
 
-def differences_text(diffs: pd.DataFrame, baseline: str) -> str:
+def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCOMES) -> str:
     """Bullet list of clear paired differences against the baseline, per scenario."""
     if diffs.empty:
         return "_No scenario to compare with the baseline._\n"
     out = []
     for scen, g in diffs.groupby("scenario", sort=False):
-        g = g[g["metric"].isin(HEADLINE_OUTCOMES)]
+        g = g[g["metric"].isin(outcomes)]
         items = []
         for _, r in g.iterrows():
             label, unit, _ = OUTCOMES[r["metric"]]
@@ -66,9 +66,67 @@ def differences_text(diffs: pd.DataFrame, baseline: str) -> str:
     return "\n".join(out) + "\n"
 
 
+COST_OUTCOMES = ("budget_spent_bn", "budget_per_upgrade_bn", "budget_per_job_m", "lost_share", "overhead_share",
+                 "duplication_share", "capture_share")
+WITHDRAWAL_OUTCOMES = ("withdrawal_value_added_drop", "withdrawal_survival_drop", "withdrawal_upgrades_drop")
+
+
+def differences_table(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.DataFrame:
+    """Paired differences as a table: one row per scenario and outcome."""
+    if diffs.empty:
+        return pd.DataFrame()
+    d = diffs[diffs["metric"].isin(outcomes)].copy()
+    order = {o: i for i, o in enumerate(outcomes)}
+    d["_o"] = d["metric"].map(order)
+    d["_s"] = d["scenario"].map({s: i for i, s in enumerate(dict.fromkeys(diffs["scenario"]))})
+    d = d.sort_values(["_s", "_o"], kind="stable")
+    rows = []
+    for _, r in d.iterrows():
+        label, unit, _ = OUTCOMES[r["metric"]]
+        need = r["seeds_needed"]
+        rows.append({
+            "scenario": r["scenario"], "outcome": f"{label} ({unit})",
+            "difference [95 % CI]": f"{fmt(r['diff'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+            "effect size d_z": fmt(r["effect_size_dz"]), "p": fmt(r["p_value"]),
+            "half-width / difference": fmt(r["halfwidth_over_diff"]),
+            "seeds for a clear result": (f"{int(need)}" if np.isfinite(need) and need < 1e5 else "very many"),
+            "clear": "yes" if r["clear"] else "no",
+        })
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | None = None) -> str:
+    """Say whether the seeds are enough: how many differences are clear, which are not and what they need."""
+    if diffs.empty:
+        return "_No paired differences (one scenario only)._\n"
+    d = diffs[diffs["metric"].isin(outcomes)]
+    n_clear = int(d["clear"].sum())
+    lines = [f"{n_clear} of {len(d)} paired differences are clear with {n_seeds or int(d['n_pairs'].max())} seeds "
+             "(95 % interval excludes zero). A difference is estimated precisely when its interval half-width is "
+             "small against the difference itself (half-width / difference below 0.5, say)."]
+    vague = d[(~d["clear"]) | (d["halfwidth_over_diff"] > 0.5)]
+    if not vague.empty:
+        finite = vague["seeds_needed"].replace([np.inf], np.nan).dropna()
+        finite = finite[finite < 1e5]
+        lines.append(f"{len(vague)} are imprecise (half-width above half the difference, or not clear). ")
+        if not finite.empty:
+            lines[-1] += (f"Making all of those with a non-negligible difference clear would need about "
+                          f"{int(finite.max())} seeds (median {int(finite.median())}); differences that stay "
+                          "unclear at many seeds are practically zero. `--until-precision` adds seeds until "
+                          "chosen outcomes reach a target precision.")
+    return " ".join(lines) + "\n"
+
+
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
-                 figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None) -> None:
-    """The Markdown report of a comparison (written atomically by the caller's writer)."""
+                 figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
+                 outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True) -> None:
+    """The Markdown report of a comparison, and its self-contained HTML copy (``html``).
+
+    Args:
+        outcomes: outcomes in the scenario and difference tables (default: the headline outcomes).
+        sections: extra Markdown sections (title -> text) placed before the figures.
+    """
+    outcomes = [o for o in outcomes if o in OUTCOMES] or list(HEADLINE_OUTCOMES)
     lines = [f"# {title}", ""]
     lines += [f"{meta['n_seeds']} seeds per scenario (common random numbers: seed *k* gives every scenario the "
               f"same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
@@ -76,11 +134,31 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
               f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
     lines += ["## Scenarios", ""]
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
-    lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary), "scenario"), ""]
+    lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary, outcomes), "scenario"),
+              ""]
     lines += [f"## Against the baseline ({baseline}), paired by seed", "",
               "Difference = scenario minus baseline; d = paired effect size (mean difference / sd of "
               "differences). 'Not clear' means the 95 % interval includes zero; the number of seeds that would "
-              "make the difference clear at 80 % power is given.", "", differences_text(diffs, baseline)]
+              "make the difference clear at 80 % power is given.", "", differences_text(diffs, baseline, outcomes)]
+    table = differences_table(diffs, outcomes)
+    if not table.empty:
+        lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
+        lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
+    wd = summary[summary["metric"].isin(WITHDRAWAL_OUTCOMES)]
+    if not wd.empty:
+        lines += ["## Withdrawal test (mean [95 % CI])", "",
+                  "Each scenario against the same scenario and seeds with every programme ended at the withdrawal "
+                  "month (or, for a scenario that phases support out itself, without its phase-out). A positive "
+                  "drop means growth and survival relied on the support.", "",
+                  markdown_table(summary_wide(wd, WITHDRAWAL_OUTCOMES), "scenario"), ""]
+    cost = summary[summary["metric"].isin(COST_OUTCOMES)]
+    if not cost.empty:
+        lines += ["## Cost-effectiveness (mean [95 % CI])", "",
+                  "Budget spent over the whole run; per size-class upgrade and per net job created (n/a when none "
+                  "was bought); shares of spending lost to overhead, duplication and local capture.", "",
+                  markdown_table(summary_wide(cost, COST_OUTCOMES), "scenario"), ""]
+    for name, text in (sections or {}).items():
+        lines += [f"## {name}", "", text, ""]
     lines += ["## Figures", ""]
     for name, rel in figures.items():
         lines += [f"### {name}", "", f"![{name}]({rel})", ""]
@@ -97,3 +175,7 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     from .io import write_text
 
     write_text(path, "\n".join(lines))
+    if html:
+        from .html import write_html_report
+
+        write_html_report(path)

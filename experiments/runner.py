@@ -4,13 +4,20 @@ A run is data (:class:`Task`): a validated scenario, a seed and a label. ``execu
 model, steps it to the horizon and returns the monthly metrics in tidy long format
 (``run_id, scenario, seed, month, metric, value``) plus the run-level size-class transitions.
 Results depend only on (scenario parameters, seed), never on the process that ran them.
+
+:class:`Runner` is the one runner every command uses: local processes by default (all cores, or
+``jobs``), a Dask distributed cluster when a scheduler address is given, with the same code. With a
+store (``experiments.store.RunStore``) each run is written as it finishes and reused next time.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import socket
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -83,36 +90,207 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_tasks(tasks: Iterable[Task], jobs: int | None = None, progress: bool = True,
-              desc: str = "runs") -> pd.DataFrame:
-    """Run tasks (deduplicated by run identity) locally in ``jobs`` processes; tidy results."""
-    from tqdm.auto import tqdm
+def _mp_context():
+    """Forkserver with the model preloaded: safe with the threads of tqdm and Dask (unlike fork), and
+    workers start in milliseconds once the server has imported the model (unlike spawn)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["experiments.runner"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
-    unique: dict[tuple[str, int], Task] = {}
-    labels: dict[tuple[str, int], list[str]] = {}
-    for t in tasks:
-        key = (t.params_hash, t.seed)
-        unique.setdefault(key, t)
-        labels.setdefault(key, [])
-        if t.label not in labels[key]:
-            labels[key].append(t.label)
-    jobs = default_jobs() if jobs is None else max(1, int(jobs))
-    results: dict[tuple[str, int], pd.DataFrame] = {}
-    bar = tqdm(total=len(unique), desc=desc, unit="run", disable=not progress)
-    if jobs == 1 or len(unique) == 1:
+
+class RunnerError(RuntimeError):
+    """Runs could not be completed (the message says what to do)."""
+
+
+def _execute_timed(task: Task) -> tuple[pd.DataFrame, float, str]:
+    """Worker side: run a task, return its results, its wall time and the worker's name."""
+    t0 = time.perf_counter()
+    df = execute(task)
+    return df, time.perf_counter() - t0, f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runner:
+    """The one way every command runs the model: local processes or a Dask cluster, same code.
+
+    Args:
+        jobs: local worker processes (default: all cores). Ignored with ``scheduler``.
+        scheduler: address of a Dask distributed scheduler (``tcp://host:8786``), or a
+            ``distributed.Client`` / ``LocalCluster``. Workers must be able to import this project.
+        store: folder (or :class:`~experiments.store.RunStore`) where each run is written as it
+            finishes; stored runs of the current model code are reused instead of re-run.
+        progress: show a progress bar (runs done / total, time left).
+        retries: times a local pool whose worker process was killed is restarted for the rest.
+
+    Results depend only on each task's parameters and seed; they come back in the order of the
+    tasks, so they are identical whatever the number of processes or workers.
+    """
+
+    def __init__(self, jobs: int | None = None, scheduler=None, store=None, progress: bool = True,
+                 retries: int = 2):
+        from .store import RunStore
+
+        self.jobs = default_jobs() if jobs is None else max(1, int(jobs))
+        self.scheduler = scheduler
+        self.store = RunStore(store) if isinstance(store, (str, os.PathLike)) else store
+        self.progress = progress
+        self.retries = retries
+        self._client = None
+        self._own_client = False
+
+    # -- backends --------------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """Human description of where runs execute."""
+        if self.scheduler is not None:
+            return f"dask scheduler {self._address()}"
+        return f"{self.jobs} local process(es)"
+
+    @property
+    def workers(self) -> int:
+        """Number of workers (local processes or Dask worker threads)."""
+        if self.scheduler is None:
+            return self.jobs
+        client = self._dask_client()
+        return max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+
+    def _address(self) -> str:
+        s = self.scheduler
+        if isinstance(s, str):
+            return s
+        return getattr(s, "scheduler_address", None) or getattr(getattr(s, "scheduler", None), "address", "?")
+
+    def _dask_client(self):
+        if self._client is None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise RunnerError("--scheduler needs dask distributed: pip install 'dask[distributed]'") from None
+            if isinstance(self.scheduler, Client):
+                self._client = self.scheduler
+            else:
+                address = self.scheduler if isinstance(self.scheduler, str) else self.scheduler.scheduler_address
+                try:
+                    self._client = Client(address, timeout="20s")
+                except (OSError, TimeoutError) as err:
+                    raise RunnerError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+                self._own_client = True
+        return self._client
+
+    def _executor(self, n_pending: int):
+        if self.scheduler is not None:
+            return self._dask_client().get_executor(pure=False)
+        return ProcessPoolExecutor(max_workers=max(1, min(self.jobs, n_pending)), mp_context=_mp_context())
+
+    def close(self) -> None:
+        if self._client is not None and self._own_client:
+            self._client.close()
+        self._client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, tasks: Iterable[Task], desc: str = "runs",
+            reduce: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run tasks (deduplicated by run identity) and return their results in task order.
+
+        Args:
+            tasks: the runs.
+            desc: progress bar label.
+            reduce: optional function applied to each run's tidy results as it arrives (e.g. run-level
+                outcomes), so that large ensembles need not be kept in memory.
+        """
+        from tqdm.auto import tqdm
+
+        unique: dict[tuple[str, int], Task] = {}
+        labels: dict[tuple[str, int], list[str]] = {}
+        for t in tasks:
+            key = (t.params_hash, t.seed)
+            unique.setdefault(key, t)
+            labels.setdefault(key, [])
+            if t.label not in labels[key]:
+                labels[key].append(t.label)
+        results: dict[tuple[str, int], pd.DataFrame] = {}
+        pending: list[tuple[str, int]] = []
         for key, t in unique.items():
-            results[key] = execute(t)
+            if self.store is not None and self.store.has(t.run_id):
+                df = self.store.read(t.run_id)
+                self.store.add_labels(t.run_id, labels[key])
+                results[key] = reduce(df) if reduce else df
+            else:
+                pending.append(key)
+        bar = tqdm(total=len(unique), initial=len(unique) - len(pending), desc=desc, unit="run",
+                   disable=not self.progress, dynamic_ncols=True)
+
+        def done(key, df, seconds, worker):
+            if self.store is not None:
+                self.store.write(unique[key], df, labels[key], seconds, worker)
+            results[key] = reduce(df) if reduce else df
             bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futs = {pool.submit(execute, t): key for key, t in unique.items()}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                bar.update()
-    bar.close()
-    frames = []
-    for key in unique:  # deterministic order, whatever finished first
-        df = results[key]
-        for label in labels[key]:
-            frames.append(df.assign(scenario=label))
-    return pd.concat(frames, ignore_index=True)
+
+        try:
+            if pending and self.scheduler is None and (self.jobs == 1 or len(pending) == 1):
+                for key in pending:
+                    done(key, *_execute_timed(unique[key]))
+            elif pending:
+                self._run_parallel(pending, unique, done)
+        finally:
+            bar.close()
+            if self.store is not None and pending:
+                self.store.write_index()
+        frames = []
+        for key in unique:  # deterministic order, whatever finished first
+            df = results[key]
+            for label in labels[key]:
+                frames.append(df.assign(scenario=label) if "scenario" in df.columns else df)
+        if not frames:
+            return pd.DataFrame(columns=TIDY_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+
+    def _run_parallel(self, pending, unique, done) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        todo = list(pending)
+        attempt = 0
+        while todo:
+            ex = self._executor(len(todo))
+            futs = {ex.submit(_execute_timed, unique[key]): key for key in todo}
+            try:
+                for fut in as_completed(futs):
+                    key = futs[fut]
+                    done(key, *fut.result())
+                    todo.remove(key)
+            except BrokenProcessPool:
+                attempt += 1
+                if attempt > self.retries:
+                    raise RunnerError(f"a worker process died {attempt} times; {len(todo)} run(s) not done "
+                                      "(finished runs are stored: run the same command again)") from None
+                print(f"\na worker process died; restarting the pool for the remaining {len(todo)} run(s)",
+                      file=sys.stderr)
+                # collect what finished before the pool broke
+                for fut, key in futs.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None and key in todo:
+                        done(key, *fut.result())
+                        todo.remove(key)
+            except BaseException:
+                for fut in futs:
+                    fut.cancel()
+                raise
+            finally:
+                if isinstance(ex, ProcessPoolExecutor):
+                    ex.shutdown(wait=False, cancel_futures=True)
+                else:
+                    ex.shutdown(wait=False)
+
+
+def run_tasks(tasks: Iterable[Task], jobs: int | None = None, progress: bool = True,
+              desc: str = "runs", store=None, scheduler=None) -> pd.DataFrame:
+    """Run tasks (deduplicated by run identity) in ``jobs`` local processes or on a Dask scheduler; tidy
+    results in task order. ``store``: folder where runs are saved as they finish and reused."""
+    with Runner(jobs=jobs, scheduler=scheduler, store=store, progress=progress) as runner:
+        return runner.run(tasks, desc=desc)

@@ -1,0 +1,254 @@
+"""Commands for researchers and planners: ``compare``, ``sweep``, ``sensitivity`` and ``results``.
+
+Every command runs the model through one :class:`~experiments.runner.Runner` (local processes, or a
+Dask cluster with ``--scheduler``), stores each run as it finishes in the output folder's ``runs/``
+and reuses stored runs, so an interrupted command completes the rest when run again.
+See docs/EXPERIMENTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from model.scenario import ScenarioError, parse_override
+
+from .runner import Runner
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
+    return v
+
+
+def _runner_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where runs execute")
+    g.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="local worker processes (default: all cores); results do not depend on it")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask distributed cluster (e.g. tcp://10.0.0.5:8786) instead of local processes; "
+                        "workers need this project importable")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _frame_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds 1..N (overrides the file)")
+    p.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides the file)")
+    p.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides the file)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter in every scenario (repeatable), e.g. --set capture_rate=0.3")
+
+
+def _overrides(args) -> dict:
+    ov = {}
+    for text in args.set or []:
+        k, v = parse_override(text)
+        ov[k] = v
+    if args.firms:
+        ov["n_firms"] = args.firms
+    if args.months:
+        ov["n_months"] = args.months
+    if ov:
+        from model.params import FIELD_GROUP
+        from model.scenario import validate_params
+
+        unknown = {k: v for k, v in ov.items() if k not in FIELD_GROUP}
+        if unknown:
+            validate_params(unknown, "--set")
+    return ov
+
+
+def _runner(args, out: Path) -> Runner:
+    return Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=not args.no_progress)
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser(
+        "compare", help="paired comparison of scenarios from an experiment file (or scenario files)",
+        description="Run an experiment file (a TOML file with an [experiment] section, see "
+                    "experiments/examples/five_scenarios.toml) or compare scenario files/names directly "
+                    "(the first is the baseline). Writes tables, figures and report.md/report.html with 95 %% "
+                    "intervals, paired differences against the baseline, effect sizes and the seeds needed.")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="an experiment .toml, or two or more scenario .toml files / bundled scenario names")
+    _frame_options(c)
+    c.add_argument("--baseline", default=None, metavar="LABEL", help="scenario the others are compared with")
+    c.add_argument("--withdrawal-month", type=int, default=None, metavar="M",
+                   help="withdrawal-test month for the quick case (default 48; 0 = none)")
+    c.add_argument("--until-precision", nargs="?", type=_positive_float, const=-1.0, default=None,
+                   metavar="TARGET", help="add seeds until the [precision] outcomes reach this relative CI "
+                                          "half-width (default: the file's target, else 0.25) or --max-seeds")
+    c.add_argument("--max-seeds", type=_positive_int, default=None, metavar="N", help="cap for --until-precision")
+    c.add_argument("--precision-metrics", default=None, metavar="A,B",
+                   help="outcomes for --until-precision (default: the file's [precision] metrics)")
+    c.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default results/<name>)")
+    _runner_options(c)
+    c.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser(
+        "sweep", help="Optuna policy sweep: tune levers against several objectives (Pareto front)",
+        description="Tune levers (budget, instrument mix, targeting, phase-out, clusters, marketplaces, governance) "
+                    "against objectives with constraints; see experiments/examples/sweep.toml. The study is kept "
+                    "in <out>/study.db (SQLite) unless --storage is given; --resume continues an interrupted sweep "
+                    "or joins one that other processes or machines work on.")
+    s.add_argument("file", help="sweep .toml file")
+    s.add_argument("--trials", type=_positive_int, default=None, metavar="N", help="complete trials (overrides file)")
+    s.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds per trial (overrides file)")
+    s.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides file)")
+    s.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides file)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
+    s.add_argument("--storage", default=None, metavar="URL_OR_FILE",
+                   help="Optuna storage: an RDB URL (sqlite:///path.db, postgresql://...) or a JournalStorage "
+                        "file path (e.g. /shared/sweep.journal) that several processes or machines share")
+    s.add_argument("--resume", action="store_true", help="continue (or join) the stored study")
+    s.add_argument("--fresh", action="store_true", help="delete the stored study of this name and start over")
+    s.add_argument("--stale-after", type=_positive_float, default=None, metavar="SECONDS",
+                   help="with --resume: also retry trials of other machines running longer than this")
+    s.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default results/sweeps/<name>)")
+    _runner_options(s)
+    s.set_defaults(func=cmd_sweep)
+
+    e = sub.add_parser(
+        "sensitivity", help="Morris screening and Sobol indices (SALib) of outcomes over parameters",
+        description="Sensitivity of chosen outcomes to chosen levers and uncertainties; see "
+                    "experiments/examples/sensitivity.toml.")
+    e.add_argument("file", help="sensitivity .toml file")
+    e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds per sample (overrides file)")
+    e.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides file)")
+    e.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides file)")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
+    e.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default results/sensitivity/<name>)")
+    _runner_options(e)
+    e.set_defaults(func=cmd_sensitivity)
+
+    r = sub.add_parser("results", help="summarise or query the stored runs of an output folder",
+                       description="List the runs stored in an output folder (one row per run with scenario, seed, "
+                                   "parameters hash, model code, timings), or run a DuckDB SQL query over them "
+                                   "(views: runs, runs_index).")
+    r.add_argument("folder", type=Path, help="an output folder with a runs/ subfolder")
+    r.add_argument("--sql", default=None, metavar="QUERY", help="DuckDB query (optional dependency)")
+    r.set_defaults(func=cmd_results)
+
+
+def cmd_compare(args) -> int:
+    from .compare import is_experiment_file, load_experiment, quick_experiment, run_experiment
+
+    ov = _overrides(args)
+    if len(args.files) == 1 and is_experiment_file(args.files[0]):
+        exp = load_experiment(args.files[0], {"seeds": args.seeds, "set": ov, "baseline": args.baseline})
+        if args.withdrawal_month is not None:
+            exp.withdrawal_month = args.withdrawal_month or None
+    else:
+        if len(args.files) < 2:
+            raise ScenarioError(f"{args.files[0]}: not an experiment file (no [experiment] section); give an "
+                                "experiment .toml, or two or more scenarios to compare")
+        wm = 48 if args.withdrawal_month is None else (args.withdrawal_month or None)
+        exp = quick_experiment(args.files, args.seeds or 5, ov, wm, args.baseline)
+    if args.until_precision is not None:
+        if args.until_precision > 0:
+            exp.precision.target = args.until_precision
+        if args.max_seeds:
+            exp.precision.max_seeds = args.max_seeds
+        if args.precision_metrics:
+            from analysis.metrics import OUTCOMES
+
+            ms = [m.strip() for m in args.precision_metrics.split(",") if m.strip()]
+            bad = [m for m in ms if m not in OUTCOMES]
+            if bad:
+                raise ScenarioError(f"--precision-metrics: unknown outcome(s) {', '.join(bad)}; allowed: "
+                                    + ", ".join(OUTCOMES))
+            exp.precision.metrics = ms
+    out = args.out or Path("results") / exp.name
+    p0 = exp.scenarios[0].params
+    print(f"Experiment {exp.name}: {len(exp.scenarios)} scenarios x {len(exp.seeds)} seeds, {p0['n_firms']:,} firms, "
+          f"{p0['n_months']} months, baseline {exp.baseline}"
+          + (f", withdrawal test at month {exp.withdrawal_month}" if exp.withdrawal_month else "")
+          + (f"; adding seeds until precision {exp.precision.target:g} (cap {exp.precision.max_seeds})"
+             if args.until_precision is not None else ""))
+    t0 = time.perf_counter()
+    with _runner(args, out) as runner:
+        path = run_experiment(exp, out, runner, until_precision=args.until_precision is not None)
+    print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, report.html, summary.csv, "
+          "differences.csv, outcomes.csv, timeseries.parquet, figures/, runs/ (one file per run), index.parquet")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep, storage_url
+    from .sweep_report import sweep_meta, write_sweep_outputs
+
+    ov = _overrides(args)
+    sp = load_sweep(args.file, {"trials": args.trials, "seeds": args.seeds, "set": ov})
+    if args.resume and args.fresh:
+        raise ScenarioError("--resume and --fresh contradict each other: choose one")
+    out = args.out or Path("results/sweeps") / sp.name
+    print(f"Sweep {sp.name}: {len(sp.levers)} levers, objectives {', '.join(sp.objectives)}, {sp.trials} trials x "
+          f"{len(sp.seeds)} seeds, {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
+    t0 = time.perf_counter()
+    # the sweep shows one bar (trials done / total, time left); the runs of each batch run without their own
+    with Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=False) as runner:
+        study = run_sweep(sp, out, runner, args.storage, args.resume, args.fresh, args.stale_after,
+                          progress=not args.no_progress)
+        meta = sweep_meta(sp, storage_url(args.storage, out), time.perf_counter() - t0, runner)
+    path = write_sweep_outputs(study, sp, out, meta)
+    print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, report.html, trials.csv, pareto.csv, "
+          "importance.csv, figures/pareto.png, figures/importance.png, runs/")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from .sensitivity import load_sensitivity, run_sensitivity
+
+    ov = _overrides(args)
+    sp = load_sensitivity(args.file, {"seeds": args.seeds, "set": ov})
+    out = args.out or Path("results/sensitivity") / sp.name
+    print(f"Sensitivity {sp.name}: {', '.join(sp.methods)} over {len(sp.parameters)} parameters, outcomes "
+          f"{', '.join(sp.outcomes)}; {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
+    t0 = time.perf_counter()
+    with _runner(args, out) as runner:
+        path = run_sensitivity(sp, out, runner)
+    print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, report.html, morris.csv, sobol.csv, "
+          "samples_*.csv, figures/")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .store import open_results
+
+    try:
+        res = open_results(args.folder)
+    except FileNotFoundError as err:
+        raise ScenarioError(str(err)) from None
+    if args.sql:
+        try:
+            print(res.sql(args.sql).to_string())
+        except RuntimeError as err:
+            raise ScenarioError(str(err)) from None
+        return 0
+    idx = res.index()
+    if idx.empty:
+        print("no stored runs")
+        return 0
+    cols = ["labels", "seed", "params_hash", "model_code", "current_code", "seconds", "finished"]
+    print(idx[cols].to_string(index=False, max_rows=60))
+    print(f"\n{len(idx)} runs, {int(idx['current_code'].sum())} of the current model code; "
+          f"total run time {idx['seconds'].sum():.0f} s")
+    return 0

@@ -1,0 +1,532 @@
+"""Policy sweeps for planners: Optuna tunes levers against several objectives (Pareto front).
+
+A sweep file::
+
+    [sweep]
+    name = "budget_mix"                  # output folder results/sweeps/<name>/ and Optuna study name
+    scenario = "baseline"                # the scenario the levers are set on (bundled name or path)
+    trials = 40                          # complete trials wanted (an interrupted sweep resumes to this)
+    seeds = 3                            # seeds per trial (1..N, the same for every trial: paired)
+    population = 2000                    # n_firms
+    horizon = 60                         # n_months
+    sampler = "nsga2"                    # nsga2 (default with 2+ objectives) | tpe | random
+    population_size = 12                 # NSGA-II generation size
+    batch = 6                            # trials evaluated together (fixed: results do not depend on --jobs)
+    sampler_seed = 1
+    reference = true                     # first trial = the scenario's own lever values (if inside the ranges)
+
+    [sweep.set]                          # fixed overrides
+    capture_rate = 0.2
+
+    [levers]                             # what is tuned
+    budget_per_firm_month = [20000.0, 120000.0]             # float range
+    phase_out_month = [0, 60]                               # integer range
+    governance_mode = ["centralised", "self_governance", "platform"]   # categorical
+    cluster_programme = [false, true]
+    targeting = { choices = ["need", "potential"] }
+    council_participation = { low = 0.1, high = 0.8 }       # also: log = true, step = 0.05
+    [levers.mix]                                            # budget shares across instruments (mix_* fields)
+    grants = [0.0, 1.0]
+    hr_training = [0.0, 1.0]
+
+    [objectives]
+    value_added_growth = "maximise"
+    support_share_income = "minimise"
+    budget_spent_bn = "minimise"
+
+    [constraints]                        # outcomes or levers; a trial outside them is infeasible
+    budget_spent_bn = { max = 60.0 }
+
+Each trial's objective values are means over its seeds; their standard errors, the seeds and every
+headline outcome are stored as trial user attributes. The study lives in ``study.db`` (SQLite)
+beside the results unless ``--storage`` gives an RDB URL or a JournalStorage file, so several
+processes or machines can work on one study and an interrupted sweep resumes with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
+from model.params import FIELD_GROUP, INSTRUMENTS
+from model.scenario import Scenario
+
+from .runner import Runner, Task
+from .spec import Spec, SpecError, check_param_value, param_choices, param_kind
+
+SWEEP_KEYS = {
+    "name": "study and output folder name", "description": "what the sweep asks", "scenario": "base scenario",
+    "trials": "complete trials wanted", "seeds": "seeds per trial (count or list)", "population": "n_firms",
+    "horizon": "n_months", "sampler": "nsga2 | tpe | random", "population_size": "NSGA-II generation size",
+    "batch": "trials evaluated together", "sampler_seed": "seed of the sampler",
+    "reference": "evaluate the base scenario's own levers first", "set": "fixed parameter overrides",
+}
+SAMPLERS = ("nsga2", "tpe", "random")
+DIRECTIONS = {"maximise": "maximize", "maximize": "maximize", "minimise": "minimize", "minimize": "minimize"}
+RANGE_KEYS = {"low": "lower bound", "high": "upper bound", "log": "log scale", "step": "grid step",
+              "choices": "list of values"}
+
+
+@dataclass
+class LeverSpace:
+    name: str
+    kind: str                    # float | int | choice
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple = ()
+
+    def distribution(self):
+        import optuna.distributions as d
+
+        if self.kind == "choice":
+            return d.CategoricalDistribution(list(self.choices))
+        if self.kind == "int":
+            return d.IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return d.FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
+
+    def contains(self, value) -> bool:
+        if self.kind == "choice":
+            return value in self.choices
+        return self.low <= value <= self.high
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        return f"{self.low:g} to {self.high:g}" + (" (log)" if self.log else "")
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    description: str
+    base: Scenario
+    levers: list[LeverSpace]
+    objectives: dict[str, str]           # outcome -> maximize | minimize
+    constraints: dict[str, tuple[float | None, float | None]]   # outcome or lever -> (min, max)
+    trials: int
+    seeds: list[int]
+    sampler: str
+    population_size: int
+    batch: int
+    sampler_seed: int
+    reference: bool
+    source: str = ""
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+
+def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
+    """Read and check a sweep file."""
+    spec = Spec(path, "sweep")
+    ov = overrides or {}
+    spec.sections({"sweep": "name, scenario, trials, seeds, population, horizon, sampler, batch, set",
+                   "levers": "levers to tune with their ranges or choices",
+                   "objectives": "outcome = \"maximise\" or \"minimise\"",
+                   "constraints": "outcome or lever = { max = ..., min = ... }"},
+                  required=("sweep", "levers", "objectives"))
+    sw = spec.table("sweep")
+    spec.keys(sw, "sweep", SWEEP_KEYS)
+    name = spec.string(sw, "name", "sweep", spec.path.stem)
+    desc = spec.string(sw, "description", "sweep", "")
+    trials = int(ov.get("trials") or spec.integer(sw, "trials", "sweep", 40, 1, 1_000_000))
+    seeds = spec.seeds(sw, "seeds", "sweep", 3)
+    if ov.get("seeds"):
+        seeds = list(range(1, int(ov["seeds"]) + 1))
+    sampler = spec.string(sw, "sampler", "sweep", "nsga2", SAMPLERS)
+    pop_size = spec.integer(sw, "population_size", "sweep", 20, 2, 100_000)
+    batch = spec.integer(sw, "batch", "sweep", 8, 1, 10_000)
+    sseed = spec.integer(sw, "sampler_seed", "sweep", 1, 0, 2**31)
+    reference = sw.get("reference", True)
+    if not isinstance(reference, bool):
+        spec.problem(f"[sweep] reference = {reference!r}", "expected true or false")
+    fixed = spec.overrides(sw.get("set", {}), "sweep.set")
+    for key, par in (("population", "n_firms"), ("horizon", "n_months")):
+        v = spec.integer(sw, key, "sweep", None, 1, 20_000_000)
+        if v:
+            fixed[par] = v
+    fixed.update(ov.get("set", {}))
+    base = spec.scenario(sw.get("scenario", "baseline"), "[sweep] scenario", fixed)
+
+    # levers
+    levers: list[LeverSpace] = []
+    raw = dict(spec.table("levers"))
+    mix = raw.pop("mix", {})
+    if not isinstance(mix, dict):
+        spec.problem("[levers.mix]", "must be a table of instrument = [low, high]")
+        mix = {}
+    items = list(raw.items())
+    for inst, v in mix.items():
+        if inst not in INSTRUMENTS:
+            spec.problem(f"[levers.mix] {inst}", f"unknown instrument; instruments are: {', '.join(INSTRUMENTS)}")
+        else:
+            items.append((f"mix_{inst}", v))
+    for pname, v in items:
+        lever = _lever(spec, pname, v)
+        if lever:
+            levers.append(lever)
+    if not levers and not spec.problems:
+        spec.problem("[levers]", "no lever to tune; give at least one, "
+                                 "e.g. budget_per_firm_month = [20000.0, 120000.0]")
+
+    objectives: dict[str, str] = {}
+    for k, v in spec.table("objectives").items():
+        if k not in OUTCOMES:
+            spec.problem(f"[objectives] {k}", f"unknown outcome; allowed: {', '.join(OUTCOMES)}")
+        elif not isinstance(v, str) or v.lower() not in DIRECTIONS:
+            spec.problem(f"[objectives] {k} = {v!r}", "expected \"maximise\" or \"minimise\"")
+        else:
+            objectives[k] = DIRECTIONS[v.lower()]
+    if not objectives and "objectives" in spec.data:
+        spec.problem("[objectives]", "no objective; e.g. value_added_growth = \"maximise\"")
+
+    constraints: dict[str, tuple[float | None, float | None]] = {}
+    for k, v in spec.table("constraints").items():
+        if k not in OUTCOMES and k not in FIELD_GROUP:
+            spec.problem(f"[constraints] {k}", "unknown outcome or parameter; outcomes: " + ", ".join(OUTCOMES))
+            continue
+        if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values()):
+            spec.problem(f"[constraints] {k} = {v!r}", "expected a table with max and/or min numbers, "
+                                                       "e.g. { max = 60.0 }")
+            continue
+        constraints[k] = (v.get("min"), v.get("max"))
+    spec.raise_if_problems()
+    return SweepSpec(name, desc, base, levers, objectives, constraints, trials, seeds, sampler, pop_size, batch,
+                     sseed, reference, str(spec.path), fixed)
+
+
+def _lever(spec: Spec, name: str, v: Any) -> LeverSpace | None:
+    where = "levers" if not name.startswith("mix_") else "levers.mix"
+    shown = name if where == "levers" else name[4:]
+    if name not in FIELD_GROUP:
+        spec.problem(f"[levers] {name}", "unknown parameter; see `python run.py params`")
+        return None
+    if FIELD_GROUP[name] == "constants":
+        spec.problem(f"[levers] {name}", "is a constant (the experiment's frame); set it in [sweep.set] instead")
+        return None
+    kind = param_kind(name)
+    if isinstance(v, dict):
+        bad = set(v) - set(RANGE_KEYS)
+        if bad:
+            spec.problem(f"[{where}] {shown}", f"unknown key(s) {', '.join(sorted(bad))}; allowed: "
+                                               + ", ".join(RANGE_KEYS))
+            return None
+        if "choices" in v:
+            v = v["choices"]
+        else:
+            lo, hi = v.get("low"), v.get("high")
+            return _range(spec, name, where, shown, kind, lo, hi, bool(v.get("log", False)), v.get("step"))
+    if not isinstance(v, list) or not v:
+        spec.problem(f"[{where}] {shown} = {v!r}", "expected [low, high], a list of choices, or a table "
+                                                   "{ low = ..., high = ..., log = true }")
+        return None
+    if kind in ("choice", "bool") or len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                             for x in v):
+        if not all(check_param_value(spec, name, c, where) for c in v):
+            return None
+        if len(set(map(repr, v))) != len(v):
+            spec.problem(f"[{where}] {shown}", "choices repeat")
+            return None
+        return LeverSpace(name, "choice", choices=tuple(v))
+    return _range(spec, name, where, shown, kind, v[0], v[1], False, None)
+
+
+def _range(spec, name, where, shown, kind, lo, hi, log, step) -> LeverSpace | None:
+    if kind in ("choice", "bool"):
+        spec.problem(f"[{where}] {shown}", "takes a list of choices, not a range; allowed values: "
+                                           + ", ".join(str(c) for c in param_choices(name)))
+        return None
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
+        spec.problem(f"[{where}] {shown}", f"expected low < high, got {lo!r} and {hi!r}")
+        return None
+    value = int if kind == "int" else float
+    if kind == "int" and (lo != int(lo) or hi != int(hi)):
+        spec.problem(f"[{where}] {shown}", "is a whole-number parameter: give whole-number bounds")
+        return None
+    if not (check_param_value(spec, name, value(lo), where) and check_param_value(spec, name, value(hi), where)):
+        return None
+    if log and lo <= 0:
+        spec.problem(f"[{where}] {shown}", "log scale needs low > 0")
+        return None
+    return LeverSpace(name, kind, float(lo), float(hi), log, step)
+
+
+# -- running ---------------------------------------------------------------------------------------
+def _trial_scenario(sp: SweepSpec, params: dict[str, Any]) -> Scenario:
+    sc = sp.base.with_overrides({k: (float(v) if isinstance(v, float) else v) for k, v in params.items()},
+                                source="sweep trial")
+    return sc
+
+
+def _make_sampler(sp: SweepSpec):
+    import optuna
+
+    if sp.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=sp.sampler_seed)
+    # constraints are given per trial with Trial.set_constraint (Optuna 5), which every sampler reads
+    if sp.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=sp.sampler_seed, multivariate=True)
+    return optuna.samplers.NSGAIISampler(population_size=sp.population_size, seed=sp.sampler_seed)
+
+
+def open_study(sp: SweepSpec, storage: str | None, out: Path, resume: bool, fresh: bool):
+    """Create or load the study; refuse to silently mix with an earlier one."""
+    import optuna
+
+    url = storage_url(storage, out)
+    stor = make_storage(url)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(stor)]
+    if sp.name in names:
+        if fresh:
+            optuna.delete_study(study_name=sp.name, storage=stor)
+        elif not resume:
+            n = len(optuna.load_study(study_name=sp.name, storage=stor).trials)
+            raise SpecError(f"{url}: study '{sp.name}' already exists with {n} trial(s); pass --resume to continue it "
+                            "(also to join it from another process or machine) or --fresh to start over")
+    directions = list(sp.objectives.values())
+    study = optuna.create_study(study_name=sp.name, storage=stor, directions=directions, sampler=_make_sampler(sp),
+                                load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise SpecError(f"{sp.source}: [objectives] differ from the stored study '{sp.name}' "
+                        f"({[d.name.lower() for d in study.directions]}); use --fresh or another [sweep] name")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+        study.set_metric_names(list(sp.objectives))
+    stored = study.user_attrs.get("spec")
+    mine = spec_fingerprint(sp)
+    if stored is None:
+        study.set_user_attr("spec", mine)
+    elif stored != mine:
+        raise SpecError(f"{sp.source}: the levers, objectives, seeds or base scenario differ from the stored study "
+                        f"'{sp.name}'; use --fresh to start over or give the sweep another name")
+    return study, url
+
+
+def spec_fingerprint(sp: SweepSpec) -> str:
+    """What must not change when a sweep resumes."""
+    blob = {"levers": [(lv.name, lv.kind, lv.low, lv.high, lv.log, lv.step, [str(c) for c in lv.choices])
+                       for lv in sp.levers],
+            "objectives": sp.objectives, "constraints": sp.constraints, "seeds": sp.seeds,
+            "base": sp.base.content_hash()}
+    import hashlib
+
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def storage_url(storage: str | None, out: Path) -> str:
+    if storage:
+        return storage
+    out.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+def make_storage(url: str):
+    """An Optuna storage: an RDB URL (sqlite:///, postgresql://, mysql://) or a JournalStorage file path."""
+    import optuna
+
+    if "://" in url:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
+                                          if url.startswith("sqlite") else {})
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(url)))
+
+
+def recover_stale(study, stale_after: float | None, log=print) -> int:
+    """Fail trials left RUNNING by a dead process and queue their parameters again.
+
+    A trial is stale when it was started on this host by a process that no longer exists, or when it
+    started more than ``stale_after`` seconds ago (for other machines). Stored runs make the retry cheap.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    n = 0
+    now = time.time()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        who = t.user_attrs.get("worker_host"), t.user_attrs.get("worker_pid")
+        dead_local = who[0] == host and who[1] is not None and not _pid_alive(int(who[1]))
+        old = stale_after is not None and t.datetime_start is not None and \
+            now - t.datetime_start.timestamp() > stale_after
+        unclaimed = who[0] is None  # killed between ask and the first user attribute
+        if dead_local or old or unclaimed:
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+            n += 1
+    if n:
+        log(f"resume: {n} trial(s) interrupted earlier are queued again (their finished runs are reused)")
+    del optuna
+    return n
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _evaluate(sp: SweepSpec, outcomes: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Means and standard errors over seeds of every headline outcome and objective; constraint values."""
+    attrs: dict[str, Any] = {}
+    wanted = list(dict.fromkeys([*sp.objectives, *HEADLINE_OUTCOMES, "budget_spent_bn",
+                                 *[c for c in sp.constraints if c in OUTCOMES]]))
+    for m in wanted:
+        x = outcomes.loc[outcomes["metric"] == m, "value"].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        mean = float(x.mean()) if x.size else float("nan")
+        se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
+        attrs[f"mean_{m}"] = mean
+        attrs[f"se_{m}"] = se
+    cons = []
+    for k, (lo, hi) in sp.constraints.items():
+        v = attrs.get(f"mean_{k}") if k in OUTCOMES else params.get(k, sp.base.params.get(k))
+        v = float(v) if v is not None else float("nan")
+        if hi is not None:
+            cons.append(v - hi if np.isfinite(v) else 1.0)
+        if lo is not None:
+            cons.append(lo - v if np.isfinite(v) else 1.0)
+    attrs["constraint_values"] = cons
+    attrs["feasible"] = all(c <= 0 for c in cons)
+    return attrs
+
+
+def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = None, resume: bool = False,
+              fresh: bool = False, stale_after: float | None = None, log=print, progress: bool = True):
+    """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study."""
+    import optuna
+    from optuna.trial import TrialState
+    from tqdm.auto import tqdm
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = Path(out)
+    study, url = open_study(sp, storage, out, resume, fresh)
+    if resume:
+        recover_stale(study, stale_after, log)
+    distributions = {lv.name: lv.distribution() for lv in sp.levers}
+    if sp.reference and not study.trials:
+        ref = {lv.name: sp.base.params[lv.name] for lv in sp.levers}
+        if all(lv.contains(ref[lv.name]) for lv in sp.levers):
+            study.enqueue_trial(ref, user_attrs={"reference": True})
+
+    def complete() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    bar = tqdm(total=sp.trials, initial=min(complete(), sp.trials), desc=f"{sp.name}: trials", unit="trial",
+               disable=not progress, dynamic_ncols=True)
+    attempts = 0
+    try:
+        while True:
+            done = complete()
+            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            remaining = sp.trials - done - running
+            if remaining <= 0:
+                break
+            attempts += 1
+            if attempts > 3 * sp.trials + 10:
+                log("too many failed trials; stopping (see trials.csv)")
+                break
+            k = min(sp.batch, remaining)
+            batch = []
+            for _ in range(k):
+                t = study.ask(distributions)
+                t.set_user_attr("worker_host", socket.gethostname())
+                t.set_user_attr("worker_pid", os.getpid())
+                batch.append(t)
+            tasks = []
+            for t in batch:
+                sc = _trial_scenario(sp, t.params)
+                tasks += [Task.make(sc, s, label=f"trial_{t.number}") for s in sp.seeds]
+            tidy = runner.run(tasks, desc=f"batch of {k} trials", reduce=None)
+            outcomes = outcomes_table(tidy)
+            for t in batch:
+                attrs = _evaluate(sp, outcomes[outcomes["scenario"] == f"trial_{t.number}"], t.params)
+                for key, v in attrs.items():
+                    t.set_user_attr(key, v)
+                for j, c in enumerate(attrs["constraint_values"]):
+                    t.set_constraint(f"c{j}", float(c))
+                t.set_user_attr("seeds", sp.seeds)
+                values = [attrs[f"mean_{m}"] for m in sp.objectives]
+                if all(np.isfinite(values)):
+                    study.tell(t, values)
+                    bar.update()
+                else:
+                    study.tell(t, state=TrialState.FAIL)
+    finally:
+        bar.close()
+    return study
+
+
+# -- results ---------------------------------------------------------------------------------------
+def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
+    """One row per complete trial: levers, objective means and standard errors, feasibility, Pareto flag."""
+    from optuna.trial import TrialState
+
+    rows = []
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    pareto = pareto_numbers(done, list(sp.objectives.values()))
+    for t in done:
+        row: dict[str, Any] = {"trial": t.number}
+        row.update({k: t.params.get(k) for k in [lv.name for lv in sp.levers]})
+        for m in sp.objectives:
+            row[m] = t.user_attrs.get(f"mean_{m}")
+            row[f"{m}_se"] = t.user_attrs.get(f"se_{m}")
+        for m in HEADLINE_OUTCOMES:
+            if m not in sp.objectives:
+                row[m] = t.user_attrs.get(f"mean_{m}")
+        row["feasible"] = t.user_attrs.get("feasible", True)
+        row["pareto"] = t.number in pareto
+        row["reference"] = bool(t.user_attrs.get("reference", False))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_numbers(trials, directions: list[str]) -> set[int]:
+    """Numbers of the feasible trials no other feasible trial dominates."""
+    feas = [t for t in trials if t.user_attrs.get("feasible", True)]
+    if not feas:
+        return set()
+    sign = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    v = np.array([t.values for t in feas], dtype=float) * sign  # all minimised
+    keep = set()
+    for i, t in enumerate(feas):
+        dominated = np.any(np.all(v <= v[i], axis=1) & np.any(v < v[i], axis=1))
+        if not dominated:
+            keep.add(t.number)
+    return keep
+
+
+def importances(study, sp: SweepSpec) -> pd.DataFrame:
+    """Parameter importance per objective (Optuna's default evaluator, PED-ANOVA)."""
+    import optuna
+
+    rows = []
+    for i, m in enumerate(sp.objectives):
+        sign = -1.0 if sp.objectives[m] == "maximize" else 1.0  # PED-ANOVA looks for low target values
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                imp = optuna.importance.get_param_importances(study, target=lambda t, i=i, s=sign: s * t.values[i])
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:  # too few trials or no variation
+            imp = {}
+            print(f"note: importance for {m} not computed ({err})")
+        for p, v in imp.items():
+            rows.append({"objective": m, "parameter": p, "importance": float(v)})
+    return pd.DataFrame(rows, columns=["objective", "parameter", "importance"])

@@ -1,0 +1,237 @@
+"""Outputs of a sweep: trials and Pareto front tables, figures, parameter importance and a report that
+explains the best trade-offs in words."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.figures import _save, plt
+from analysis.io import publish, staging_dir, write_csv, write_text
+from analysis.metrics import OUTCOMES
+from analysis.report import fmt, markdown_table
+from model.params import INSTRUMENTS, instrument_mix
+
+from .store import provenance
+from .sweep import SweepSpec, importances, trials_frame
+
+
+def _label(m: str) -> str:
+    lab, unit, _ = OUTCOMES[m]
+    return f"{lab} ({unit})"
+
+
+def pareto_figure(trials: pd.DataFrame, sp: SweepSpec, out: Path, highlight: dict[str, int]) -> Path:
+    """Every pair of objectives: all trials, the Pareto front with standard errors, highlighted trade-offs."""
+    objs = list(sp.objectives)
+    pairs = list(itertools.combinations(objs, 2)) or [(objs[0], objs[0])]
+    n = len(pairs)
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.4 * nrow), squeeze=False)
+    front = trials[trials["pareto"]]
+    for ax, (x, y) in zip(axes.ravel(), pairs, strict=False):
+        feas = trials[trials["feasible"] & ~trials["pareto"]]
+        infeas = trials[~trials["feasible"]]
+        ax.scatter(feas[x], feas[y], s=18, color="#9aa5b1", label="trials", zorder=2)
+        if not infeas.empty:
+            ax.scatter(infeas[x], infeas[y], s=22, marker="x", color="#c1121f", alpha=0.6,
+                       label="infeasible (constraint)", zorder=2)
+        ax.errorbar(front[x], front[y], xerr=front[f"{x}_se"].fillna(0), yerr=front[f"{y}_se"].fillna(0),
+                    fmt="o", color="#1b4965", ms=6, capsize=2, lw=1, label="Pareto front (± SE)", zorder=3)
+        names_by_trial: dict[int, list[str]] = {}
+        for name, num in highlight.items():
+            names_by_trial.setdefault(num, []).append(name)
+        for num, names in names_by_trial.items():
+            r = trials[trials["trial"] == num]
+            if r.empty:
+                continue
+            name = " / ".join(names)
+            marker = "*" if "reference" in names else "D"
+            ax.scatter(r[x], r[y], s=140 if marker == "*" else 60, marker=marker, facecolor="none",
+                       edgecolor="#e07a5f", lw=1.6, zorder=4)
+            ax.annotate(f" {name}", (float(r[x].iloc[0]), float(r[y].iloc[0])), fontsize=8, color="#e07a5f")
+        ax.set_xlabel(_label(x) + (" →better" if sp.objectives[x] == "maximize" else " ←better"))
+        ax.set_ylabel(_label(y) + (" ↑better" if sp.objectives[y] == "maximize" else " ↓better"))
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize=8, loc="best")
+    fig.suptitle(f"Sweep {sp.name}: trade-offs between objectives (means over {len(sp.seeds)} seeds per trial)",
+                 x=0.01, ha="left", fontsize=12, fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _save(fig, out)
+
+
+def importance_figure(imp: pd.DataFrame, out: Path) -> Path:
+    objs = list(dict.fromkeys(imp["objective"]))
+    fig, axes = plt.subplots(1, max(1, len(objs)), figsize=(4.6 * max(1, len(objs)), 0.35 * imp["parameter"].nunique()
+                                                            + 1.8), squeeze=False)
+    for ax, m in zip(axes.ravel(), objs, strict=False):
+        d = imp[imp["objective"] == m].sort_values("importance")
+        ax.barh(d["parameter"], d["importance"], color="#1b4965")
+        ax.set_title(OUTCOMES[m][0], loc="left", fontsize=10)
+        ax.set_xlabel("importance (share, PED-ANOVA)")
+    fig.suptitle("Which levers matter for each objective", x=0.01, ha="left", fontsize=12, fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return _save(fig, out)
+
+
+def describe_levers(row: pd.Series, sp: SweepSpec) -> str:
+    """A trial's levers in words (mix as normalised shares, largest first)."""
+    parts = []
+    params = dict(sp.base.params)
+    for lv in sp.levers:
+        params[lv.name] = row[lv.name]
+    for lv in sp.levers:
+        if lv.name.startswith("mix_"):
+            continue
+        v = row[lv.name]
+        parts.append(f"{lv.name} = {fmt(v) if isinstance(v, float) else v}")
+    if any(lv.name.startswith("mix_") for lv in sp.levers):
+        mix = instrument_mix(params)
+        top = sorted(((v, k) for k, v in mix.items() if v > 0), reverse=True)[:4]
+        parts.append("budget mostly " + ", ".join(f"{k} {v * 100:.0f} %" for v, k in top))
+    return "; ".join(parts)
+
+
+def _objective_text(row: pd.Series, sp: SweepSpec) -> str:
+    return ", ".join(f"{OUTCOMES[m][0].lower()} {fmt(row[m])} ± {fmt(row[f'{m}_se'])} {OUTCOMES[m][1]}"
+                     for m in sp.objectives)
+
+
+def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str]:
+    """Pick the trade-offs worth reading (best per objective, balanced, reference) and explain them."""
+    front = trials[trials["pareto"] & trials["feasible"]]
+    if front.empty:
+        return {}, "_No feasible trial: loosen the constraints or widen the lever ranges._\n"
+    objs = list(sp.objectives)
+    highlight: dict[str, int] = {}
+    for m in objs:
+        best = front[m].idxmax() if sp.objectives[m] == "maximize" else front[m].idxmin()
+        highlight[f"best {OUTCOMES[m][0].lower()}"] = int(front.loc[best, "trial"])
+    # balanced: the front point whose worst normalised objective is best (max-min of scores in [0, 1])
+    scores = pd.DataFrame(index=front.index)
+    for m in objs:
+        v = front[m]
+        span = v.max() - v.min()
+        s = (v - v.min()) / span if span > 0 else pd.Series(1.0, index=v.index)
+        scores[m] = s if sp.objectives[m] == "maximize" else 1 - s
+    bal = scores.min(axis=1).idxmax()
+    highlight["balanced"] = int(front.loc[bal, "trial"])
+    ref = trials[trials["reference"]]
+    if not ref.empty:
+        highlight["reference"] = int(ref["trial"].iloc[0])
+    lines = [f"{len(front)} of {len(trials)} complete trials are on the Pareto front (no other feasible trial is "
+             "at least as good on every objective and better on one). Values are means over the trial's seeds ± "
+             "standard error; two trials whose values differ by less than about two standard errors are not "
+             "distinguishable with these seeds.", ""]
+    seen = set()
+    ref_row = ref.iloc[0] if not ref.empty else None
+    for name, num in highlight.items():
+        row = trials[trials["trial"] == num].iloc[0]
+        tag = "" if num not in seen else " (same trial as above)"
+        seen.add(num)
+        lines.append(f"- **{name}** (trial {num}){tag}: {_objective_text(row, sp)}.  ")
+        lines.append(f"  Levers: {describe_levers(row, sp)}.")
+        if ref_row is not None and name != "reference":
+            deltas = []
+            for m in objs:
+                d = row[m] - ref_row[m]
+                noise = 2 * float(np.hypot(row[f"{m}_se"] or 0, ref_row[f"{m}_se"] or 0))
+                better = d > 0 if sp.objectives[m] == "maximize" else d < 0
+                verdict = "within noise" if abs(d) <= noise else ("better" if better else "worse")
+                deltas.append(f"{OUTCOMES[m][0].lower()} {'+' if d >= 0 else ''}{fmt(d)} ({verdict})")
+            lines.append(f"  Against the reference (today's levers): {'; '.join(deltas)}.")
+    if len(objs) >= 2:
+        a, b = objs[0], objs[1]
+        ia = trials[trials["trial"] == highlight[f"best {OUTCOMES[a][0].lower()}"]].iloc[0]
+        ib = trials[trials["trial"] == highlight[f"best {OUTCOMES[b][0].lower()}"]].iloc[0]
+        if ia["trial"] != ib["trial"]:
+            lines += ["", f"Moving along the front from the best {OUTCOMES[a][0].lower()} to the best "
+                          f"{OUTCOMES[b][0].lower()} changes {OUTCOMES[a][0].lower()} by {fmt(ib[a] - ia[a])} "
+                          f"{OUTCOMES[a][1]} and {OUTCOMES[b][0].lower()} by {fmt(ib[b] - ia[b])} {OUTCOMES[b][1]}: "
+                          "that is the price of one objective in terms of the other."]
+    return highlight, "\n".join(lines) + "\n"
+
+
+def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
+    """trials.csv, pareto.csv, importance.csv, figures, report.md/.html, manifest.json (runs/ and study kept)."""
+    trials = trials_frame(study, sp)
+    stage = staging_dir(out)
+    try:
+        if trials.empty:
+            write_text(stage / "report.md", f"# Sweep {sp.name}\n\nNo complete trial yet.\n")
+            return publish(stage, out)
+        write_csv(stage / "trials.csv", trials)
+        front = trials[trials["pareto"]].sort_values(list(sp.objectives)[0],
+                                                     ascending=list(sp.objectives.values())[0] != "maximize")
+        write_csv(stage / "pareto.csv", front)
+        imp = importances(study, sp)
+        write_csv(stage / "importance.csv", imp)
+        highlight, text = trade_offs(trials, sp)
+        figs = {"Pareto front": pareto_figure(trials, sp, stage / "figures/pareto.png", highlight)}
+        if not imp.empty:
+            figs["Parameter importance"] = importance_figure(imp, stage / "figures/importance.png")
+        lines = [f"# Sweep {sp.name}", ""]
+        if sp.description:
+            lines += [sp.description, ""]
+        lines += [f"{len(trials)} complete trials of base scenario **{sp.base.name}** ({sp.base.params['n_firms']:,} "
+                  f"firms, {sp.base.params['n_months']} months), each the mean of seeds {sp.seeds} (the same seeds "
+                  f"for every trial, so trials are compared on common random numbers). Sampler: {sp.sampler}.", ""]
+        lines += ["## Levers tuned", ""] + [f"- `{lv.name}`: {lv.describe()}" for lv in sp.levers] + [""]
+        lines += ["## Objectives and constraints", ""]
+        lines += [f"- {sp.objectives[m][:-3]}ise {_label(m)}" for m in sp.objectives]
+        lines += [f"- constraint: {k} " + " and ".join(
+            x for x in ((f">= {lo:g}" if lo is not None else ""), (f"<= {hi:g}" if hi is not None else "")) if x)
+            for k, (lo, hi) in sp.constraints.items()] + [""]
+        lines += ["## Best trade-offs", "", text]
+        cols = ["trial", *[lv.name for lv in sp.levers]]
+        show = front.copy()
+        for m in sp.objectives:
+            show[_label(m)] = [f"{fmt(v)} ± {fmt(s)}" for v, s in zip(show[m], show[f"{m}_se"], strict=True)]
+        show = show[cols + [_label(m) for m in sp.objectives]]
+        for c in [lv.name for lv in sp.levers]:
+            show[c] = [fmt(v) if isinstance(v, float) else str(v) for v in show[c]]
+        lines += ["## Pareto front", "", markdown_table(show.set_index("trial"), "trial"), ""]
+        if not imp.empty:
+            lines += ["## Which levers matter", "",
+                      "Importance of each lever for each objective (PED-ANOVA over the complete trials; shares sum "
+                      "to 1 per objective). Low importance within the ranges given means the lever hardly moves "
+                      "that objective there.", ""]
+            piv = imp.pivot(index="parameter", columns="objective", values="importance").fillna(0)
+            piv = piv.loc[piv.max(axis=1).sort_values(ascending=False).index].map(lambda v: f"{v:.2f}")
+            lines += [markdown_table(piv, "lever"), ""]
+        lines += ["## Figures", ""]
+        for k, v in figs.items():
+            lines += [f"### {k}", "", f"![{k}]({Path(v).relative_to(stage)})", ""]
+        lines += ["## Files", "", "- `trials.csv`: every complete trial (levers, objective means and standard errors, "
+                  "headline outcomes, feasible, pareto)", "- `pareto.csv`: the Pareto front",
+                  "- `importance.csv`: lever importance per objective",
+                  "- `runs/`, `index.parquet`: every model run (see docs/EXPERIMENTS.md to query them)", ""]
+        lines += ["## Provenance", "", "```", *[f"{k}: {v}" for k, v in meta.items()], "```", ""]
+        write_text(stage / "report.md", "\n".join(lines))
+        from analysis.html import write_html_report
+
+        write_html_report(stage / "report.md")
+        write_text(stage / "manifest.json", json.dumps({**meta, "base_params": sp.base.params}, indent=2,
+                                                       default=str))
+        return publish(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def sweep_meta(sp: SweepSpec, storage_url: str, wall: float, runner) -> dict:
+    return {"sweep_file": sp.source, "study": sp.name, "storage": storage_url, "trials_wanted": sp.trials,
+            "seeds_per_trial": sp.seeds, "sampler": sp.sampler, "population_size": sp.population_size,
+            "batch": sp.batch, "sampler_seed": sp.sampler_seed, "base_scenario": sp.base.name,
+            "base_params_hash": sp.base.content_hash(), "backend": runner.backend,
+            "wall_seconds_this_invocation": round(wall, 1), **provenance()}
+
+
+__all__ = ["write_sweep_outputs", "sweep_meta", "INSTRUMENTS"]
