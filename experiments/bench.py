@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 FULL = dict(sizes=(1_000, 10_000, 100_000), months=120, ref_months={1_000: 36, 10_000: 6, 100_000: 2},
-            long=(100_000, 240), big=(1_000_000, 120), ensemble=dict(runs=4, n_firms=20_000, n_months=60),
+            long=(100_000, 240), big=(1_000_000, 120), ensemble=dict(runs=6, n_firms=50_000, n_months=60),
             agents_cost=100_000)
 QUICK = dict(sizes=(1_000, 10_000, 30_000), months=36, ref_months={1_000: 12, 10_000: 2, 30_000: 1},
-             long=(30_000, 120), big=(100_000, 36), ensemble=dict(runs=4, n_firms=5_000, n_months=24),
+             long=(30_000, 120), big=(100_000, 36), ensemble=dict(runs=4, n_firms=20_000, n_months=36),
              agents_cost=30_000)
 
 

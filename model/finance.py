@@ -13,6 +13,7 @@ import numpy as np
 
 from . import streams
 from .population import workers_for_capital
+from .state import blocks
 
 FIXED_BASE = 150_000.0     # IDR a month: rent, utilities, fees
 FIXED_CAPITAL = 0.002      # monthly maintenance per IDR of capital
@@ -31,50 +32,65 @@ _TRANSACTION = np.array([TRANSACTION_UNLICENSED, TRANSACTION_LICENSED])
 
 def profit_and_loss(model) -> None:
     """Costs and profit of every alive firm (no state change but the flows; 0 for dead firms)."""
-    p, f, n = model.p, model.firms, model.firms.n
-    alive = f.alive[:n]
-    k = f.capital[:n]
-    debt, rate = f.debt[:n], f.debt_rate[:n]
+    for sl in blocks(model.firms.n):
+        _profit_block(model, sl)
+
+
+def _profit_block(model, sl: slice) -> None:
+    p, f, n = model.p, model.firms, sl
+    alive = f.alive[sl]
+    k = f.capital[sl]
+    debt, rate = f.debt[sl], f.debt_rate[sl]
     # the owner is not paid a wage: profit is the owner's (mixed) income
-    profit = f.value_added[:n] - np.maximum(f.workers[:n] - 1.0, 0.0) * p["wage_per_worker"]   # wages
+    profit = f.value_added[sl] - np.maximum(f.workers[sl] - 1.0, 0.0) * p["wage_per_worker"]   # wages
     profit -= FIXED_BASE + FIXED_CAPITAL * k                                                # fixed costs
-    profit -= f.revenue[:n] * _TRANSACTION[f.licensed[:n].view(np.uint8)]                   # transaction
-    profit -= f.online_revenue[:n] * model.commission_firm                                  # commission
-    profit -= model.own_promotion                                                           # promotion
+    profit -= f.revenue[sl] * _TRANSACTION[f.licensed[sl].view(np.uint8)]                   # transaction
+    profit -= f.online_revenue[sl] * model.commission_firm[sl]                                  # commission
+    profit -= model.own_promotion[sl]                                                           # promotion
     interest = debt * rate
     interest /= 12
     profit -= interest
     profit -= DEPRECIATION * k                                                              # depreciation
-    cash = f.support_cash[:n]
+    cash = f.support_cash[sl]
     profit += cash
     profit *= alive
-    f.profit[:n] = profit
+    f.profit[sl] = profit
     saving = np.subtract(p["commercial_interest_rate"], rate, out=interest)   # KUR interest saving
     np.maximum(saving, 0, out=saving)
     saving *= debt
     saving /= 12
-    own = np.subtract(profit, cash, out=f.own_profit[:n])
+    own = np.subtract(profit, cash, out=f.own_profit[sl])
     own -= saving
     own *= alive
 
 
 def settle(model) -> None:
     """Profit, then investment, borrowing, repayment and hiring for every alive firm."""
-    profit_and_loss(model)
-    p, f, n, t = model.p, model.firms, model.firms.n, model.month
-    alive = f.alive[:n]
-    k = f.capital[:n]
-    profit = f.profit[:n]
-    util = f.utilisation[:n]
-    credit = f.credit_access[:n]
-    debt = f.debt[:n]
+    loans, income = [], []
+    for sl in blocks(model.firms.n):
+        _profit_block(model, sl)
+        a, b = _settle_block(model, sl)
+        loans.append(a)
+        income.append(b)
+    model.new_loans = float(np.sum(loans))
+    model.household_income = float(np.sum(income))
+
+
+def _settle_block(model, sl: slice) -> tuple[float, float]:
+    p, f, n, t = model.p, model.firms, sl, model.month
+    alive = f.alive[sl]
+    k = f.capital[sl]
+    profit = f.profit[sl]
+    util = f.utilisation[sl]
+    credit = f.credit_access[sl]
+    debt = f.debt[sl]
     lossy = profit < 0
     lossy &= alive
-    lm = f.loss_months[:n]
+    lm = f.loss_months[sl]
     lm += 1
     lm *= lossy
     # investment from retained profit; losses draw down capital
-    effort = f.effort[:n]
+    effort = f.effort[sl]
     # firms invest when busy: demand, not cash, limits expansion
     busy = util - 0.8
     busy /= 0.15
@@ -85,10 +101,11 @@ def settle(model) -> None:
     principal = debt * AMORTISATION
     principal *= alive
     # new commercial loans: busy, profitable, willing (effort = risk-taking) and not over-indebted
-    tight = 1.0 - p["shock_credit_tightening"] * model.shock * model.exposure
+    exposure = model.exposure if np.ndim(model.exposure) == 0 else model.exposure[sl]
+    tight = 1.0 - p["shock_credit_tightening"] * model.shock * exposure
     want = (credit == 2) & (util > 0.9) & (profit > 0) & (debt < 0.6 * k) & alive
     rows = np.flatnonzero(want)
-    u = model.streams.uniform_rows(t, streams.FINANCE + 30, rows)
+    u = model.streams.uniform_rows(t, streams.FINANCE + 30, rows + sl.start)
     odds = BORROW_PROB * effort[rows]
     odds *= tight if np.ndim(tight) == 0 else tight[rows]
     borrow = rows[u < odds]
@@ -104,7 +121,8 @@ def settle(model) -> None:
     pos = new_debt > 0
     new_rows, new_debt, rate_new = new_rows[pos], new_debt[pos], rate_new[pos]
     rest = debt[new_rows] - principal[new_rows]
-    f.debt_rate[new_rows] = (rest * f.debt_rate[new_rows] + new_debt * rate_new) / np.maximum(rest + new_debt, 1e-9)
+    rates = f.debt_rate[sl]
+    rates[new_rows] = (rest * rates[new_rows] + new_debt * rate_new) / np.maximum(rest + new_debt, 1e-9)
     debt -= principal
     debt[new_rows] += new_debt
     np.maximum(debt, 0.0, out=debt)
@@ -114,10 +132,9 @@ def settle(model) -> None:
     delta -= principal
     k += delta
     np.maximum(k, 0.0, out=k)
-    model.new_loans = float(loan.sum())
     np.maximum(profit, 0.0, out=delta)
     delta -= retained
-    model.household_income = float(delta.sum())
+    household_income = float(delta.sum())
 
     # workforce follows capital and how busy the firm is
     target = workers_for_capital(k)
@@ -126,10 +143,11 @@ def settle(model) -> None:
     busy_l *= 0.4
     busy_l += 0.6
     target *= busy_l
-    w = f.workers[:n]
+    w = f.workers[sl]
     target -= w
     target *= WORKER_ADJUST
     target += w
     np.maximum(target, 1.0, out=target)
     target *= alive
     w[:] = target
+    return float(loan.sum()), household_income

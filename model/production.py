@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .population import VA_SHARE
+from .state import blocks
 
 A_SCALE = 12000.0     # IDR of monthly output per unit of K^0.45 L^0.55 (micro VA ~4.5 M per worker a month, FACTS GDP share)
 ALPHA = 0.45          # capital elasticity
@@ -27,21 +28,22 @@ def collaboration(model) -> np.ndarray:
     return np.clip(c, 0.0, 1.0)
 
 
-def capacity(model) -> np.ndarray:
-    """Monthly output capacity, IDR at reference prices (0 for dead firms)."""
-    f, n = model.firms, model.firms.n
-    k = np.maximum(f.capital[:n], 1.0)
+def capacity(model, sl: slice | None = None) -> np.ndarray:
+    """Monthly output capacity, IDR at reference prices (0 for dead firms), of rows ``sl`` (all by default)."""
+    f = model.firms
+    sl = slice(0, f.n) if sl is None else sl
+    k = np.maximum(f.capital[sl], 1.0)
     np.power(k, ALPHA, out=k)
-    l = np.maximum(f.workers[:n], 1.0)
+    l = np.maximum(f.workers[sl], 1.0)
     np.power(l, 1 - ALPHA, out=l)
-    base = A_SCALE * f.productivity[:n]
+    base = A_SCALE * f.productivity[sl]
     base *= k
     base *= l
-    facility = 0.20 * model.facility_usage_firm
+    facility = 0.20 * model.facility_usage_firm[sl]
     facility += 1.0
     base *= facility
-    base *= model.agglomeration_firm
-    base *= f.alive[:n]
+    base *= model.agglomeration_firm[sl]
+    base *= f.alive[sl]
     return base
 
 
@@ -61,63 +63,72 @@ def local_pools(model, cap: np.ndarray) -> None:
 def produce_and_sell(model) -> None:
     """Capacity, demand by channel, sales, revenue and value added for every firm.
 
-    Dead firms have no capacity, so every flow below is 0 for them. Terms multiplied by the shock
-    are skipped in months without one (they would multiply by exactly 1).
+    Two passes over blocks of rows: capacity and market weights, then (after the region-sector and
+    export totals) sales. Dead firms have no capacity, so every flow is 0 for them. Terms multiplied
+    by the shock are skipped in months without one (they would multiply by exactly 1).
     """
     p, f, n = model.p, model.firms, model.firms.n
     s = model.shock
     # exposure to the shock (per firm); in months without a shock it multiplies 0 and is left at 1
     exposure = 1.0 - p["collaboration_softening"] * collaboration(model) if s > 0 else 1.0
     model.exposure = exposure
-    cap = capacity(model)
-    if s > 0:
-        supply = 1.0 - p["shock_supply_cut"] * s * exposure * 0.5   # disrupted inputs cut usable capacity
-        cap *= supply
-    f.capacity[:n] = cap
+    w = np.empty(n)
+    we = np.empty(n)
+    for sl in blocks(n):
+        cap = capacity(model, sl)
+        if s > 0:
+            supply = 1.0 - p["shock_supply_cut"] * s * exposure[sl] * 0.5   # disrupted inputs cut usable capacity
+            cap *= supply
+        f.capacity[sl] = cap
+        prod = f.productivity[sl]
+        wb = np.add(1.0, f.market_reach[sl], out=w[sl])
+        wb *= cap
+        wb *= np.sqrt(prod)
+        web = np.multiply(cap, model.cluster_export_firm[sl], out=we[sl])
+        web *= prod
     rs = group_of(model)
-    prod = f.productivity[:n]
-    w = 1.0 + f.market_reach[:n]
-    w *= cap
-    w *= np.sqrt(prod)
-    tot = np.bincount(rs, weights=w, minlength=model.local_pool0.size)
+    tot = np.maximum(np.bincount(rs, weights=w, minlength=model.local_pool0.size), 1e-300)
     pool = model.local_pool0 * model.demand
-    d_local = pool[rs] * w
-    d_local /= np.maximum(tot, 1e-300)[rs]
-    if s > 0:
-        cut = 1.0 - p["shock_demand_cut"] * s * exposure
-        d_local *= cut
-    d_online = model.online_demand
     # export buyers: a world pool shared by firms whose cluster has export networks (seed 003)
-    we = cap * model.cluster_export_firm
-    we *= prod
     world = EXPORT_POOL * model.local_pool0.sum() * model.demand
-    d_export = world * we
-    d_export /= max(we.sum(), 1e-300)
-    if s > 0:
-        d_export *= cut
-    demand = d_local + d_online
-    demand += d_export
-    sales = np.minimum(cap, demand)
-    frac = np.maximum(demand, 1e-300, out=demand)
-    np.divide(sales, frac, out=frac)
-    local = d_local
-    local *= frac
-    online = np.multiply(frac, d_online, out=f.online_revenue[:n])
-    export = np.multiply(frac, d_export, out=f.export_revenue[:n])
-    margin = p["middleman_margin"] * model.middleman_factor_firm
-    keep = np.subtract(1.0, margin, out=margin)
-    revenue = local
-    revenue *= keep
-    revenue += online
-    revenue += export
-    f.revenue[:n] = revenue
-    # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
-    inputs = sales * f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
-    if s > 0:
-        inputs *= 1.0 + 0.3 * p["shock_supply_cut"] * s * exposure
-    cost_cut = 1.0 - 0.08 * model.facility_usage_firm
-    cost_cut *= 1.0 - LOGISTICS_COST_CUT * f.logistics[:n]
-    inputs *= cost_cut
-    np.subtract(revenue, inputs, out=f.value_added[:n])
-    np.divide(sales, np.maximum(cap, 1e-300), out=f.utilisation[:n])
+    we_tot = max(we.sum(), 1e-300)
+    margin_rate = p["middleman_margin"]
+    supply_cost = 0.3 * p["shock_supply_cut"] * s
+    for sl in blocks(n):
+        g = rs[sl]
+        cap = f.capacity[sl]
+        d_local = pool[g] * w[sl]
+        d_local /= tot[g]
+        d_export = world * we[sl]
+        d_export /= we_tot
+        if s > 0:
+            cut = 1.0 - p["shock_demand_cut"] * s * exposure[sl]
+            d_local *= cut
+            d_export *= cut
+        d_online = model.online_demand[sl]
+        demand = d_local + d_online
+        demand += d_export
+        sales = np.minimum(cap, demand)
+        frac = np.maximum(demand, 1e-300, out=demand)
+        np.divide(sales, frac, out=frac)
+        local = d_local
+        local *= frac
+        online = np.multiply(frac, d_online, out=f.online_revenue[sl])
+        export = np.multiply(frac, d_export, out=f.export_revenue[sl])
+        margin = margin_rate * model.middleman_factor_firm[sl]
+        keep = np.subtract(1.0, margin, out=margin)
+        revenue = local
+        revenue *= keep
+        revenue += online
+        revenue += export
+        f.revenue[sl] = revenue
+        # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
+        inputs = sales * f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])[sl]
+        if s > 0:
+            inputs *= 1.0 + supply_cost * exposure[sl]
+        cost_cut = 1.0 - 0.08 * model.facility_usage_firm[sl]
+        cost_cut *= 1.0 - LOGISTICS_COST_CUT * f.logistics[sl]
+        inputs *= cost_cut
+        np.subtract(revenue, inputs, out=f.value_added[sl])
+        np.divide(sales, np.maximum(cap, 1e-300), out=f.utilisation[sl])
     model.local_demand_total = float(pool.sum())
