@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 FULL = dict(sizes=(1_000, 10_000, 100_000), months=120, ref_months={1_000: 36, 10_000: 6, 100_000: 2},
-            long=(100_000, 240), big=(1_000_000, 120), ensemble=dict(runs=6, n_firms=50_000, n_months=60),
+            long=(100_000, 240), big=(1_000_000, 120), ensemble=dict(runs=24, n_firms=10_000, n_months=120),
             agents_cost=100_000)
 QUICK = dict(sizes=(1_000, 10_000, 30_000), months=36, ref_months={1_000: 12, 10_000: 2, 30_000: 1},
-             long=(30_000, 120), big=(100_000, 36), ensemble=dict(runs=4, n_firms=20_000, n_months=36),
+             long=(30_000, 120), big=(100_000, 36), ensemble=dict(runs=8, n_firms=5_000, n_months=60),
              agents_cost=30_000)
 
 
@@ -258,8 +258,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}; "
-            f"{time.strftime('%Y-%m-%d %H:%M')}")
+            f"{time.strftime('%Y-%m-%d %H:%M')}; load average before the run {load} (other processes "
+            f"on the machine slow every measurement, most of all the 2-process ensemble)")
 
 
 def cmd_bench(args) -> int:
