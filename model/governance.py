@@ -187,9 +187,16 @@ class RankedPool:
                 rows = np.flatnonzero(self.ranked > -np.inf)
                 thr, complete = -np.inf, True
             else:
-                thr = float(np.partition(self.ranked, n - size)[n - size])
+                # threshold from a strided sample (the level is "all firms at or above it": exact
+                # whatever its size, so an estimate of the quantile is enough)
+                step = max(1, n // 65536)
+                sample = self.ranked[::step]
+                k = min(sample.size - 1, max(0, sample.size - 1 - size // step))
+                thr = float(np.partition(sample, k)[k])
+                if thr == -np.inf:
+                    thr = float(np.min(self.ranked[self.ranked > -np.inf]))
                 rows = np.flatnonzero(self.ranked >= thr)
-                complete = False
+                complete = rows.size >= self.n_base
             rows = rows[np.argsort(-self.ranked[rows], kind="stable")]
             self._levels.append(_Level(self.model, rows, thr, complete))
         return self._levels[i]
