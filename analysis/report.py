@@ -106,14 +106,20 @@ def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | N
              "small against the difference itself (half-width / difference below 0.5, say)."]
     vague = d[(~d["clear"]) | (d["halfwidth_over_diff"] > 0.5)]
     if not vague.empty:
-        finite = vague["seeds_needed"].replace([np.inf], np.nan).dropna()
-        finite = finite[finite < 1e5]
-        lines.append(f"{len(vague)} are imprecise (half-width above half the difference, or not clear). ")
-        if not finite.empty:
-            lines[-1] += (f"Making all of those with a non-negligible difference clear would need about "
-                          f"{int(finite.max())} seeds (median {int(finite.median())}); differences that stay "
-                          "unclear at many seeds are practically zero. `--until-precision` adds seeds until "
-                          "chosen outcomes reach a target precision.")
+        lines.append(f"{len(vague)} are imprecise (half-width above half the difference, or not clear).")
+        unclear = d[~d["clear"]]
+        need = unclear["seeds_needed"].replace([np.inf], np.nan)
+        reach = unclear[need <= 100]
+        far = unclear[~(need <= 100)]
+        if not reach.empty:
+            items = [f"{r['scenario']}: {OUTCOMES[r['metric']][0].lower()} (~{int(r['seeds_needed'])})"
+                     for _, r in reach.sort_values("seeds_needed").iterrows()]
+            lines.append("Not yet clear but within reach of more seeds (seeds needed at 80 % power): "
+                         + "; ".join(items) + ".")
+        if not far.empty:
+            lines.append(f"{len(far)} would need more than 100 seeds: those differences are tiny against the "
+                         "run-to-run noise, i.e. practically zero at this population and horizon.")
+        lines.append("`--until-precision` adds seeds until chosen outcomes reach a target precision.")
     return " ".join(lines) + "\n"
 
 

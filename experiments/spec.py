@@ -183,7 +183,9 @@ class Spec:
                 sc = sc.with_overrides(overrides, source=f"{self.path}: {where}")
             return sc
         except ScenarioError as err:
-            self.problems.extend(str(err).splitlines())
+            for line in str(err).splitlines():
+                self.problems.append(line if line.startswith(str(self.path)) or ".toml:" in line
+                                     else f"{self.path}: {where}: {line}")
             return None
 
 
@@ -192,10 +194,11 @@ def check_param_value(spec: Spec, name: str, value: Any, where: str) -> bool:
     from model.scenario import validate_params
 
     try:
-        validate_params({name: value}, f"{spec.path}: [{where}]")
+        validate_params({name: value}, str(spec.path))
         return True
-    except ScenarioError as err:
-        spec.problems.extend(str(err).splitlines())
+    except ScenarioError:
+        shown = name[4:] if where.endswith("mix") and name.startswith("mix_") else name
+        spec.problem(f"[{where}] {shown} = {value!r}", f"not allowed; allowed: {allowed_values(name)}")
         return False
 
 

@@ -63,7 +63,7 @@ from model.params import FIELD_GROUP, INSTRUMENTS
 from model.scenario import Scenario
 
 from .runner import Runner, Task
-from .spec import Spec, SpecError, check_param_value, param_choices, param_kind
+from .spec import Spec, SpecError, _suggest, check_param_value, param_choices, param_kind
 
 SWEEP_KEYS = {
     "name": "study and output folder name", "description": "what the sweep asks", "scenario": "base scenario",
@@ -183,7 +183,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     objectives: dict[str, str] = {}
     for k, v in spec.table("objectives").items():
         if k not in OUTCOMES:
-            spec.problem(f"[objectives] {k}", f"unknown outcome; allowed: {', '.join(OUTCOMES)}")
+            spec.problem(f"[objectives] {k}", f"unknown outcome{_suggest(k, OUTCOMES)}; allowed: {', '.join(OUTCOMES)}")
         elif not isinstance(v, str) or v.lower() not in DIRECTIONS:
             spec.problem(f"[objectives] {k} = {v!r}", "expected \"maximise\" or \"minimise\"")
         else:
@@ -194,7 +194,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     constraints: dict[str, tuple[float | None, float | None]] = {}
     for k, v in spec.table("constraints").items():
         if k not in OUTCOMES and k not in FIELD_GROUP:
-            spec.problem(f"[constraints] {k}", "unknown outcome or parameter; outcomes: " + ", ".join(OUTCOMES))
+            spec.problem(f"[constraints] {k}", f"unknown outcome or parameter{_suggest(k, [*OUTCOMES, *FIELD_GROUP])}; "
+                                               "outcomes: " + ", ".join(OUTCOMES))
             continue
         if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values()):
@@ -389,7 +390,10 @@ def _evaluate(sp: SweepSpec, outcomes: pd.DataFrame, params: dict[str, Any]) -> 
     wanted = list(dict.fromkeys([*sp.objectives, *HEADLINE_OUTCOMES, "budget_spent_bn",
                                  *[c for c in sp.constraints if c in OUTCOMES]]))
     for m in wanted:
-        x = outcomes.loc[outcomes["metric"] == m, "value"].to_numpy(dtype=float)
+        per_seed = outcomes[outcomes["metric"] == m].set_index("seed")["value"].reindex(sp.seeds)
+        if m in sp.objectives:  # kept per seed: trials share seeds, so their differences are paired
+            attrs[f"seeds_{m}"] = [float(v) if np.isfinite(v) else None for v in per_seed.to_numpy(dtype=float)]
+        x = per_seed.to_numpy(dtype=float)
         x = x[np.isfinite(x)]
         mean = float(x.mean()) if x.size else float("nan")
         se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
@@ -488,6 +492,7 @@ def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
         for m in sp.objectives:
             row[m] = t.user_attrs.get(f"mean_{m}")
             row[f"{m}_se"] = t.user_attrs.get(f"se_{m}")
+            row[f"{m}_by_seed"] = t.user_attrs.get(f"seeds_{m}")
         for m in HEADLINE_OUTCOMES:
             if m not in sp.objectives:
                 row[m] = t.user_attrs.get(f"mean_{m}")

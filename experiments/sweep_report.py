@@ -104,6 +104,18 @@ def _objective_text(row: pd.Series, sp: SweepSpec) -> str:
                      for m in sp.objectives)
 
 
+def _paired_se(a, b, fallback: float) -> float:
+    """Standard error of the mean per-seed difference (trials share seeds), else the unpaired one."""
+    try:
+        d = np.array(a, dtype=float) - np.array(b, dtype=float)
+    except (TypeError, ValueError):
+        return fallback
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return fallback
+    return float(d.std(ddof=1) / np.sqrt(d.size))
+
+
 def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str]:
     """Pick the trade-offs worth reading (best per objective, balanced, reference) and explain them."""
     front = trials[trials["pareto"] & trials["feasible"]]
@@ -128,8 +140,9 @@ def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str
         highlight["reference"] = int(ref["trial"].iloc[0])
     lines = [f"{len(front)} of {len(trials)} complete trials are on the Pareto front (no other feasible trial is "
              "at least as good on every objective and better on one). Values are means over the trial's seeds ± "
-             "standard error; two trials whose values differ by less than about two standard errors are not "
-             "distinguishable with these seeds.", ""]
+             "standard error over seeds. Every trial uses the same seeds, so trials are compared seed by seed: a "
+             "difference from the reference is called 'within noise' when it is under two standard errors of the "
+             "paired (per-seed) difference.", ""]
     seen = set()
     ref_row = ref.iloc[0] if not ref.empty else None
     for name, num in highlight.items():
@@ -142,7 +155,8 @@ def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str
             deltas = []
             for m in objs:
                 d = row[m] - ref_row[m]
-                noise = 2 * float(np.hypot(row[f"{m}_se"] or 0, ref_row[f"{m}_se"] or 0))
+                noise = 2 * _paired_se(row.get(f"{m}_by_seed"), ref_row.get(f"{m}_by_seed"),
+                                       float(np.hypot(row[f"{m}_se"] or 0, ref_row[f"{m}_se"] or 0)))
                 better = d > 0 if sp.objectives[m] == "maximize" else d < 0
                 verdict = "within noise" if abs(d) <= noise else ("better" if better else "worse")
                 deltas.append(f"{OUTCOMES[m][0].lower()} {'+' if d >= 0 else ''}{fmt(d)} ({verdict})")
