@@ -130,26 +130,35 @@ def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
 
 
 class _Level:
-    """The firms whose priority is at least ``thr``, sorted by priority (descending, then row)."""
+    """The firms whose priority is at least ``thr``, sorted by priority (descending, then row).
 
-    def __init__(self, model, rows: np.ndarray, thr: float, complete: bool):
-        self.model, self.rows, self.thr, self.complete = model, rows, thr, complete
+    Per-firm values are read in row order (``rows_asc``, memory-friendly) and cached in priority order.
+    """
+
+    def __init__(self, model, rows_asc: np.ndarray, by_prio: np.ndarray, thr: float, complete: bool):
+        self.model, self.rows_asc, self.by_prio = model, rows_asc, by_prio
+        self.rows = rows_asc[by_prio]
+        self.thr, self.complete = thr, complete
         self._cache: dict = {}
 
     def get(self, key, fn):
+        """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
         if v is None:
-            v = self._cache[key] = fn()
+            v = self._cache[key] = fn()[self.by_prio]
         return v
 
     def region_idx(self, r: int) -> np.ndarray:
         """Positions (in ``rows``) of the firms of region ``r``."""
         def split():
-            reg = self.model.firms.region[self.rows]
+            reg = self.model.firms.region[self.rows_asc][self.by_prio]
             order = np.argsort(reg, kind="stable")
             bounds = np.searchsorted(reg[order], np.arange(len(self.model.council_cap) + 1))
             return [order[bounds[i]:bounds[i + 1]] for i in range(bounds.size - 1)]
-        return self.get("regions", split)[r]
+        v = self._cache.get("regions")
+        if v is None:
+            v = self._cache["regions"] = split()
+        return v[r]
 
 
 class RankedPool:
@@ -197,8 +206,8 @@ class RankedPool:
                     thr = float(np.min(self.ranked[self.ranked > -np.inf]))
                 rows = np.flatnonzero(self.ranked >= thr)
                 complete = rows.size >= self.n_base
-            rows = rows[np.argsort(-self.ranked[rows], kind="stable")]
-            self._levels.append(_Level(self.model, rows, thr, complete))
+            by_prio = np.argsort(-self.ranked[rows], kind="stable")
+            self._levels.append(_Level(self.model, rows, by_prio, thr, complete))
         return self._levels[i]
 
     def serve(self, k: int, money: float, pick, bonus=None, bonus_max: float = 0.0, region: int | None = None):
@@ -227,21 +236,21 @@ class RankedPool:
 
 def _elig(lvl: _Level, k: int) -> np.ndarray:
     """Instrument ``k``'s eligibility over a level's firms (cached)."""
-    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows))
+    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows_asc))
 
 
 def _cons(lvl: _Level, k: int) -> np.ndarray:
-    return lvl.get(("cons", k), lambda: pg.constraint(lvl.model, k, lvl.rows))
+    return lvl.get(("cons", k), lambda: pg.constraint(lvl.model, k, lvl.rows_asc))
 
 
 def _served(lvl: _Level, k: int) -> np.ndarray:
     m = lvl.model
-    return lvl.get(("served", k), lambda: m.firms.served_until[lvl.rows, k] > m.month)
+    return lvl.get(("served", k), lambda: m.firms.served_until[:, k][lvl.rows_asc] > m.month)
 
 
 def _u_aware(lvl: _Level) -> np.ndarray:
     m = lvl.model
-    return lvl.get("u_aware", lambda: m.streams.uniform_rows(m.month, streams.AWARENESS, lvl.rows))
+    return lvl.get("u_aware", lambda: m.streams.uniform_rows(m.month, streams.AWARENESS, lvl.rows_asc))
 
 
 def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
@@ -249,7 +258,7 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
 
     def aware_p(lvl):
-        return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows))
+        return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
 
     for j, prog in enumerate(model.programme_list):
         k = prog.instrument
@@ -300,9 +309,9 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     def aware(lvl):
         def calc():
             f = model.firms
-            cap_f = cap[f.region[lvl.rows]]
-            a_p = np.clip(p["awareness_base"] + (0.9 - p["awareness_base"]) * cap_f, 0, 1) * (0.7 + 0.3 * f.literacy[lvl.rows])
-            return _u_aware(lvl) < a_p
+            cap_f = cap[f.region[lvl.rows_asc]]
+            a_p = np.clip(p["awareness_base"] + (0.9 - p["awareness_base"]) * cap_f, 0, 1) * (0.7 + 0.3 * f.literacy[lvl.rows_asc])
+            return model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < a_p
         return lvl.get("aware", calc)
 
     for r, council in enumerate(model.council_agents):
@@ -341,10 +350,11 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
     f = model.firms
 
     def registered(lvl):
-        return lvl.get("registered", lambda: f.platform_step[lvl.rows] > 0)
+        return lvl.get("registered", lambda: f.platform_step[lvl.rows_asc] > 0)
 
     def aware(lvl):
-        return lvl.get("aware", lambda: registered(lvl) | (_u_aware(lvl) < awareness_national(model, lvl.rows)))
+        return lvl.get("aware", lambda: (f.platform_step[lvl.rows_asc] > 0) | (
+            model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < awareness_national(model, lvl.rows_asc)))
 
     for k, name in enumerate(INSTRUMENTS):
         money = budget * mix[name]

@@ -33,6 +33,7 @@ _M2 = 0x94D049BB133111EB
 _U53 = 2.0 ** -53
 _U32 = 2.0 ** -32
 TWO_PI = 2.0 * np.pi
+_BLOCK = 1 << 15
 
 
 def _mix_scalar(z: int) -> int:
@@ -114,7 +115,15 @@ class Streams:
 
     def uniform(self, month: int, purpose: int, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1); row i gets the same number whatever ``n`` is."""
-        return self._to_uniform(self._bits(month, purpose, n=int(n)))
+        n = int(n)
+        if n <= _BLOCK:
+            return self._to_uniform(self._bits(month, purpose, n=n))
+        out = np.empty(n)
+        for lo in range(0, n, _BLOCK):  # block by block: the hash's passes stay in the CPU cache
+            sl = slice(lo, min(lo + _BLOCK, n))
+            z = np.right_shift(self._bits(month, purpose, rows=sl), np.uint64(11))
+            np.multiply(z, _U53, out=out[sl])
+        return out
 
     def uniform_rows(self, month: int, purpose: int, rows) -> np.ndarray:
         """The uniforms of ``rows`` (an index array or a slice) only: ``uniform(month, purpose, n)[rows]``."""
@@ -136,7 +145,14 @@ class Streams:
 
     def normal(self, month: int, purpose: int, n: int) -> np.ndarray:
         """``n`` standard normals, row-indexed like :meth:`uniform`."""
-        return self._to_normal(self._bits(month, purpose, n=int(n)))
+        n = int(n)
+        if n <= _BLOCK:
+            return self._to_normal(self._bits(month, purpose, n=n))
+        out = np.empty(n)
+        for lo in range(0, n, _BLOCK):
+            sl = slice(lo, min(lo + _BLOCK, n))
+            out[sl] = self._to_normal(self._bits(month, purpose, rows=sl))
+        return out
 
     def normal_rows(self, month: int, purpose: int, rows) -> np.ndarray:
         """The normals of ``rows`` only."""
