@@ -189,4 +189,10 @@ def size_class(capital: np.ndarray) -> np.ndarray:
     """Size class from capital, GR 7/2021 limits (seed 000): 0 micro, 1 small, 2 medium, 3 large."""
     from .params import CLASS_CAPITAL_LIMITS
 
-    return np.searchsorted(np.asarray(CLASS_CAPITAL_LIMITS), capital, side="left").astype(np.int8)
+    if np.ndim(capital) == 0:
+        return np.searchsorted(np.asarray(CLASS_CAPITAL_LIMITS), capital, side="left").astype(np.int8)
+    # number of limits strictly below the capital (== searchsorted side="left"), branch-free
+    out = np.zeros(np.shape(capital), dtype=np.int8)
+    for limit in CLASS_CAPITAL_LIMITS:
+        out += capital > limit
+    return out
