@@ -89,13 +89,13 @@ def dependence_svg(runs, n_months: int) -> str:
 
 
 def difference_svg(policy, reference, n_months: int) -> str:
-    specs = (("value_added", 1e-9, "Output", "billion IDR per month", 0.1),
-             ("upgrades_cumulative", 1.0, "Firms moved up", "firms", 1.0),
-             ("support_share_income", 100.0, "Support share of income", "percentage points", 0.1),
-             ("self_reliance", 1.0, "Self-reliance", "index points", 0.005))
+    specs = (("value_added", 1e-9, "Output", "billion IDR per month", 0.1, True),
+             ("upgrades_cumulative", 1.0, "Firms moved up", "firms", 1.0, True),
+             ("support_share_income", 100.0, "Support share of income", "percentage points", 0.1, False),
+             ("self_reliance", 1.0, "Self-reliance", "index points", 0.005, True))
     svg = Svg(W, 250, "Difference charts")
     pw = W / len(specs)
-    for j, (key, scale, title, unit, floor) in enumerate(specs):
+    for j, (key, scale, title, unit, floor, up_good) in enumerate(specs):
         a = np.asarray(policy.series[key], dtype=float) * scale
         b = np.asarray(reference.series[key], dtype=float) * scale
         k = min(a.size, b.size)
@@ -104,7 +104,7 @@ def difference_svg(policy, reference, n_months: int) -> str:
         pan = Panel(svg, j * pw, 0, pw - 8, 250, title=title, ylabel=unit, xmax=n_months, ylo=-m * 1.1,
                     yhi=m * 1.1, left=58)
         _events(pan, policy, label=False)
-        pan.area_diff(d)
+        pan.area_diff(d, higher_is_better=up_good)
         pan.series(d, "#333333", width=1.8)
     return svg.render()
 
@@ -197,11 +197,11 @@ class MapLayout:
         f = model.firms
         counts = np.bincount(f.region[: f.n], minlength=nreg).astype(float)
         i = np.arange(nreg)
-        self.cx = 75 + 850 * i / max(nreg - 1, 1)
+        self.cx = 88 + 824 * i / max(nreg - 1, 1)
         self.upper = (i % 2 == 0) & (nreg > 2)
         self.cy = np.where(self.upper, 200.0, 318.0) + 8 * np.sin(i * 2.1) if nreg > 2 else np.full(nreg, 262.0)
         share = counts / max(counts.max(), 1.0)
-        spacing = 850 / max(nreg - 1, 1)
+        spacing = 824 / max(nreg - 1, 1)
         base = min(78.0, spacing * (0.82 if nreg > 2 else 0.45)) if nreg > 1 else 140.0
         self.rx = base * (0.5 + 0.5 * np.sqrt(share))
         self.ry = np.minimum(self.rx * 1.0, 68)

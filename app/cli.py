@@ -79,6 +79,10 @@ def configure(host: str, port: int, assets_dir: Path) -> None:
     os.environ["SOLARA_THEME_SHOW_BANNER"] = "False"
     os.environ["SOLARA_ASSETS_PROXY_CACHE_DIR"] = str(assets_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    import warnings
+
+    # a local http server: Solara's advice about https cookies behind proxies does not apply
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     import solara.server.settings as settings
 
     settings.main.mode = "production"

@@ -299,12 +299,13 @@ def kpi_html(session: Session) -> str:
         if len(runs) > 1:
             b = runs[1].series[key][-1]
             d = a - b
-            cls = "" if better is None or abs(d) < 1e-12 else ("up" if (d > 0) == better else "down")
+            pct = key in ("stage_3_share", "support_share_income")
+            mag = f"{abs(d) * 100:.1f} points" if pct else f(abs(d))
+            if mag == (f"{0:.1f} points" if pct else f(0.0)):  # below the precision shown: no difference
+                d = 0.0
+            cls = "" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
             sign = "+" if d > 0 else "−" if d < 0 else "±"
-            if key in ("stage_3_share", "support_share_income"):
-                dtxt = f"{sign}{abs(d) * 100:.1f} points"
-            else:
-                dtxt = f"{sign}{f(abs(d))}"
+            dtxt = f"{sign}{mag}"
             cell += f'<div class="ref">ref. {f(b)}</div><div class="diff {cls}">difference {dtxt}</div>'
         out.append(cell + "</div>")
     out.append("</div>")

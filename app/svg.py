@@ -200,7 +200,8 @@ class Panel:
             xx = self.X(m)
             self.svg.line(xx, self.y0, xx, self.y0 + self.ph, color=color, width=1.4, dash="5 3")
             if label:
-                self.svg.text(xx + 3, self.y0 + 24, label, size=11, color=color)
+                self.svg.rect(xx + 1, self.y0 + 14, len(label) * 6.3 + 4, 15, fill="white", opacity=0.85)
+                self.svg.text(xx + 3, self.y0 + 25, label, size=11, color=color)
 
     def hline(self, v: float, label: str = "", color: str = "#888888") -> None:
         if self.log and v <= 0:
@@ -211,14 +212,15 @@ class Panel:
             if label:
                 self.svg.text(self.x0 + 4, yy - 4, label, size=10.5, color=color)
 
-    def area_diff(self, d) -> None:
-        """Fill between a difference series and zero: green above, red below."""
+    def area_diff(self, d, higher_is_better: bool = True) -> None:
+        """Fill between a difference series and zero: green where it is better, orange where worse."""
         d = np.asarray(d, dtype=float)
         if d.size < 2:
             return
         xs = self.X(np.arange(d.size))
         zero = float(self.Y(0.0))
-        for sign, color in ((1, "#009E73"), (-1, "#D55E00")):
+        good, bad = "#009E73", "#D55E00"
+        for sign, color in ((1, good if higher_is_better else bad), (-1, bad if higher_is_better else good)):
             v = np.where(sign * d > 0, d, 0.0)
             yy = self.Y(v)
             self.svg.polygon(np.r_[xs, xs[::-1]], np.r_[yy, np.full(d.size, zero)], color, opacity=0.35)

@@ -94,8 +94,8 @@ HELP = {
     "growth": "Is the economy growing? Output of all firms, jobs, and firms that grew into a bigger size class.",
     "dependence": "Do firms stand on their own? Support as a share of income, firms kept afloat by support, "
                   "and self-reliance.",
-    "difference": "Your policy minus the reference, month by month: above zero means your policy does better "
-                  "on that measure.",
+    "difference": "Your policy minus the reference, month by month. Green: your policy does better (more output, "
+                  "more firms moving up, less dependence, more self-reliance); orange: worse.",
     "composition": "Who the firms are: how big they are and how digital they are.",
     "map": "The economy as islands from the capital (west) to remote regions (east): each dot is a firm.",
     "story": "Follow one firm through the months: its money, its size class, and the help it received.",
