@@ -243,10 +243,12 @@ def deliver(model, effect=None) -> None:
             dup = np.zeros(rows.size, dtype=bool)
         else:  # no shared registry: a firm already served for this instrument gets it again, to no use
             dup = f.served_until[:, k][rows] > t
-            _, first = np.unique(rows, return_index=True)
-            seen = np.ones(rows.size, dtype=bool)
-            seen[first] = False
-            dup |= seen
+            # the same firm twice in one delivery: rows are in row order (``schedule``), so repeats are adjacent
+            if rows.size > 1 and (rows[1:] < rows[:-1]).any():
+                order = np.argsort(rows, kind="stable")
+                rows, amounts = rows[order], amounts[order]
+                dup = dup[order]
+            dup[1:] |= rows[1:] == rows[:-1]
         gross = amounts / (1.0 - d.overhead_rate)
         led[k, SPENT] += gross.sum()
         led[k, OVERHEAD] += (gross - amounts).sum()

@@ -248,9 +248,9 @@ class ReferenceMSME(MSME):
     def plan_production(self) -> None:
         """Capacity from capital, workers and productivity; weight in the local and export markets."""
         m, r, p, s = self.model, self.row, self.model.p, self.model.shock
-        k = float(np.power(max(self.capital, 1.0), production.ALPHA))
-        l = float(np.power(max(self.workers, 1.0), 1 - production.ALPHA))
-        cap = production.A_SCALE * self.productivity * k * l
+        kl = float(np.exp(production.ALPHA * np.log(max(self.capital, 1.0))
+                          + (1 - production.ALPHA) * np.log(max(self.workers, 1.0))))   # K^a L^(1-a)
+        cap = production.A_SCALE * self.productivity * kl
         cap = cap * (0.20 * float(m.facility_usage_firm[r]) + 1.0) * float(m.agglomeration_firm[r])
         if s > 0:
             cap = cap * (1.0 - p["shock_supply_cut"] * s * self.exposure() * 0.5)
