@@ -62,7 +62,7 @@ def test_intervals_cover_a_known_value():
     rng = np.random.default_rng(2024)
     true_mean, true_diff, reps, n = 3.0, 0.4, 600, 6
     cover_mean = cover_diff = 0
-    for r in range(reps):
+    for _ in range(reps):
         base = true_mean + rng.normal(0, 1.0, n)          # seed effects shared by both scenarios (paired)
         treat = base + true_diff + rng.normal(0, 0.3, n)
         m, lo, hi, k = mean_ci(base)
@@ -116,6 +116,7 @@ def test_store_writes_each_run_and_reuses_it(tmp_path):
     part = res.load(scenario="self_governance", metrics=["value_added"], seeds=[2])
     assert set(part["scenario"]) == {"self_governance"} and set(part["metric"]) == {"value_added"}
     assert set(part["seed"]) == {2} and len(part) == TINY["n_months"] + 1
+    assert cli_main.main(["results", str(tmp_path)]) == 0
 
 
 # -- compare end to end -----------------------------------------------------------------------------
