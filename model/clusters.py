@@ -30,6 +30,31 @@ AGGLO_REF = 10.0
 INITIAL_TYPE_SHARES = np.array([0.65, 0.25, 0.08, 0.02])  # most Indonesian clusters are artisanal
 
 
+class PerFirm:
+    """A per-firm value that depends only on the firm's cluster: a per-cluster table (entry 0 = outside
+    any cluster) read through the firm's cluster index. Index it like an array (``x[rows]``,
+    ``x[block]``, ``x[row]``), which reads only the firms asked for; ``np.asarray(x)`` gives all firms."""
+
+    __slots__ = ("table", "index")
+
+    def __init__(self, table: np.ndarray, index: np.ndarray):
+        self.table, self.index = table, index
+
+    def __getitem__(self, key):
+        return self.table[self.index[key]]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.table[self.index]
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        return self.index.size
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.index.shape
+
+
 class ClusterTable:
     """Per-cluster columns."""
 
@@ -201,18 +226,21 @@ def update(model) -> None:
     def per_firm(table: np.ndarray, outside: float) -> np.ndarray:
         return np.concatenate(([outside], table))[cl1]
 
-    model.facility_usage_firm = per_firm(usage, 0.0)
-    model.cluster_coop_firm = per_firm(COOPERATION[ctype], 0.0)
-    model.cluster_export_firm = per_firm(EXPORT_ACCESS[ctype], 0.0)
-    model.agglomeration_firm = per_firm(np.maximum(members / AGGLO_REF, 1.0) ** AGGLOMERATION, 1.0)
+    def lazy(table: np.ndarray, outside: float) -> PerFirm:
+        return PerFirm(np.concatenate(([outside], table)), cl1)
+
+    model.facility_usage_firm = lazy(usage, 0.0)
+    model.cluster_coop_firm = lazy(COOPERATION[ctype], 0.0)
+    model.cluster_export_firm = lazy(EXPORT_ACCESS[ctype], 0.0)
+    model.agglomeration_firm = lazy(np.maximum(members / AGGLO_REF, 1.0) ** AGGLOMERATION, 1.0)
     # spillover: catch-up towards the cluster frontier (mean + 0.15 log points)
     gap = per_firm(mean_logp + 0.15, 0.0) - logp
     np.maximum(gap, 0, out=gap)
     gap *= per_firm(SPILLOVER_RATE[ctype], 0.0)
     model.spillover_gap = gap
     model.middleman_factor_firm = per_firm(MIDDLEMAN_FACTOR[ctype], 1.0) * manuf
-    model.cluster_promotion_firm = per_firm(JOINT_PROMOTION[ctype], 0.0)
-    model.cluster_skill_mean_firm = per_firm(mean_skill, 0.0)
+    model.cluster_promotion_firm = lazy(JOINT_PROMOTION[ctype], 0.0)
+    model.cluster_skill_mean_firm = lazy(mean_skill, 0.0)
     # ties with banks (dynamic and advanced clusters)
     ties = BANK_TIES[ctype]
     if ties.any():

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import clusters, streams
 from .population import fill_firms
+from .state import blocks
 
 MIN_CAPITAL = 1.0e6
 MAX_LOSS_MONTHS = 12
@@ -19,15 +20,18 @@ MAX_LOSS_MONTHS = 12
 
 def exit_firms(model) -> int:
     """Mark exiting firms dead; return how many left."""
-    p, f, n, t = model.p, model.firms, model.firms.n, model.month
-    alive = f.alive[:n]
-    insolvent = (f.capital[:n] < MIN_CAPITAL) | (f.debt[:n] > 1.5 * f.capital[:n]) | \
-        (f.loss_months[:n] >= MAX_LOSS_MONTHS)
-    age = t - f.born[:n]
-    hazard = p["exit_hazard"] * np.where(age < 24, 1.5, 1.0) * (1.0 + 1.5 * model.shock * model.exposure)
-    u = model.streams.uniform(t, streams.EXIT, n)
-    out = alive & (insolvent | (u < hazard))
-    rows = np.flatnonzero(out)
+    p, f, t = model.p, model.firms, model.month
+    exposure = model.exposure
+    out = []
+    for sl in blocks(f.n):
+        insolvent = (f.capital[sl] < MIN_CAPITAL) | (f.debt[sl] > 1.5 * f.capital[sl]) | \
+            (f.loss_months[sl] >= MAX_LOSS_MONTHS)
+        age = t - f.born[sl]
+        e = exposure if np.ndim(exposure) == 0 else exposure[sl]
+        hazard = p["exit_hazard"] * np.where(age < 24, 1.5, 1.0) * (1.0 + 1.5 * model.shock * e)
+        u = model.streams.uniform_rows(t, streams.EXIT, sl)
+        out.append(np.flatnonzero(f.alive[sl] & (insolvent | (u < hazard))) + sl.start)
+    rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
     f.died[rows] = t
     model.remove_msme_agents(rows)

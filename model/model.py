@@ -19,7 +19,7 @@ from .marketplaces import MarketTable
 from .params import DEFAULTS, INSTRUMENTS
 from .population import fill_firms, region_layout
 from .scenario import Scenario, validate_params
-from .state import FirmState, size_class
+from .state import FirmState, blocks, size_class
 
 EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
 
@@ -176,24 +176,29 @@ class MSMEEcosystem(mesa.Model):
             self.running = False
 
     def _bookkeeping(self, initial: bool = False) -> None:
-        f, n = self.firms, self.firms.n
-        alive = f.alive[:n]
-        new_cls = size_class(f.capital[:n])
+        f = self.firms
+        ups = downs = 0
+        for sl in blocks(f.n):  # row by row, in cache-sized blocks (see model/state.py)
+            alive = f.alive[sl]
+            new_cls = size_class(f.capital[sl])
+            if not initial:
+                old = f.size_class[sl]
+                up = alive & (new_cls > old)
+                down = alive & (new_cls < old)
+                ups += int(up.sum())
+                downs += int(down.sum())
+                f.upgrades[sl] += up
+                sup = f.support_month[sl]
+                f.support_total[sl] += sup
+                f.support_mask[sl] = (f.support_mask[sl] << np.uint32(1)) | (sup > 0).astype(np.uint32)
+                f.support_ewm[sl] += EWM * (sup - f.support_ewm[sl])
+                f.income_ewm[sl] += EWM * (np.maximum(f.value_added[sl], 0.0) - f.income_ewm[sl])
+            f.size_class[sl] = np.where(alive, new_cls, f.size_class[sl])
+            f.max_class[sl] = np.maximum(f.max_class[sl], f.size_class[sl])
         if not initial:
-            old = f.size_class[:n]
-            up = alive & (new_cls > old)
-            down = alive & (new_cls < old)
-            self.upgrades_month = int(up.sum())
-            self.downgrades_month = int(down.sum())
-            self.upgrades_total += self.upgrades_month
-            f.upgrades[:n] += up
-            sup = f.support_month[:n]
-            f.support_total[:n] += sup
-            f.support_mask[:n] = (f.support_mask[:n] << np.uint32(1)) | (sup > 0).astype(np.uint32)
-            f.support_ewm[:n] += EWM * (sup - f.support_ewm[:n])
-            f.income_ewm[:n] += EWM * (np.maximum(f.value_added[:n], 0.0) - f.income_ewm[:n])
-        f.size_class[:n] = np.where(alive, new_cls, f.size_class[:n])
-        f.max_class[:n] = np.maximum(f.max_class[:n], f.size_class[:n])
+            self.upgrades_month = ups
+            self.downgrades_month = downs
+            self.upgrades_total += ups
         self.metrics = reporters.compute(self)
         self.datacollector.collect(self)
 

@@ -24,7 +24,7 @@ LOGISTICS_COST_CUT = 0.03
 def collaboration(model) -> np.ndarray:
     """How much a firm shares resources, marketing and delivery with others, 0..1 (seed 002)."""
     f, n = model.firms, model.firms.n
-    c = model.cluster_coop_firm + 0.7 * (f.platform_step[:n] > 0) + 0.5 * f.participant[:n]
+    c = np.asarray(model.cluster_coop_firm) + 0.7 * (f.platform_step[:n] > 0) + 0.5 * f.participant[:n]
     return np.clip(c, 0.0, 1.0)
 
 

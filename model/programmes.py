@@ -149,7 +149,7 @@ def constraint(model, k: int, rows: np.ndarray | None = None) -> np.ndarray:
     if name in ("grants", "tax_relief"):
         return c("own_profit") < 0
     if name == "shared_facilities":
-        usage = model.facility_usage_firm if rows is None else model.facility_usage_firm[rows]
+        usage = np.asarray(model.facility_usage_firm) if rows is None else model.facility_usage_firm[rows]
         return (c("cluster") >= 0) & (usage < 0.5)
     raise KeyError(name)
 
