@@ -273,10 +273,10 @@ def precision_text(table: pd.DataFrame, prec: Precision, rounds: list[tuple[int,
     t = table.copy()
     t["outcome"] = [f"{OUTCOMES[m][0]} ({OUTCOMES[m][1]})" for m in t["metric"]]
     t["estimate ± half-width"] = [f"{fmt(e)} ± {fmt(h)}" for e, h in zip(t["estimate"], t["halfwidth"], strict=True)]
-    t["half-width / |estimate|"] = [fmt(x) for x in t["relative_halfwidth"]]
+    t["relative half-width"] = [fmt(x) for x in t["relative_halfwidth"]]
     t["target met"] = ["yes" if m else "no" for m in t["met"]]
-    t = t.set_index("scenario")[["outcome", "estimate ± half-width", "n", "half-width / |estimate|", "target met"]]
-    return "\n".join(lines) + markdown_table(t, "scenario") + "\n"
+    t = t.set_index("scenario")[["outcome", "estimate ± half-width", "n", "relative half-width", "target met"]]
+    return "\n".join(lines) + "\n" + markdown_table(t, "scenario") + "\n"
 
 
 def run_experiment(exp: Experiment, out: Path, runner: Runner, until_precision: bool = False,

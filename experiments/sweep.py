@@ -9,7 +9,7 @@ A sweep file::
     seeds = 3                            # seeds per trial (1..N, the same for every trial: paired)
     population = 2000                    # n_firms
     horizon = 60                         # n_months
-    sampler = "nsga2"                    # nsga2 (default with 2+ objectives) | tpe | random
+    sampler = "nsga2"                    # nsga2 (default with 2+ objectives) | tpe (default with one) | random
     population_size = 12                 # NSGA-II generation size
     batch = 6                            # trials evaluated together (fixed: results do not depend on --jobs)
     sampler_seed = 1
@@ -144,7 +144,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     seeds = spec.seeds(sw, "seeds", "sweep", 3)
     if ov.get("seeds"):
         seeds = list(range(1, int(ov["seeds"]) + 1))
-    sampler = spec.string(sw, "sampler", "sweep", "nsga2", SAMPLERS)
+    sampler = spec.string(sw, "sampler", "sweep", None, SAMPLERS)  # default below: by number of objectives
     pop_size = spec.integer(sw, "population_size", "sweep", 20, 2, 100_000)
     batch = spec.integer(sw, "batch", "sweep", 8, 1, 10_000)
     sseed = spec.integer(sw, "sampler_seed", "sweep", 1, 0, 2**31)
@@ -204,6 +204,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
             continue
         constraints[k] = (v.get("min"), v.get("max"))
     spec.raise_if_problems()
+    if sampler is None:  # NSGA-II for a Pareto front; TPE for one objective (Optuna's recommendations)
+        sampler = "nsga2" if len(objectives) > 1 else "tpe"
     return SweepSpec(name, desc, base, levers, objectives, constraints, trials, seeds, sampler, pop_size, batch,
                      sseed, reference, str(spec.path), fixed)
 

@@ -29,7 +29,27 @@ def _label(m: str) -> str:
 def pareto_figure(trials: pd.DataFrame, sp: SweepSpec, out: Path, highlight: dict[str, int]) -> Path:
     """Every pair of objectives: all trials, the Pareto front with standard errors, highlighted trade-offs."""
     objs = list(sp.objectives)
-    pairs = list(itertools.combinations(objs, 2)) or [(objs[0], objs[0])]
+    if len(objs) == 1:  # one objective: its value trial by trial, the best marked
+        m = objs[0]
+        fig, ax = plt.subplots(figsize=(9, 4.4))
+        ok = trials[trials["feasible"]]
+        ax.errorbar(ok["trial"], ok[m], yerr=ok[f"{m}_se"].fillna(0), fmt="o", color="#1b4965", ms=4, capsize=2,
+                    label="trial (± SE)")
+        bad = trials[~trials["feasible"]]
+        if not bad.empty:
+            ax.scatter(bad["trial"], bad[m], marker="x", color="#c1121f", label="infeasible (constraint)")
+        for name, num in highlight.items():
+            r = trials[trials["trial"] == num]
+            ax.scatter(r["trial"], r[m], s=120, marker="*" if name == "reference" else "D", facecolor="none",
+                       edgecolor="#e07a5f", lw=1.6, zorder=4)
+            ax.annotate(f" {name}", (float(r["trial"].iloc[0]), float(r[m].iloc[0])), fontsize=8, color="#e07a5f")
+        ax.set_xlabel("trial")
+        ax.set_ylabel(_label(m))
+        ax.legend(fontsize=8)
+        ax.set_title(f"Sweep {sp.name}: {_label(m)} by trial (means over {len(sp.seeds)} seeds)", loc="left")
+        fig.tight_layout()
+        return _save(fig, out)
+    pairs = list(itertools.combinations(objs, 2))
     n = len(pairs)
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
@@ -126,15 +146,16 @@ def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str
     for m in objs:
         best = front[m].idxmax() if sp.objectives[m] == "maximize" else front[m].idxmin()
         highlight[f"best {OUTCOMES[m][0].lower()}"] = int(front.loc[best, "trial"])
-    # balanced: the front point whose worst normalised objective is best (max-min of scores in [0, 1])
-    scores = pd.DataFrame(index=front.index)
-    for m in objs:
-        v = front[m]
-        span = v.max() - v.min()
-        s = (v - v.min()) / span if span > 0 else pd.Series(1.0, index=v.index)
-        scores[m] = s if sp.objectives[m] == "maximize" else 1 - s
-    bal = scores.min(axis=1).idxmax()
-    highlight["balanced"] = int(front.loc[bal, "trial"])
+    if len(objs) > 1:
+        # balanced: the front point whose worst normalised objective is best (max-min of scores in [0, 1])
+        scores = pd.DataFrame(index=front.index)
+        for m in objs:
+            v = front[m]
+            span = v.max() - v.min()
+            s = (v - v.min()) / span if span > 0 else pd.Series(1.0, index=v.index)
+            scores[m] = s if sp.objectives[m] == "maximize" else 1 - s
+        bal = scores.min(axis=1).idxmax()
+        highlight["balanced"] = int(front.loc[bal, "trial"])
     ref = trials[trials["reference"]]
     if not ref.empty:
         highlight["reference"] = int(ref["trial"].iloc[0])
