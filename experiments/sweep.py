@@ -386,6 +386,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _in_flight(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
+
+
 def _evaluate(sp: SweepSpec, outcomes: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Means and standard errors over seeds of every headline outcome and objective; constraint values."""
     attrs: dict[str, Any] = {}
@@ -451,11 +457,14 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
                 break
             k = min(sp.batch, remaining)
             batch = []
-            for _ in range(k):
+            for i in range(k):
+                if i and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
+                    break
                 t = study.ask(distributions)
                 t.set_user_attr("worker_host", socket.gethostname())
                 t.set_user_attr("worker_pid", os.getpid())
                 batch.append(t)
+            k = len(batch)
             tasks = []
             for t in batch:
                 sc = _trial_scenario(sp, t.params)

@@ -165,3 +165,30 @@ def test_missing_and_invalid_files_exit_2(tmp_path):
     broken.write_text("[sensitivity\nname = 1")
     proc = cli("sensitivity", str(broken), cwd=tmp_path)
     assert proc.returncode == 2 and "broken.toml" in proc.stderr and "TOML" in proc.stderr
+
+
+def test_two_processes_share_one_study(tmp_path):
+    """Two workers on one JournalStorage file (as on two machines) finish the study together."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(SWEEP.format(trials=8, firms=600))
+    journal = tmp_path / "study.journal"
+    init = cli("sweep", str(spec), "--out", str(tmp_path / "a"), "--storage", str(journal), "--trials", "1",
+               "--no-progress", "--jobs", "1", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "run.py"), "sweep", str(spec), "--out", str(tmp_path / w),
+                               "--storage", str(journal), "--resume", "--no-progress", "--jobs", "1"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for w in ("a", "b")]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="resume_test",
+                              storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert 8 <= len(done) <= 9  # both worked until the study had 8; a last race may add one
+    workers = {t.user_attrs.get("worker_pid") for t in done}
+    assert len(workers) >= 2  # trials from more than one process in one study
