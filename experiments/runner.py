@@ -217,10 +217,11 @@ class Runner:
                 labels[key].append(t.label)
         results: dict[tuple[str, int], pd.DataFrame] = {}
         pending: list[tuple[str, int]] = []
+        relabelled = False
         for key, t in unique.items():
             if self.store is not None and self.store.has(t.run_id):
                 df = self.store.read(t.run_id)
-                self.store.add_labels(t.run_id, labels[key])
+                relabelled |= self.store.add_labels(t.run_id, labels[key])
                 results[key] = reduce(df) if reduce else df
             else:
                 pending.append(key)
@@ -241,7 +242,7 @@ class Runner:
                 self._run_parallel(pending, unique, done)
         finally:
             bar.close()
-            if self.store is not None and pending:
+            if self.store is not None and (pending or relabelled):
                 self.store.write_index()
         frames = []
         for key in unique:  # deterministic order, whatever finished first

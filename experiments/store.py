@@ -135,13 +135,15 @@ class RunStore:
         }
         _atomic_write_bytes(self.runs / f"{run_id}.json", json.dumps(man, default=str, indent=1).encode())
 
-    def add_labels(self, run_id: str, labels: Iterable[str]) -> None:
-        """Record that a stored run is also reported under other labels."""
+    def add_labels(self, run_id: str, labels: Iterable[str]) -> bool:
+        """Record that a stored run is also reported under other labels; True if any was new."""
         m = self.manifest(run_id)
         new = [lab for lab in labels if lab not in m.get("labels", [])]
         if m and new:
             m["labels"] = m.get("labels", []) + new
             _atomic_write_bytes(self.runs / f"{run_id}.json", json.dumps(m, default=str, indent=1).encode())
+            return True
+        return False
 
     def read(self, run_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.runs / f"{run_id}.parquet")
