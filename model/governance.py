@@ -117,7 +117,9 @@ def allocate(model) -> None:
 
 def _rotated(u: np.ndarray, j: int) -> np.ndarray:
     """A distinct uniform per programme from one array (Weyl rotation; marginally uniform)."""
-    return np.modf(u + 0.6180339887 * (j + 1))[0]
+    v = u + 0.6180339887 * (j + 1)
+    v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
+    return v
 
 
 def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
@@ -180,11 +182,13 @@ class RankedPool:
         self.prio = pg.priority(model, p["targeting"], u)
         base = base_eligible(model)
         self.n_base = int(np.count_nonzero(base))
-        ranked = self.prio.copy()
-        ranked[~base] = -np.inf
-        self.ranked = ranked
+        self.ranked = np.where(base, self.prio, -np.inf)
         self._levels: list[_Level] = []
         self._size = max(2048, int(self.FIRST_SHARE * self.n_base))
+
+    @property
+    def first_level(self) -> _Level | None:
+        return self._levels[0] if self._levels else None
 
     def level(self, i: int) -> _Level | None:
         while len(self._levels) <= i:
@@ -212,15 +216,21 @@ class RankedPool:
 
     def serve(self, k: int, money: float, pick, bonus=None, bonus_max: float = 0.0, region: int | None = None):
         """Candidates of instrument ``k`` chosen by ``pick(level, idx) -> mask`` in the order of
-        priority (+ ``bonus(level, idx)``), served until ``money`` runs out. Returns (rows, amounts)."""
+        priority (+ ``bonus(level, idx)``), served until ``money`` runs out. Returns (rows, amounts).
+
+        ``idx`` given to ``pick`` is an index array or ``slice(None)`` (every firm of the level); the
+        one given to ``bonus`` is always an index array."""
         empty = np.zeros(0, dtype=np.int64)
         if money <= 0:
             return empty, np.zeros(0)
         i = 0
         while True:
             lvl = self.level(i)
-            idx = np.arange(lvl.rows.size) if region is None else lvl.region_idx(region)
-            idx = idx[pick(lvl, idx)]
+            if region is None:  # the whole level: pick reads the cached arrays as they are (no gather)
+                idx = np.flatnonzero(pick(lvl, slice(None)))
+            else:
+                idx = lvl.region_idx(region)
+                idx = idx[pick(lvl, idx)]
             cand = lvl.rows[idx]
             score = self.prio[cand]
             if bonus is not None:
@@ -255,18 +265,42 @@ def _u_aware(lvl: _Level) -> np.ndarray:
 
 def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
-    owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
+    owners = model.__dict__.get("_owners")
+    if owners is None:  # fixed for the run
+        owners = model._owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
 
     def aware_p(lvl):
         return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
 
-    for j, prog in enumerate(model.programme_list):
-        k = prog.instrument
-        money = budget * mix[INSTRUMENTS[k]] / owners[k]
+    progs = model.programme_list
+    nets = []
+    for prog in progs:
+        money = budget * mix[INSTRUMENTS[prog.instrument]] / owners[prog.instrument]
         prog.budget = money
-        net = money * (1 - p["central_overhead"])
+        nets.append(money * (1 - p["central_overhead"]))
+    live = [j for j, net in enumerate(nets) if net > 0]
+
+    def first_level_picks(lvl):
+        """Every funded programme's candidates in the first level, in one 2-D pass: row r is
+        programme live[r]'s ``pick`` (the same values, computed element by element alike)."""
+        got = lvl._cache.get("central_picks")
+        if got is None:
+            v = _u_aware(lvl)[None, :] + 0.6180339887 * (np.asarray(live, dtype=np.float64) + 1)[:, None]
+            v -= np.trunc(v)
+            picks = v < aware_p(lvl)[None, :]
+            for r, j in enumerate(live):
+                picks[r] &= _elig(lvl, progs[j].instrument)
+            got = lvl._cache["central_picks"] = (picks, {j: r for r, j in enumerate(live)})
+        return got
+
+    for j, prog in enumerate(progs):
+        k = prog.instrument
+        net = nets[j]
 
         def pick(lvl, idx, j=j, k=k):
+            if isinstance(idx, slice) and lvl is pool.first_level:
+                picks, pos = first_level_picks(lvl)
+                return picks[pos[j]]
             return _elig(lvl, k)[idx] & (_rotated(_u_aware(lvl)[idx], j) < aware_p(lvl)[idx])
 
         rows, amts = pool.serve(k, net, pick)

@@ -52,7 +52,7 @@ class MSMEEcosystem(mesa.Model):
         self.streams = streams.Streams(int(self.rng.integers(2**62)))
         self.month = 0
         self._build()
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = reporters.MetricsCollector(
             model_reporters={name: reporters.reporter(name) for name in reporters.METRICS})
         self._bookkeeping(initial=True)
 

@@ -91,6 +91,14 @@ def _draw_capital(rng: np.random.Generator, cls: np.ndarray) -> np.ndarray:
     return cap
 
 
+def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """``rng.choice(len(p), size=n, p=p)``, bit for bit and with the same draws (NumPy's algorithm:
+    one uniform per firm through the cumulative shares), without its per-call checks of ``p``."""
+    cdf = np.cumsum(p, dtype=np.float64)
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(n), side="right").astype(np.int64)
+
+
 def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions: dict, month: int,
                internet: float, entrants: bool) -> None:
     """Draw the attributes of new firms (initial population or entrants) into ``rows``."""
@@ -100,9 +108,9 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
     if entrants:
         cls = np.zeros(n, dtype=np.int8)  # entrants are micro
     else:
-        cls = rng.choice(3, size=n, p=CLASS_SHARES).astype(np.int8)
-    state.region[rows] = rng.choice(len(regions["weight"]), size=n, p=regions["weight"])
-    state.sector[rows] = rng.choice(len(SECTOR_SHARES), size=n, p=SECTOR_SHARES)
+        cls = _choice(rng, CLASS_SHARES, n).astype(np.int8)
+    state.region[rows] = _choice(rng, regions["weight"], n)
+    state.sector[rows] = _choice(rng, SECTOR_SHARES, n)
     capital = _draw_capital(rng, cls)
     if entrants:
         capital = np.clip(capital * 0.6, 2e6, CLASS_CAPITAL_LIMITS[0])

@@ -70,6 +70,7 @@ COLUMNS: dict[str, tuple[type, float]] = {
 }
 
 
+_NONZERO_FILL = [(name, fill) for name, (_, fill) in COLUMNS.items() if fill != 0]
 _ALLOCATOR_TUNED = False
 # Monthly rules that are row by row run over blocks of rows so that their temporaries stay in the
 # CPU cache (a block of float64 is 256 KiB); results do not depend on the block size.
@@ -149,9 +150,8 @@ class FirmState:
         if self.n + k > self.cap:
             self._grow(self.n + k)
         s = slice(self.n, self.n + k)
-        for name, (_, fill) in COLUMNS.items():
-            if fill != 0:  # zero-filled columns are allocated zeroed; the others are filled on use
-                getattr(self, name)[s] = fill
+        for name, fill in _NONZERO_FILL:  # zero-filled columns are allocated zeroed; the others are filled on use
+            getattr(self, name)[s] = fill
         self.n += k
         return s
 
