@@ -64,6 +64,15 @@ def enter_firms(model) -> int:
 
 
 def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``arr`` with new draws for rows ``arr.size..n-1``; grown in place when ``arr`` is a view of
+    a buffer with room (no copy of every row each month)."""
     if arr.size >= n:
         return arr
-    return np.concatenate([arr, rng.random(n - arr.size)])
+    m = arr.size
+    buf = arr.base if isinstance(arr.base, np.ndarray) and arr.base.ndim == 1 and arr.base.size >= n \
+        and arr.base.dtype == arr.dtype and np.shares_memory(arr[:1], arr.base[:1]) else None
+    if buf is None:
+        buf = np.empty(max(n, int(n * 1.25) + 16))
+        buf[:m] = arr
+    buf[m:n] = rng.random(n - m)
+    return buf[:n]

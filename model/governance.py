@@ -150,6 +150,12 @@ class _Level:
             v = self._cache[key] = fn()[self.by_prio]
         return v
 
+    def all_true(self) -> np.ndarray:
+        v = self._cache.get("all_true")
+        if v is None:
+            v = self._cache["all_true"] = np.ones(self.rows_asc.size, dtype=bool)
+        return v
+
     def region_idx(self, r: int) -> np.ndarray:
         """Positions (in ``rows``) of the firms of region ``r``."""
         def split():
@@ -246,7 +252,9 @@ class RankedPool:
 
 def _elig(lvl: _Level, k: int) -> np.ndarray:
     """Instrument ``k``'s eligibility over a level's firms (cached)."""
-    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows_asc))
+    # every firm of a level is base-eligible (alive, small enough: that is how levels are drawn,
+    # and nothing changes it during the allocation), so only the instrument's own rule is read
+    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true()))
 
 
 def _cons(lvl: _Level, k: int) -> np.ndarray:
