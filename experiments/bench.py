@@ -273,11 +273,14 @@ def machine() -> str:
 
 def cmd_bench(args) -> int:
     cfg = dict(QUICK if args.quick else FULL)
-    print(f"bench ({'quick' if args.quick else 'full'}) on {machine()}")
+    before = machine()  # the load average is read now, before the bench adds its own load
+    print(f"bench ({'quick' if args.quick else 'full'}) on {before}")
     t0 = time.perf_counter()
     table, summary = run_bench(cfg)
+    after = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     header = (f"# Benchmark ({'quick' if args.quick else 'full'})\n\n`python run.py bench{' --quick' if args.quick else ''}`"
-              f" on {machine()}; baseline scenario, centralised mode, one seed; {time.perf_counter() - t0:.0f} s in all.")
+              f" on {before}; after the run {after} (the bench itself keeps one core busy); baseline scenario, "
+              f"centralised mode, one seed; {time.perf_counter() - t0:.0f} s in all.")
     csv_path, md_path = write(table, summary, Path(args.out), header)
     print(md_path.read_text())
     print(f"wrote {csv_path} and {md_path}")
