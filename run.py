@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-# (module, required): modules that add commands, in the order they appear in --help
+# modules that add commands, in the order they appear in --help
 COMMAND_MODULES = (
     "analysis.cli",         # default comparison, run, params, scenarios
     "experiments.cli",      # compare, sweep, sensitivity
