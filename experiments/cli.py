@@ -12,19 +12,12 @@ import argparse
 import time
 from pathlib import Path
 
+from analysis.cli import positive_int
 from model.scenario import ScenarioError, parse_override
 
 from .runner import Runner
 
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
-    return v
+_positive_int = positive_int  # one argparse type for every command
 
 
 def _positive_float(text: str) -> float:
