@@ -81,6 +81,9 @@ class MetricsCollector(mesa.DataCollector):
             fast = self._fast_names = (reps, list(reps) if ok else [])
         if not fast[1] or self.agent_reporters or self.agenttype_reporters:
             return super().collect(model)
+        steps = self.__dict__.get("_collection_steps")
+        if steps is not None:  # Mesa >= 3.4 records when it collected; batch_run reads it
+            steps.append(getattr(model, "time", model.steps))
         m, out = model.metrics, self.model_vars
         for var in fast[1]:
             out[var].append(m[var])

@@ -1,5 +1,7 @@
 """The model works with Mesa's own tools: batch_run, DataCollector, agents, running."""
 
+import inspect
+
 import mesa
 import numpy as np
 from conftest import run_model
@@ -9,18 +11,26 @@ from model.agents import MSME, CollaborativePlatform, Cluster, Marketplace, Mini
 
 
 def test_batch_run_with_flat_parameters():
-    results = mesa.batch_run(
-        MSMEEcosystem,
-        parameters={"seed": [1, 2], "n_firms": 200, "n_months": 6,
-                    "governance_mode": ["centralised", "self_governance"], "mix_grants": 0.5},
-        number_processes=1, data_collection_period=1, max_steps=6, display_progress=False)
+    params = {"n_firms": 200, "n_months": 6, "governance_mode": ["centralised", "self_governance"], "mix_grants": 0.5}
+    if "rng" in inspect.signature(mesa.batch_run).parameters:  # Mesa >= 3.4: seeds go through rng=
+        kw = {"rng": [1, 2]}
+    else:                                                        # Mesa 3.3: seed is a model parameter
+        kw = {}
+        params["seed"] = [1, 2]
+    results = mesa.batch_run(MSMEEcosystem, parameters=params, number_processes=1, data_collection_period=1,
+                             max_steps=6, display_progress=False, **kw)
     # Mesa 3.3 reports months 0..5, Mesa >= 3.4 months 0..6
     assert len(results) in (2 * 2 * 6, 2 * 2 * 7)
-    assert {r['RunId'] for r in results} == {0, 1, 2, 3}
+    assert {r["RunId"] for r in results} == {0, 1, 2, 3}
     row = results[-1]
     for key in ("value_added", "support_share_income", "self_reliance", "budget_spent", "governance_mode"):
         assert key in row
     assert all(np.isfinite(r["value_added"]) for r in results)
+    # the seed reaches the model: the two seeds of one governance mode differ
+    last = {}
+    for r in results:
+        last[(r["RunId"])] = r["value_added"]
+    assert len(set(last.values())) == 4
 
 
 def test_datacollector_has_snake_case_reporters(baseline_run):
