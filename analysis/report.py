@@ -12,8 +12,10 @@ from .metrics import HEADLINE_OUTCOMES, OUTCOMES
 
 def fmt(x: float, digits: int = 3) -> str:
     """Short human number."""
-    if x is None or not np.isfinite(x):
+    if x is None or np.isnan(x):
         return "n/a"
+    if np.isinf(x):
+        return "∞" if x > 0 else "−∞"
     a = abs(x)
     if a >= 1000:
         return f"{x:,.0f}"

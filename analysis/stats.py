@@ -72,7 +72,10 @@ def paired_differences(run_values: pd.DataFrame, baseline: str, level: float = L
         sd = float(d.std(ddof=1)) if n > 1 else float("nan")
         h = t_halfwidth(sd, n, level)
         bmean = float(np.nanmean(b.to_numpy()))
-        dz = mean / sd if n > 1 and sd > 0 else (0.0 if mean == 0 else float("inf") * np.sign(mean))
+        if n > 1 and sd > 1e-9 * max(abs(mean), 1e-300):
+            dz = mean / sd
+        else:  # the same difference in every pair (e.g. a fixed overhead rate): no noise to scale by
+            dz = 0.0 if mean == 0 else float("inf") * np.sign(mean)
         p = (float(2 * st.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)) if n > 1 and sd > 0
              else (1.0 if mean == 0 else 0.0))
         rows.append({
