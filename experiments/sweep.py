@@ -420,6 +420,24 @@ def _evaluate(sp: SweepSpec, outcomes: pd.DataFrame, params: dict[str, Any]) -> 
     return attrs
 
 
+def _ask(study, distributions, attempts: int = 5):
+    """``study.ask`` that survives a race between processes sharing a journal file: when another
+    worker finished the trial this one was handed (Optuna raises UpdateFinishedTrialError), ask again."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    for i in range(attempts):
+        try:
+            t = study.ask(distributions)
+            t.set_user_attr("worker_host", socket.gethostname())
+            t.set_user_attr("worker_pid", os.getpid())
+            return t
+        except UpdateFinishedTrialError:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.05 * (i + 1))
+    raise AssertionError("unreachable")
+
+
 def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = None, resume: bool = False,
               fresh: bool = False, stale_after: float | None = None, log=print, progress: bool = True):
     """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study."""
@@ -460,9 +478,7 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
             for i in range(k):
                 if i and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
                     break
-                t = study.ask(distributions)
-                t.set_user_attr("worker_host", socket.gethostname())
-                t.set_user_attr("worker_pid", os.getpid())
+                t = _ask(study, distributions)
                 batch.append(t)
             k = len(batch)
             tasks = []
