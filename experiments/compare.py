@@ -128,14 +128,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     seeds = spec.seeds(ex, "seeds", "experiment", 5)
     if ov.get("seeds"):
         seeds = list(range(1, int(ov["seeds"]) + 1))
-    common = spec.overrides(ex.get("set", {}), "experiment.set")
-    pop = spec.integer(ex, "population", "experiment", None, 10, 20_000_000)
-    hor = spec.integer(ex, "horizon", "experiment", None, 1, 600)
-    if pop:
-        common["n_firms"] = pop
-    if hor:
-        common["n_months"] = hor
-    common.update(ov.get("set", {}))
+    common = spec.common_overrides(ex, "experiment", ov.get("set"))
     wm = spec.integer(ex, "withdrawal_month", "experiment", 48, 0, 600)
     outcomes = spec.outcomes(ex, "outcomes", "experiment", list(HEADLINE_OUTCOMES), list(OUTCOMES))
 

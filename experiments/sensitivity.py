@@ -107,12 +107,7 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
         seeds = list(range(1, int(ov["seeds"]) + 1))
     outcomes = spec.outcomes(s, "outcomes", "sensitivity", DEFAULT_OUTCOMES, list(OUTCOMES))
     sseed = spec.integer(s, "sampler_seed", "sensitivity", 1, 0, 2**31)
-    fixed = spec.overrides(s.get("set", {}), "sensitivity.set")
-    for key, par in (("population", "n_firms"), ("horizon", "n_months")):
-        v = spec.integer(s, key, "sensitivity", None, 1, 20_000_000)
-        if v:
-            fixed[par] = v
-    fixed.update(ov.get("set", {}))
+    fixed = spec.common_overrides(s, "sensitivity", ov.get("set"))
     base = spec.scenario(s.get("scenario", "baseline"), "[sensitivity] scenario", fixed)
 
     params: dict[str, tuple[float, float]] = {}

@@ -163,6 +163,17 @@ class Spec:
                 out[k] = v
         return out
 
+    def common_overrides(self, table: dict, where: str, cli_set: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Overrides every scenario of a section gets: its ``set`` table, ``population`` (n_firms) and
+        ``horizon`` (n_months), then the command line's ``--set`` on top."""
+        out = self.overrides(table.get("set", {}), f"{where}.set")
+        for key, par, lo, hi in (("population", "n_firms", 10, 20_000_000), ("horizon", "n_months", 1, 600)):
+            v = self.integer(table, key, where, None, lo, hi)
+            if v:
+                out[par] = v
+        out.update(cli_set or {})
+        return out
+
     def scenario(self, ref: Any, where: str, overrides: dict[str, Any] | None = None) -> Scenario | None:
         """A bundled scenario name or a path (relative to this file), with overrides validated."""
         if not isinstance(ref, str) or not ref:

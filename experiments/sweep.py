@@ -151,12 +151,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     reference = sw.get("reference", True)
     if not isinstance(reference, bool):
         spec.problem(f"[sweep] reference = {reference!r}", "expected true or false")
-    fixed = spec.overrides(sw.get("set", {}), "sweep.set")
-    for key, par in (("population", "n_firms"), ("horizon", "n_months")):
-        v = spec.integer(sw, key, "sweep", None, 1, 20_000_000)
-        if v:
-            fixed[par] = v
-    fixed.update(ov.get("set", {}))
+    fixed = spec.common_overrides(sw, "sweep", ov.get("set"))
     base = spec.scenario(sw.get("scenario", "baseline"), "[sweep] scenario", fixed)
 
     # levers
