@@ -118,8 +118,6 @@ class Marketplace(Agent):
 class Programme(Agent):
     """One instrument run by one owner (a ministry, a council or the platform)."""
 
-    _next_id = 0
-
     def __init__(self, model, instrument: int, owner: str):
         super().__init__(model)
         self.instrument = int(instrument)

@@ -66,17 +66,12 @@ def _profit_block(model, sl: slice) -> None:
 
 def settle(model) -> None:
     """Profit, then investment, borrowing, repayment and hiring for every alive firm."""
-    loans, income = [], []
     for sl in blocks(model.firms.n):
         _profit_block(model, sl)
-        a, b = _settle_block(model, sl)
-        loans.append(a)
-        income.append(b)
-    model.new_loans = float(np.sum(loans))
-    model.household_income = float(np.sum(income))
+        _settle_block(model, sl)
 
 
-def _settle_block(model, sl: slice) -> tuple[float, float]:
+def _settle_block(model, sl: slice) -> None:
     p, f, n, t = model.p, model.firms, sl, model.month
     alive = f.alive[sl]
     k = f.capital[sl]
@@ -132,9 +127,6 @@ def _settle_block(model, sl: slice) -> tuple[float, float]:
     delta -= principal
     k += delta
     np.maximum(k, 0.0, out=k)
-    np.maximum(profit, 0.0, out=delta)
-    delta -= retained
-    household_income = float(delta.sum())
 
     # workforce follows capital and how busy the firm is
     target = workers_for_capital(k)
@@ -150,4 +142,3 @@ def _settle_block(model, sl: slice) -> tuple[float, float]:
     np.maximum(target, 1.0, out=target)
     target *= alive
     w[:] = target
-    return float(loan.sum()), household_income

@@ -12,7 +12,6 @@ import mesa
 import numpy as np
 
 from . import programmes as pg
-from .learning import dependence_share
 from .state import blocks
 
 GROWTH = (
@@ -33,11 +32,6 @@ COST = (
     "budget_spent_cumulative", "jobs_created", "accounting_gap",
 )
 METRICS: tuple[str, ...] = GROWTH + DEPENDENCE + COST
-HEADLINE = ("value_added", "employment", "survival_rate", "upgrades_cumulative", "stage_3_share",
-            "support_share_income", "loss_without_support_share", "chronic_recipient_share",
-            "self_reliance", "budget_spent_cumulative")
-
-
 def gini(x: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 equal, 1 concentrated).
 
@@ -251,8 +245,3 @@ def compute(model) -> dict[str, float]:
     m["accounting_gap"] = float(led[pg.SPENT] - led[pg.SUPPORT] - led[pg.OVERHEAD] - led[pg.DUPLICATION]
                                 - led[pg.CAPTURE])
     return m
-
-
-def dependence(model) -> np.ndarray:
-    """Per-firm dependence share (for agents and the app)."""
-    return dependence_share(model.firms, model.firms.n)
