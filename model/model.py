@@ -9,17 +9,27 @@ from typing import Any
 import mesa
 import numpy as np
 
-from . import clusters, demography, environment, finance, governance, learning, marketplaces, production
+from . import (
+    clusters,
+    demography,
+    environment,
+    finance,
+    governance,
+    learning,
+    marketplaces,
+    production,
+    reporters,
+    streams,
+)
 from . import programmes as pg
-from . import reporters, streams
-from .agents import (MSME, CollaborativePlatform, Cluster, Marketplace, Ministry, Programme,
-                     RegionalCouncil)
+from .agents import MSME, Cluster, CollaborativePlatform, Marketplace, Ministry, Programme, RegionalCouncil
 from .clusters import ClusterTable
 from .marketplaces import MarketTable
 from .params import DEFAULTS, INSTRUMENTS
 from .population import fill_firms, region_layout
+from .scan import Scan
 from .scenario import Scenario, validate_params
-from .state import FirmState, blocks, size_class
+from .state import FirmState
 
 EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
 
@@ -176,30 +186,13 @@ class MSMEEcosystem(mesa.Model):
             self.running = False
 
     def _bookkeeping(self, initial: bool = False) -> None:
-        f = self.firms
-        ups = downs = 0
-        for sl in blocks(f.n):  # row by row, in cache-sized blocks (see model/state.py)
-            alive = f.alive[sl]
-            new_cls = size_class(f.capital[sl])
-            if not initial:
-                old = f.size_class[sl]
-                up = alive & (new_cls > old)
-                down = alive & (new_cls < old)
-                ups += int(up.sum())
-                downs += int(down.sum())
-                f.upgrades[sl] += up
-                sup = f.support_month[sl]
-                f.support_total[sl] += sup
-                f.support_mask[sl] = (f.support_mask[sl] << np.uint32(1)) | (sup > 0).astype(np.uint32)
-                f.support_ewm[sl] += EWM * (sup - f.support_ewm[sl])
-                f.income_ewm[sl] += EWM * (np.maximum(f.value_added[sl], 0.0) - f.income_ewm[sl])
-            f.size_class[sl] = np.where(alive, new_cls, f.size_class[sl])
-            f.max_class[sl] = np.maximum(f.max_class[sl], f.size_class[sl])
+        # one compiled pass: size classes, support records and moving averages, then the metric sums
+        scan = Scan(self, initial=initial, ewm=EWM)
         if not initial:
-            self.upgrades_month = ups
-            self.downgrades_month = downs
-            self.upgrades_total += ups
-        self.metrics = reporters.compute(self)
+            self.upgrades_month = scan.count("ups")
+            self.downgrades_month = scan.count("downs")
+            self.upgrades_total += self.upgrades_month
+        self.metrics = reporters.compute(self, scan)
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import mesa
 import numpy as np
 
 from . import programmes as pg
-from .state import blocks
 
 GROWTH = (
     "value_added", "revenue", "capital", "employment", "productivity", "firms_alive", "survival_rate",
@@ -83,88 +82,6 @@ class MetricsCollector(mesa.DataCollector):
             out[var].append(m[var])
 
 
-class _Alive:
-    """Alive firms' columns, gathered block by block (cache-friendly) and summed deterministically."""
-
-    def __init__(self, model):
-        f, n = model.firms, model.firms.n
-        self.f, self.n = f, n
-        self.sums: dict[str, list] = {}
-        self.parts: dict[str, list] = {}
-        self.counts: dict[str, list] = {}
-        nreg = model.p["n_regions"]
-        self.cls = np.zeros(4, dtype=np.int64)
-        self.stage = np.zeros(4, dtype=np.int64)
-        self.reg_cnt = np.zeros(nreg, dtype=np.int64)
-        self.reg_va = np.zeros(nreg)
-        self.reg_cap = np.zeros(nreg)
-        self.na = 0
-        self.init_alive = 0
-        self.init_total = 0
-        window = np.uint32((1 << 24) - 1)
-        chronic = model.p["chronic_months"]
-        for sl in blocks(n):
-            a = f.alive[sl]
-            dead = ~a
-            born = f.born[sl]
-            self.init_total += int(np.count_nonzero(born == 0))
-            self.init_alive += int(np.count_nonzero((born == 0) & a))
-            self.na += int(np.count_nonzero(a))
-            va = f.value_added[sl] * a
-            self.parts.setdefault("va", []).append(va[a])
-            for name in ("revenue", "capital", "workers", "online_revenue", "export_revenue", "autonomy",
-                         "competence", "relatedness", "effort"):
-                self._add(name, (getattr(f, name)[sl] * a).sum())
-            self._add("va", va.sum())
-            income = np.maximum(va, 0.0)
-            self._add("income", income.sum())
-            sup = f.support_month[sl] * a
-            self._add("sup", sup.sum())
-            rec = sup > 0
-            self._count("rec", rec)
-            if rec.any():
-                self._add("rec_share", (sup[rec] / (income[rec] + sup[rec])).sum())
-            prof, own = f.profit[sl], f.own_profit[sl]
-            self._count("loss_without", (prof >= 0) & (own < 0) & a)
-            self._count("loss", (prof < 0) & a)
-            months = np.bitwise_count(f.support_mask[sl] & window)
-            self._count("chronic", (months >= chronic) & a)
-            self._count("never", (f.support_total[sl] <= 0) & a)
-            self._count("member", (f.cluster[sl] >= 0) & a)
-            self.cls += np.bincount(f.size_class[sl] + 4 * dead, minlength=8)[:4]
-            self.stage += np.bincount(f.stage[sl] + 4 * dead, minlength=8)[:4]
-            reg = f.region[sl].astype(np.int64)
-            self.reg_cnt += np.bincount(reg + nreg * dead, minlength=2 * nreg)[:nreg]
-            self.reg_va += np.bincount(reg, weights=va, minlength=nreg)
-            self.reg_cap += np.bincount(reg, weights=f.capital[sl] * a, minlength=nreg)
-
-    def _add(self, name, value):
-        self.sums.setdefault(name, []).append(float(value))
-
-    def _count(self, name, mask):
-        self.counts.setdefault(name, []).append(int(np.count_nonzero(mask)))
-
-    def sum(self, name) -> float:
-        v = self.sums.get(name, [0.0])
-        if len(v) < 8:  # what np.sum does below 8 items (a plain loop from 0.0), without its call overhead
-            r = 0.0
-            for x in v:
-                r += x
-            return float(r)
-        return float(np.sum(v))
-
-    def count(self, name) -> int:
-        return sum(self.counts.get(name, [0]))
-
-    def values(self, name) -> np.ndarray:
-        parts = self.parts.get(name, [])
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-    def capital_values(self) -> np.ndarray:
-        f, n = self.f, self.n
-        return f.capital[:n][f.alive[:n]]
-
-
 def _cv(v: np.ndarray) -> float:
     """``v.std() / v.mean()`` (0 for fewer than 2 values or a non-positive mean), computed the way
     NumPy computes them (same bits) without the overhead of ``np.std`` on a few dozen values."""
@@ -178,10 +95,10 @@ def _cv(v: np.ndarray) -> float:
     return float(np.sqrt(d.sum() / v.size) / mean)
 
 
-def compute(model) -> dict[str, float]:
-    """All metrics for the current month."""
-    f, n, t = model.firms, model.firms.n, model.month
-    A = _Alive(model)
+def compute(model, A) -> dict[str, float]:
+    """All metrics for the current month, from the month's end-of-month pass ``A``
+    (:class:`model.scan.Scan`)."""
+    t = model.month
     na = A.na
     m: dict[str, float] = {}
     m["value_added"] = A.sum("va")
@@ -207,7 +124,7 @@ def compute(model) -> dict[str, float]:
     rev = max(m["revenue"], 1e-9)
     m["online_sales_share"] = float(A.sum("online_revenue") / rev) if na else 0.0
     m["export_sales_share"] = float(A.sum("export_revenue") / rev) if na else 0.0
-    m["gini_value_added"] = gini(A.values("va")) if t > 0 else gini(A.capital_values())
+    m["gini_value_added"] = gini(A.va_alive) if t > 0 else gini(A.capital_values())
     cnt = A.reg_cnt
     rva = (A.reg_va if t > 0 else A.reg_cap) / np.maximum(cnt, 1)
     ok = cnt > 0

@@ -1,0 +1,158 @@
+"""The end-of-month pass over the firm rows, compiled with Numba: bookkeeping and metric sums.
+
+At the end of a month the model updates each firm's running records (size class from capital,
+upgrades, cumulative and moving-average support, the 32-month support mask, the moving average of
+income) and then sums the alive firms' columns into the month's metrics. Written with NumPy this is
+some 60 passes over the rows and a fifth of a month's time at 10^6 firms; here it is one loop that
+reads each row once. The rules are exactly those of the NumPy version they replace (same values;
+sums are accumulated in row order, so they differ from NumPy's pairwise sums by rounding only).
+
+The kernel is compiled on first use and cached next to this file (``cache=True``), so a fresh
+installation compiles once (a few seconds) and later processes load it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .params import CLASS_CAPITAL_LIMITS
+
+# indices of the float sums in ``Scan.sums``
+SUM_NAMES = ("va", "revenue", "capital", "workers", "online_revenue", "export_revenue", "autonomy",
+             "competence", "relatedness", "effort", "income", "sup", "rec_share")
+# indices of the counts in ``Scan.counts``
+COUNT_NAMES = ("alive", "init_total", "init_alive", "rec", "loss_without", "loss", "chronic", "never",
+               "member", "ups", "downs")
+_S = {name: i for i, name in enumerate(SUM_NAMES)}
+_C = {name: i for i, name in enumerate(COUNT_NAMES)}
+_LIMITS = np.asarray(CLASS_CAPITAL_LIMITS, dtype=np.float64)
+
+
+@njit(cache=True, nogil=True)
+def _scan(n, initial, ewm, chronic, limits, nreg,
+          alive, born, capital, size_class, max_class, upgrades, support_month, support_total, support_mask,
+          support_ewm, income_ewm, value_added, revenue, workers, online_revenue, export_revenue,
+          autonomy, competence, relatedness, effort, profit, own_profit, cluster, stage, region,
+          sums, counts, cls, stages, reg_cnt, reg_va, reg_cap, va_alive):
+    """Bookkeeping for rows ``0..n-1`` (``initial``: month 0, class only), then the alive rows' sums.
+
+    Writes the alive rows' value added, in row order, to ``va_alive`` and returns how many."""
+    window = np.uint32((1 << 24) - 1)
+    k = 0
+    for i in range(n):
+        a = alive[i]
+        # size class from capital: number of limits strictly below it (GR 7/2021)
+        c = capital[i]
+        new = 0
+        for lim in limits:
+            if c > lim:
+                new += 1
+        old = size_class[i]
+        if not initial:
+            if a and new > old:
+                counts[9] += 1
+                upgrades[i] += 1
+            elif a and new < old:
+                counts[10] += 1
+            sup = support_month[i]
+            support_total[i] += sup
+            support_mask[i] = (support_mask[i] << np.uint32(1)) | np.uint32(1 if sup > 0 else 0)
+            support_ewm[i] += ewm * (sup - support_ewm[i])
+            income_ewm[i] += ewm * (max(value_added[i], 0.0) - income_ewm[i])
+        if a:
+            size_class[i] = new
+        if size_class[i] > max_class[i]:
+            max_class[i] = size_class[i]
+
+        # metrics: alive firms (and the initial population's survival)
+        if born[i] == 0:
+            counts[1] += 1
+            if a:
+                counts[2] += 1
+        if not a:
+            continue
+        counts[0] += 1
+        va = value_added[i]
+        va_alive[k] = va
+        k += 1
+        sums[0] += va
+        sums[1] += revenue[i]
+        sums[2] += c
+        sums[3] += workers[i]
+        sums[4] += online_revenue[i]
+        sums[5] += export_revenue[i]
+        sums[6] += autonomy[i]
+        sums[7] += competence[i]
+        sums[8] += relatedness[i]
+        sums[9] += effort[i]
+        income = max(va, 0.0)
+        sums[10] += income
+        sup = support_month[i]
+        sums[11] += sup
+        if sup > 0:
+            counts[3] += 1
+            sums[12] += sup / (income + sup)
+        pr = profit[i]
+        if pr >= 0 and own_profit[i] < 0:
+            counts[4] += 1
+        if pr < 0:
+            counts[5] += 1
+        m = support_mask[i] & window
+        bits = 0
+        while m:
+            m &= m - np.uint32(1)
+            bits += 1
+        if bits >= chronic:
+            counts[6] += 1
+        if support_total[i] <= 0:
+            counts[7] += 1
+        if cluster[i] >= 0:
+            counts[8] += 1
+        cls[size_class[i]] += 1
+        stages[stage[i]] += 1
+        r = region[i]
+        reg_cnt[r] += 1
+        reg_va[r] += va
+        reg_cap[r] += c
+    return k
+
+
+class Scan:
+    """The result of one end-of-month pass: sums, counts and per-class/stage/region tallies of the
+    alive firms, and their value added (for the Gini coefficient)."""
+
+    def __init__(self, model, initial: bool = False, ewm: float = 1.0 / 12.0):
+        f, n = model.firms, model.firms.n
+        nreg = model.p["n_regions"]
+        self.sums_ = np.zeros(len(SUM_NAMES))
+        self.counts_ = np.zeros(len(COUNT_NAMES), dtype=np.int64)
+        self.cls = np.zeros(4, dtype=np.int64)
+        self.stage = np.zeros(4, dtype=np.int64)
+        self.reg_cnt = np.zeros(nreg, dtype=np.int64)
+        self.reg_va = np.zeros(nreg)
+        self.reg_cap = np.zeros(nreg)
+        buf = model.__dict__.get("_va_buffer")
+        if buf is None or buf.size < n:
+            buf = model._va_buffer = np.empty(max(n, int(n * 1.25) + 16))
+        k = _scan(n, initial, ewm, int(model.p["chronic_months"]), _LIMITS, nreg,
+                  f.alive, f.born, f.capital, f.size_class, f.max_class, f.upgrades, f.support_month,
+                  f.support_total, f.support_mask, f.support_ewm, f.income_ewm, f.value_added, f.revenue,
+                  f.workers, f.online_revenue, f.export_revenue, f.autonomy, f.competence, f.relatedness,
+                  f.effort, f.profit, f.own_profit, f.cluster, f.stage, f.region,
+                  self.sums_, self.counts_, self.cls, self.stage, self.reg_cnt, self.reg_va, self.reg_cap, buf)
+        self.va_alive = buf[:k]
+        self.f, self.n = f, n
+        self.na = int(self.counts_[0])
+        self.init_total = int(self.counts_[1])
+        self.init_alive = int(self.counts_[2])
+
+    def sum(self, name: str) -> float:
+        return float(self.sums_[_S[name]])
+
+    def count(self, name: str) -> int:
+        return int(self.counts_[_C[name]])
+
+    def capital_values(self) -> np.ndarray:
+        f, n = self.f, self.n
+        return f.capital[:n][f.alive[:n]]
