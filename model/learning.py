@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import streams
+from .clusters import PerFirm
 from .marketplaces import join_marketplace
-from .state import blocks
+from .state import BLOCK, blocks
 
 SDT_RATE = 0.04           # monthly adjustment of autonomy, competence, relatedness
 INNOVATION = 0.0025       # monthly log-productivity gain at full effort and literacy
@@ -39,117 +41,122 @@ def _any_participants(model) -> bool:
 
 
 def update(model) -> None:
-    """Monthly learning and decisions (reading the state at the start of the month)."""
-    n = model.firms.n
-    up23 = [_update_block(model, sl) for sl in blocks(n)]
+    """Monthly learning and decisions of every alive firm (reading the state at the start of the
+    month), in one compiled pass over the rows (:func:`_learn`); the random numbers are the
+    rows' keyed stream numbers, drawn block by block."""
+    p, f, t = model.p, model.firms, model.month
+    n = f.n
+    councils, platform = _any_participants(model)
+    coop_tab, coop_idx = _by_cluster(model.cluster_coop_firm)
+    skill_tab, skill_idx = _by_cluster(model.cluster_skill_mean_firm)
+    spill = np.asarray(model.spillover_gap)
+    net_region = f.derived("internet_factor", lambda r: model.region_internet[f.region[r]])
+    buf = np.empty(min(n, BLOCK) + 1, dtype=np.int64)
+    up23 = []
+    for sl in blocks(n):
+        z = model.streams.normal_rows(t, streams.PRODUCTIVITY, sl)
+        u = model.streams.uniform_rows(t, streams.ADOPTION, sl)
+        # log and exp of productivity as NumPy passes (SIMD; the compiled loop would call libm per row)
+        logp = np.log(f.productivity[sl])
+        k = _learn(sl.start, sl.stop, bool(councils), bool(platform), float(p["dependence_elasticity"]),
+                   float(p["productivity_volatility"]), float(model.internet), z, u, logp,
+                   coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
+                   f.alive, f.support_ewm, f.income_ewm, f.platform_step, f.participant, f.literacy,
+                   f.digital_skill, f.own_profit, f.autonomy, f.competence, f.relatedness, f.effort,
+                   f.stage, f.capital, f.online_revenue, f.revenue, f.marketplace,
+                   f.market_reach, f.logistics, buf)
+        np.exp(logp, out=logp)
+        np.copyto(f.productivity[sl], logp, where=f.alive[sl])
+        if k:
+            up23.append(buf[:k].copy())
     join_marketplace(model, np.concatenate(up23) if up23 else np.zeros(0, dtype=np.int64))
 
 
-def _update_block(model, sl: slice) -> np.ndarray:
-    """The monthly update of rows ``sl``; returns the rows that start selling online."""
-    p, f, t = model.p, model.firms, model.month
-    alive = f.alive[sl]
-    s = f.support_ewm[sl]
-    dep = s / (np.maximum(f.income_ewm[sl], 0.0) + s + 1.0)
-    plat = f.platform_step[sl]
-    part = f.participant[sl]
-    councils, platform = _any_participants(model)
-    coop = model.cluster_coop_firm[sl]
-    if platform:
-        co_created = plat >= 3
+def _by_cluster(x):
+    """A per-firm cluster value as (table, index): ``x[i] == table[index[i]]``."""
+    if isinstance(x, PerFirm):
+        return x.table, x.index
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    return a, np.arange(a.size)
 
-    # self-determination
-    aut_t = 0.75 - 0.8 * dep
-    if councils:
-        aut_t += 0.3 * part
-    if platform:
-        aut_t += 0.1 * co_created
-    np.clip(aut_t, 0, 1, out=aut_t)
-    # competence follows own success (profit without support), not subsidised profit
-    comp_t = 0.15 + 0.4 * f.literacy[sl]
-    comp_t += 0.2 * f.digital_skill[sl]
-    comp_t += 0.25 * (f.own_profit[sl] > 0)
-    np.clip(comp_t, 0, 1, out=comp_t)
-    rel_t = 0.25 + 0.45 * coop
-    if platform:
-        rel_t += 0.3 * co_created
-    if councils:
-        rel_t += 0.3 * part
-    np.clip(rel_t, 0, 1, out=rel_t)
-    self_rel = None
-    for col, target in ((f.autonomy, aut_t), (f.competence, comp_t), (f.relatedness, rel_t)):
-        x = col[sl]
-        target -= x
-        target *= SDT_RATE
-        x += target
-        self_rel = x.copy() if self_rel is None else np.add(self_rel, x, out=self_rel)
-    self_rel /= 3
-    effort = f.effort[sl]
-    np.multiply(0.75, self_rel, out=effort)
-    effort += 0.25
-    dep *= p["dependence_elasticity"]
-    effort -= dep
-    np.clip(effort, 0.05, 1.0, out=effort)
 
-    # skills
-    skill = f.digital_skill[sl]
-    stage = f.stage[sl]
-    ds = 0.004 * (stage >= 2)
-    ds *= 1 - skill
-    gap = model.cluster_skill_mean_firm[sl] - skill
-    np.maximum(gap, 0, out=gap)
-    gap *= 0.02 * coop
-    ds += gap
-    ds -= 0.0015 * skill
-    skill += ds
-    lit = f.literacy[sl]
-    dl = 0.002 * effort
-    dl *= 1 - lit
-    dl -= 0.001 * lit
-    lit += dl
-
-    # productivity: innovation effort, cluster spillover, noise, mean reversion
-    z = model.streams.normal_rows(t, streams.PRODUCTIVITY, sl)
-    prod = f.productivity[sl]
-    logp = np.log(prod)
-    dp = INNOVATION * effort
-    dp *= lit
-    dp += model.spillover_gap[sl]
-    dp -= MEAN_REVERSION * logp
-    z *= p["productivity_volatility"]
-    dp += z
-    logp += dp
-    np.exp(logp, out=logp)
-    np.copyto(prod, logp, where=alive)
-
-    # digital adoption
-    u = model.streams.uniform_rows(t, streams.ADOPTION, sl)
-    net = model.internet * f.derived("internet_factor", lambda r: model.region_internet[f.region[r]])[sl]
-    np.minimum(net, 1.0, out=net)
-    if platform:
-        search = 1.0 + 0.6 * (plat > 0)  # the platform removes search and information costs
-    h12 = ADOPT_12 * net
-    h12 *= 0.3 + skill
-    h12 *= 1 + 0.5 * lit
-    if platform:
-        h12 *= search
-    h23 = ADOPT_23 * net
-    h23 *= (0.2 + skill) ** 2
-    h23 *= f.capital[sl] > 5e6
-    if platform:
-        h23 *= search
-    up12 = (stage == 1) & alive & (u < h12)
-    up23 = (stage == 2) & alive & (u < h23)
-    leave = (stage == 3) & alive & (u > 1 - LEAVE_ONLINE)
-    leave = np.flatnonzero(leave) + sl.start
-    leave = leave[f.online_revenue[leave] < f.revenue[leave] * 0.05]
-    stage[up12] = 2
-    f.stage[leave] = 2
-    f.marketplace[leave] = -1
-
-    # decaying market positions
-    f.market_reach[sl] *= 0.95
-    f.logistics[sl] *= 0.97
-    np.clip(skill, 0, 1, out=skill)
-    np.clip(lit, 0, 1, out=lit)
-    return np.flatnonzero(up23) + sl.start
+@njit(cache=True, nogil=True)
+def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, u, logp,
+           coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
+           alive, support_ewm, income_ewm, platform_step, participant, literacy, digital_skill, own_profit,
+           autonomy, competence, relatedness, effort, stage, capital, online_revenue, revenue,
+           marketplace, market_reach, logistics, up23):
+    """The month's learning of alive rows ``lo..hi-1`` (the reference engine's
+    ``ReferenceMSME.learn_and_adopt``, row by row). ``z``/``u``: the block's normal and uniform
+    numbers; ``logp``: the block's log productivity, advanced in place (the caller takes its exp).
+    Rows that start selling online are written to ``up23``; returns how many."""
+    k = 0
+    for i in range(lo, hi):
+        if not alive[i]:
+            continue
+        j = i - lo
+        s = support_ewm[i]
+        dep = s / (max(income_ewm[i], 0.0) + s + 1.0)  # support as a share of income
+        part = participant[i]
+        co_created = 1.0 if platform_step[i] >= 3 else 0.0
+        coop = coop_tab[coop_idx[i]]
+        # self-determination (seed 001): autonomy, competence, relatedness
+        aut_t = 0.75 - 0.8 * dep
+        if councils:
+            aut_t += 0.3 * part
+        if platform:
+            aut_t += 0.1 * co_created
+        # competence follows own success (profit without support), not subsidised profit
+        comp_t = 0.15 + 0.4 * literacy[i]
+        comp_t += 0.2 * digital_skill[i]
+        comp_t += 0.25 * (1.0 if own_profit[i] > 0 else 0.0)
+        rel_t = 0.25 + 0.45 * coop
+        if platform:
+            rel_t += 0.3 * co_created
+        if councils:
+            rel_t += 0.3 * part
+        a = autonomy[i]
+        a += (min(max(aut_t, 0.0), 1.0) - a) * SDT_RATE
+        autonomy[i] = a
+        c = competence[i]
+        c += (min(max(comp_t, 0.0), 1.0) - c) * SDT_RATE
+        competence[i] = c
+        r = relatedness[i]
+        r += (min(max(rel_t, 0.0), 1.0) - r) * SDT_RATE
+        relatedness[i] = r
+        # effort and risk-taking (seed 000): rise with self-reliance, fall with dependence
+        e = 0.75 * ((a + c + r) / 3) + 0.25 - dep * dep_elasticity
+        e = min(max(e, 0.05), 1.0)
+        effort[i] = e
+        # skills: learning by doing, peers in the cluster, forgetting
+        skill = digital_skill[i]
+        st = stage[i]
+        ds = (0.004 if st >= 2 else 0.0) * (1 - skill)
+        ds += max(skill_tab[skill_idx[i]] - skill, 0.0) * (0.02 * coop)
+        ds -= 0.0015 * skill
+        skill += ds
+        lit = literacy[i]
+        lit += 0.002 * e * (1 - lit) - 0.001 * lit
+        # productivity: innovation effort, cluster spillover, mean reversion, noise
+        lp = logp[j]
+        logp[j] = lp + (INNOVATION * e * lit + spill[i] - MEAN_REVERSION * lp + z[j] * volatility)
+        # digital adoption (seed 000 stages); the platform removes search and information costs
+        net = min(internet * net_region[i], 1.0)
+        search = 1.0 + 0.6 * (1.0 if platform_step[i] > 0 else 0.0) if platform else 1.0
+        uj = u[j]
+        if st == 1:
+            if uj < ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
+                stage[i] = 2
+        elif st == 2:
+            if uj < ADOPT_23 * net * (0.2 + skill) ** 2 * (1.0 if capital[i] > 5e6 else 0.0) * search:
+                up23[k] = i
+                k += 1
+        elif uj > 1 - LEAVE_ONLINE and online_revenue[i] < revenue[i] * 0.05:
+            stage[i] = 2
+            marketplace[i] = -1
+        # decaying market positions
+        market_reach[i] *= 0.95
+        logistics[i] *= 0.97
+        digital_skill[i] = min(max(skill, 0.0), 1.0)
+        literacy[i] = min(max(lit, 0.0), 1.0)
+    return k
