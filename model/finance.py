@@ -10,9 +10,11 @@ the shock tightens credit (seeds 002, 003); KUR loans arrive through the program
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import streams
-from .population import workers_for_capital
+from .population import WORKER_CURVE
+from .scan import check_rows
 from .state import blocks
 
 FIXED_BASE = 150_000.0     # IDR a month: rent, utilities, fees
@@ -65,80 +67,113 @@ def _profit_block(model, sl: slice) -> None:
 
 
 def settle(model) -> None:
-    """Profit, then investment, borrowing, repayment and hiring for every alive firm."""
-    for sl in blocks(model.firms.n):
-        _profit_block(model, sl)
-        _settle_block(model, sl)
+    """Profit, then investment, borrowing, repayment and hiring for every alive firm, in one
+    compiled pass over the rows (:func:`_settle`), block by block."""
+    p, f, t = model.p, model.firms, model.month
+    exposure = model.exposure
+    per_row_exposure = np.ndim(exposure) != 0
+    exp_arr = np.asarray(exposure, dtype=np.float64) if per_row_exposure else np.zeros(1)
+    tight_scale = float(p["shock_credit_tightening"] * model.shock)
+    scalar_tight = 1.0 - tight_scale * (0.0 if per_row_exposure else float(exposure))
+    logk_knots, worker_knots = WORKER_CURVE
+    check_rows(f.n, "finance.settle", commission=model.commission_firm, own_promotion=model.own_promotion,
+               exposure=exp_arr if per_row_exposure else np.zeros(f.n))
+    for sl in blocks(f.n):
+        u = model.streams.uniform_rows(t, streams.FINANCE + 30, sl)  # loan decisions
+        _settle(sl.start, sl.stop, u, float(p["wage_per_worker"]), float(p["commercial_interest_rate"]),
+                float(p["moneylender_interest_rate"]), per_row_exposure, exp_arr, tight_scale, scalar_tight,
+                model.commission_firm, model.own_promotion,
+                f.alive, f.licensed, f.credit_access, f.value_added, f.revenue, f.online_revenue, f.support_cash,
+                f.utilisation, f.effort, f.capital, f.workers, f.debt, f.debt_rate, f.profit, f.own_profit,
+                f.loss_months)
+        # workforce follows capital and how busy the firm is (log as a NumPy pass: SIMD, not libm per row)
+        logk = np.log(np.maximum(f.capital[sl], 1.0))
+        _hire(sl.start, sl.stop, logk, logk_knots, worker_knots, f.alive, f.utilisation, f.workers)
 
 
-def _settle_block(model, sl: slice) -> None:
-    p, f, n, t = model.p, model.firms, sl, model.month
-    alive = f.alive[sl]
-    k = f.capital[sl]
-    profit = f.profit[sl]
-    util = f.utilisation[sl]
-    credit = f.credit_access[sl]
-    debt = f.debt[sl]
-    lossy = profit < 0
-    lossy &= alive
-    lm = f.loss_months[sl]
-    lm += 1
-    lm *= lossy
-    # investment from retained profit; losses draw down capital
-    effort = f.effort[sl]
-    # firms invest when busy: demand, not cash, limits expansion
-    busy = util - 0.8
-    busy /= 0.15
-    np.clip(busy, 0.0, 1.0, out=busy)
-    retained = RETAIN * effort
-    retained *= busy
-    retained *= np.maximum(profit, 0.0)
-    principal = debt * AMORTISATION
-    principal *= alive
-    # new commercial loans: busy, profitable, willing (effort = risk-taking) and not over-indebted
-    exposure = model.exposure if np.ndim(model.exposure) == 0 else model.exposure[sl]
-    tight = 1.0 - p["shock_credit_tightening"] * model.shock * exposure
-    want = (credit == 2) & (util > 0.9) & (profit > 0) & (debt < 0.6 * k) & alive
-    rows = np.flatnonzero(want)
-    u = model.streams.uniform_rows(t, streams.FINANCE + 30, rows + sl.start)
-    odds = BORROW_PROB * effort[rows]
-    odds *= tight if np.ndim(tight) == 0 else tight[rows]
-    borrow = rows[u < odds]
-    loan = LOAN_SHARE * k[borrow]
-    # moneylender: informal borrowers cover a loss with a loan at the informal rate
-    ml = np.flatnonzero((credit == 1) & lossy & (debt < 0.5 * k))
-    ml_loan = -profit[ml]
-    # blended rate of the firms that borrow (a firm is never both a formal and an informal borrower)
-    new_rows = np.concatenate([borrow, ml])
-    new_debt = np.concatenate([loan, ml_loan])
-    rate_new = np.concatenate([np.full(borrow.size, p["commercial_interest_rate"]),
-                               np.full(ml.size, p["moneylender_interest_rate"])])
-    pos = new_debt > 0
-    new_rows, new_debt, rate_new = new_rows[pos], new_debt[pos], rate_new[pos]
-    rest = debt[new_rows] - principal[new_rows]
-    rates = f.debt_rate[sl]
-    rates[new_rows] = (rest * rates[new_rows] + new_debt * rate_new) / np.maximum(rest + new_debt, 1e-9)
-    debt -= principal
-    debt[new_rows] += new_debt
-    np.maximum(debt, 0.0, out=debt)
-    delta = np.minimum(profit, 0.0)
-    delta += retained
-    delta[new_rows] += new_debt
-    delta -= principal
-    k += delta
-    np.maximum(k, 0.0, out=k)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _settle(lo, hi, u, wage, commercial_rate, moneylender_rate, per_row_exposure, exposure, tight_scale,
+            scalar_tight, commission, own_promotion,
+            alive, licensed, credit, value_added, revenue, online_revenue, support_cash, utilisation, effort,
+            capital, workers, debt, debt_rate, profit_out, own_out, loss_months):
+    """Rows ``lo..hi-1``: the reference engine's ``ReferenceMSME.settle_accounts``, row by row
+    (profit as in :func:`_profit_block`). ``u``: the block's uniforms for loan decisions."""
+    for i in range(lo, hi):
+        if not alive[i]:
+            profit_out[i] = 0.0
+            own_out[i] = 0.0
+            loss_months[i] = 0
+            workers[i] = 0.0
+            continue
+        k = capital[i]
+        d = debt[i]
+        rate = debt_rate[i]
+        # profit: value added less wages (the owner is not paid one), fixed, transaction, commission,
+        # promotion, interest and depreciation costs, plus cash-equivalent support
+        pr = value_added[i] - max(workers[i] - 1.0, 0.0) * wage
+        pr -= FIXED_BASE + FIXED_CAPITAL * k
+        pr -= revenue[i] * (TRANSACTION_LICENSED if licensed[i] else TRANSACTION_UNLICENSED)
+        pr -= online_revenue[i] * commission[i]
+        pr -= own_promotion[i]
+        pr -= d * rate / 12
+        pr -= DEPRECIATION * k
+        cash = support_cash[i]
+        pr += cash
+        profit_out[i] = pr
+        saving = max(commercial_rate - rate, 0.0) * d / 12  # KUR interest saving
+        own_out[i] = pr - cash - saving
+        lossy = pr < 0
+        loss_months[i] = loss_months[i] + 1 if lossy else 0
+        # investment from retained profit when busy (demand, not cash, limits expansion)
+        util = utilisation[i]
+        busy = min(max((util - 0.8) / 0.15, 0.0), 1.0)
+        retained = RETAIN * effort[i] * busy * max(pr, 0.0)
+        principal = d * AMORTISATION
+        # new commercial loans: busy, profitable, willing and not over-indebted; the moneylender
+        # covers an informal borrower's loss
+        new_debt = 0.0
+        rate_new = 0.0
+        c = credit[i]
+        if c == 2 and util > 0.9 and pr > 0 and d < 0.6 * k:
+            tight = 1.0 - tight_scale * exposure[i] if per_row_exposure else scalar_tight
+            if u[i - lo] < BORROW_PROB * effort[i] * tight:
+                new_debt = LOAN_SHARE * k
+                rate_new = commercial_rate
+        elif c == 1 and lossy and d < 0.5 * k:
+            new_debt = -pr
+            rate_new = moneylender_rate
+        if new_debt > 0:
+            rest = d - principal
+            debt_rate[i] = (rest * rate + new_debt * rate_new) / max(rest + new_debt, 1e-9)
+        else:
+            new_debt = 0.0
+        debt[i] = max(d - principal + new_debt, 0.0)
+        k = max(k + (min(pr, 0.0) + retained + new_debt - principal), 0.0)
+        capital[i] = k
 
-    # workforce follows capital and how busy the firm is
-    target = workers_for_capital(k)
-    busy_l = util / 0.85
-    np.minimum(busy_l, 1.2, out=busy_l)
-    busy_l *= 0.4
-    busy_l += 0.6
-    target *= busy_l
-    w = f.workers[sl]
-    target -= w
-    target *= WORKER_ADJUST
-    target += w
-    np.maximum(target, 1.0, out=target)
-    target *= alive
-    w[:] = target
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _hire(lo, hi, logk, logk_knots, worker_knots, alive, utilisation, workers):
+    """The workforce of alive rows ``lo..hi-1`` moves towards the target for their (new) capital,
+    scaled by how busy they are. ``logk``: the block's log capital."""
+    for i in range(lo, hi):
+        if not alive[i]:
+            continue
+        target = _interp(logk[i - lo], logk_knots, worker_knots)
+        target *= min(utilisation[i] / 0.85, 1.2) * 0.4 + 0.6
+        w = workers[i]
+        workers[i] = max((target - w) * WORKER_ADJUST + w, 1.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _interp(x, xp, fp):
+    """``np.interp(x, xp, fp)`` for one value (NumPy's slopes)."""
+    if x < xp[0]:
+        return fp[0]
+    last = xp.size - 1
+    if x >= xp[last]:
+        return fp[last]
+    j = 0
+    while x >= xp[j + 1]:
+        j += 1
+    return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]

@@ -18,6 +18,7 @@ from numba import njit
 from . import streams
 from .clusters import PerFirm
 from .marketplaces import join_marketplace
+from .scan import check_rows
 from .state import BLOCK, blocks
 
 SDT_RATE = 0.04           # monthly adjustment of autonomy, competence, relatedness
@@ -51,6 +52,8 @@ def update(model) -> None:
     skill_tab, skill_idx = _by_cluster(model.cluster_skill_mean_firm)
     spill = np.asarray(model.spillover_gap)
     net_region = f.derived("internet_factor", lambda r: model.region_internet[f.region[r]])
+    check_rows(n, "learning.update", cluster_coop=coop_idx, cluster_skill=skill_idx, spillover=spill,
+               internet=net_region)
     buf = np.empty(min(n, BLOCK) + 1, dtype=np.int64)
     up23 = []
     for sl in blocks(n):
@@ -80,7 +83,7 @@ def _by_cluster(x):
     return a, np.arange(a.size)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, u, logp,
            coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
            alive, support_ewm, income_ewm, platform_step, participant, literacy, digital_skill, own_profit,

@@ -49,11 +49,15 @@ def region_layout(n_regions: int) -> dict[str, np.ndarray]:
     }
 
 
+# target workforce against log capital: a log-linear curve through the class means (FACTS)
+WORKER_CURVE = (np.log([5e6, 3e7, 3e8, 1e9, 2.5e9, 5e9, 7.5e9, 1e10, 5e10]),
+                np.array([1.3, 1.75, 3.0, 4.5, 7.5, 15.0, 50.0, 80.0, 250.0]))
+
+
 def workers_for_capital(capital: np.ndarray) -> np.ndarray:
     """Target workforce for a capital stock: a log-linear curve through the class means (FACTS)."""
     logk = np.log(np.maximum(capital, 1.0))
-    knots = np.log([5e6, 3e7, 3e8, 1e9, 2.5e9, 5e9, 7.5e9, 1e10, 5e10])
-    workers = np.array([1.3, 1.75, 3.0, 4.5, 7.5, 15.0, 50.0, 80.0, 250.0])
+    knots, workers = WORKER_CURVE
     if np.ndim(logk) == 0 or knots.size > 100:
         return np.interp(logk, knots, workers)
     return interp_few_knots(logk, knots, workers)

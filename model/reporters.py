@@ -44,7 +44,7 @@ def gini(x: np.ndarray) -> float:
     return _gini_sorted(xs)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gini_sorted(x) -> float:
     """Gini of ascending values: ``(n + 1 - 2 * sum(cumsum(x)) / sum(x)) / n`` in one pass."""
     n = x.size

@@ -29,7 +29,16 @@ _C = {name: i for i, name in enumerate(COUNT_NAMES)}
 _LIMITS = np.asarray(CLASS_CAPITAL_LIMITS, dtype=np.float64)
 
 
-@njit(cache=True, nogil=True)
+def check_rows(n: int, where: str, **arrays) -> None:
+    """Raise if a per-firm array handed to a compiled loop has fewer than ``n`` rows (compiled loops
+    do not check bounds: a stale array from before this month's entrants would be read past its end)."""
+    for name, a in arrays.items():
+        if np.shape(a)[0] < n:
+            raise RuntimeError(f"{where}: {name} has {np.shape(a)[0]} rows, the firm table {n}; "
+                               "monthly stages must run in the order of MSMEEcosystem.step")
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _scan(n, initial, ewm, chronic, limits, nreg,
           alive, born, capital, size_class, max_class, upgrades, support_month, support_total, support_mask,
           support_ewm, income_ewm, value_added, revenue, workers, online_revenue, export_revenue,
