@@ -10,6 +10,7 @@ is linear in firms whatever the number of clusters.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import streams
 from .population import BASE_CLUSTER_COVERAGE, MANUFACTURING
@@ -209,10 +210,7 @@ def update(model) -> None:
     id + 1, 0 for firms outside clusters and dead firms), whose row 0 holds the non-member value.
     """
     f, n, ct = model.firms, model.firms.n, model.cluster_table
-    cl = f.cluster[:n]
-    member = (cl >= 0) & f.alive[:n]
     nc = ct.n
-    model.in_cluster = member
     manuf = f.derived("manufacturing", lambda r: MANUFACTURING[f.sector[r]], dtype=bool)
     if nc == 0:
         z = np.zeros(n)
@@ -226,44 +224,73 @@ def update(model) -> None:
         model.cluster_promotion_firm = z
         model.cluster_skill_mean_firm = z
         return
-    cl1 = (cl.astype(np.int64) + 1) * member
+    # one compiled pass: each firm's cluster index (cl1) and the clusters' member counts and sums
+    # of log productivity and skill (accumulated in row order, as np.bincount does)
+    logp = np.log(f.productivity[:n])
+    cl1 = np.empty(n, dtype=np.int64)
+    members1 = np.zeros(nc + 1, dtype=np.int64)
+    sum_logp1 = np.zeros(nc + 1)
+    sum_skill1 = np.zeros(nc + 1)
+    _member_sums(n, f.cluster, f.alive, logp, f.digital_skill, cl1, members1, sum_logp1, sum_skill1)
     model.cluster_index = cl1
-    members = np.bincount(cl1, minlength=nc + 1)[1:]
+    members = members1[1:]
     ct.members = members
     ct.facility *= 1 - FACILITY_DEPRECIATION
     usage = np.clip(ct.facility / np.maximum(members * FACILITY_NEED, 1.0), 0, 1)
-    logp = np.log(f.productivity[:n])
-    sum_logp = np.bincount(cl1, weights=logp, minlength=nc + 1)[1:]
-    mean_logp = sum_logp / np.maximum(members, 1)
-    sum_skill = np.bincount(cl1, weights=f.digital_skill[:n], minlength=nc + 1)[1:]
-    mean_skill = sum_skill / np.maximum(members, 1)
+    mean_logp = sum_logp1[1:] / np.maximum(members, 1)
+    mean_skill = sum_skill1[1:] / np.maximum(members, 1)
     ctype = ct.ctype
 
-    def per_firm(table: np.ndarray, outside: float) -> np.ndarray:
-        return np.concatenate(([outside], table))[cl1]
+    def table(values: np.ndarray, outside: float) -> np.ndarray:
+        return np.concatenate(([outside], values))
 
-    def lazy(table: np.ndarray, outside: float) -> PerFirm:
-        return PerFirm(np.concatenate(([outside], table)), cl1)
+    def lazy(values: np.ndarray, outside: float) -> PerFirm:
+        return PerFirm(table(values, outside), cl1)
 
     model.facility_usage_firm = lazy(usage, 0.0)
     model.cluster_coop_firm = lazy(COOPERATION[ctype], 0.0)
     model.cluster_export_firm = lazy(EXPORT_ACCESS[ctype], 0.0)
     model.agglomeration_firm = lazy(np.maximum(members / AGGLO_REF, 1.0) ** AGGLOMERATION, 1.0)
-    # spillover: catch-up towards the cluster frontier (mean + 0.15 log points)
-    gap = per_firm(mean_logp + 0.15, 0.0) - logp
-    np.maximum(gap, 0, out=gap)
-    gap *= per_firm(SPILLOVER_RATE[ctype], 0.0)
+    # spillover: catch-up towards the cluster frontier (mean + 0.15 log points); middlemen keep a
+    # margin from manufacturers, less in stronger clusters
+    gap = np.empty(n)
+    middleman = np.empty(n)
+    _spillover(n, cl1, logp, table(mean_logp + 0.15, 0.0), table(SPILLOVER_RATE[ctype], 0.0),
+               table(MIDDLEMAN_FACTOR[ctype], 1.0), manuf, gap, middleman)
     model.spillover_gap = gap
-    model.middleman_factor_firm = per_firm(MIDDLEMAN_FACTOR[ctype], 1.0) * manuf
+    model.middleman_factor_firm = middleman
     model.cluster_promotion_firm = lazy(JOINT_PROMOTION[ctype], 0.0)
     model.cluster_skill_mean_firm = lazy(mean_skill, 0.0)
     # ties with banks (dynamic and advanced clusters)
     ties = BANK_TIES[ctype]
     if ties.any():
-        p_tie = per_firm(ties, 0.0)
+        p_tie = table(ties, 0.0)[cl1]
         rows = np.flatnonzero((p_tie > 0) & (f.credit_access[:n] < 2))
         u = model.streams.uniform_rows(model.month, streams.CLUSTER + 60, rows)
         f.credit_access[rows[u < p_tie[rows]]] = 2
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _member_sums(n, cluster, alive, logp, skill, cl1, members1, sum_logp1, sum_skill1):
+    """``cl1``: cluster id + 1 of alive members, 0 otherwise; per-cluster (index cl1) member
+    counts and sums of log productivity and skill, in row order."""
+    for i in range(n):
+        c = cluster[i] + 1 if alive[i] and cluster[i] >= 0 else 0
+        cl1[i] = c
+        if c:
+            members1[c] += 1
+            sum_logp1[c] += logp[i]
+            sum_skill1[c] += skill[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _spillover(n, cl1, logp, frontier1, rate1, middleman1, manuf, gap, middleman):
+    """Per firm: the catch-up gap ``max(frontier - log p, 0) * rate`` and the middleman factor
+    (per-cluster tables indexed by ``cl1``; row 0 = outside any cluster)."""
+    for i in range(n):
+        c = cl1[i]
+        gap[i] = max(frontier1[c] - logp[i], 0.0) * rate1[c]
+        middleman[i] = middleman1[c] * (1.0 if manuf[i] else 0.0)
 
 
 def evolve_types(model) -> None:
