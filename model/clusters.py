@@ -56,6 +56,14 @@ class PerFirm:
         return self.index.shape
 
 
+def as_table(x) -> tuple[np.ndarray, np.ndarray]:
+    """A per-firm value as ``(table, index)`` with ``x[i] == table[index[i]]`` (for compiled loops)."""
+    if isinstance(x, PerFirm):
+        return x.table, x.index
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    return a, np.arange(a.size)
+
+
 class ClusterTable:
     """Per-cluster columns."""
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from . import streams
-from .clusters import PerFirm
+from .clusters import as_table
 from .marketplaces import join_marketplace
 from .scan import check_rows
 from .state import BLOCK, blocks
@@ -48,8 +48,8 @@ def update(model) -> None:
     p, f, t = model.p, model.firms, model.month
     n = f.n
     councils, platform = _any_participants(model)
-    coop_tab, coop_idx = _by_cluster(model.cluster_coop_firm)
-    skill_tab, skill_idx = _by_cluster(model.cluster_skill_mean_firm)
+    coop_tab, coop_idx = as_table(model.cluster_coop_firm)
+    skill_tab, skill_idx = as_table(model.cluster_skill_mean_firm)
     spill = np.asarray(model.spillover_gap)
     net_region = f.derived("internet_factor", lambda r: model.region_internet[f.region[r]])
     check_rows(n, "learning.update", cluster_coop=coop_idx, cluster_skill=skill_idx, spillover=spill,
@@ -73,14 +73,6 @@ def update(model) -> None:
         if k:
             up23.append(buf[:k].copy())
     join_marketplace(model, np.concatenate(up23) if up23 else np.zeros(0, dtype=np.int64))
-
-
-def _by_cluster(x):
-    """A per-firm cluster value as (table, index): ``x[i] == table[index[i]]``."""
-    if isinstance(x, PerFirm):
-        return x.table, x.index
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    return a, np.arange(a.size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

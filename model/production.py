@@ -10,8 +10,11 @@ cluster arrangements sell locally through middlemen, who keep a margin (seed 003
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
+from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
 from .population import VA_SHARE
+from .scan import check_rows
 from .state import blocks
 
 A_SCALE = 12000.0     # IDR of monthly output per unit of K^0.45 L^0.55 (micro VA ~4.5 M per worker a month, FACTS GDP share)
@@ -43,7 +46,7 @@ def capacity(model, sl: slice | None = None) -> np.ndarray:
     np.exp(k, out=k)
     base = A_SCALE * f.productivity[sl]
     base *= k
-    facility = 0.20 * model.facility_usage_firm[sl]
+    facility = FACILITY_TECH * model.facility_usage_firm[sl]
     facility += 1.0
     base *= facility
     base *= model.agglomeration_firm[sl]
@@ -67,72 +70,120 @@ def local_pools(model, cap: np.ndarray) -> None:
 def produce_and_sell(model) -> None:
     """Capacity, demand by channel, sales, revenue and value added for every firm.
 
-    Two passes over blocks of rows: capacity and market weights, then (after the region-sector and
-    export totals) sales. Dead firms have no capacity, so every flow is 0 for them. Terms multiplied
-    by the shock are skipped in months without one (they would multiply by exactly 1).
+    Two compiled passes over blocks of rows (:func:`_capacity_weights`, :func:`_sell`): capacity
+    and market weights, then, after the region-sector and export totals, sales. Dead firms have no
+    capacity, so every flow is 0 for them. ``K^a L^(1-a)`` is computed as
+    ``exp(a log K + (1-a) log L)`` in NumPy passes (SIMD; ~20x faster than ``pow``).
     """
     p, f, n = model.p, model.firms, model.firms.n
     s = model.shock
     # exposure to the shock (per firm); in months without a shock it multiplies 0 and is left at 1
     exposure = 1.0 - p["collaboration_softening"] * collaboration(model) if s > 0 else 1.0
     model.exposure = exposure
+    shock = s > 0
+    exp_arr = exposure if shock else np.ones(1)
+    fac_t, fac_i = as_table(model.facility_usage_firm)
+    agg_t, agg_i = as_table(model.agglomeration_firm)
+    ex_t, ex_i = as_table(model.cluster_export_firm)
+    rs = group_of(model)
+    input_share = f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
+    per_firm = dict(facility=fac_i, agglomeration=agg_i, export=ex_i, online_demand=model.online_demand,
+                    middleman=model.middleman_factor_firm)
+    if shock:
+        per_firm["exposure"] = exp_arr
+    check_rows(n, "production.produce_and_sell", **per_firm)
     w = np.empty(n)
     we = np.empty(n)
+    tot = np.zeros(model.local_pool0.size)
+    we_tot = 0.0
+    supply_scale = float(p["shock_supply_cut"] * s)
     for sl in blocks(n):
-        cap = capacity(model, sl)
-        if s > 0:
-            supply = 1.0 - p["shock_supply_cut"] * s * exposure[sl] * 0.5   # disrupted inputs cut usable capacity
-            cap *= supply
-        f.capacity[sl] = cap
-        prod = f.productivity[sl]
-        wb = np.add(1.0, f.market_reach[sl], out=w[sl])
-        wb *= cap
-        wb *= np.sqrt(prod)
-        web = np.multiply(cap, model.cluster_export_firm[sl], out=we[sl])
-        web *= prod
-    rs = group_of(model)
-    tot = np.maximum(np.bincount(rs, weights=w, minlength=model.local_pool0.size), 1e-300)
+        kl = np.maximum(f.capital[sl], 1.0)
+        np.log(kl, out=kl)
+        kl *= ALPHA
+        lab = np.maximum(f.workers[sl], 1.0)
+        np.log(lab, out=lab)
+        lab *= 1 - ALPHA
+        kl += lab
+        np.exp(kl, out=kl)
+        we_tot += _capacity_weights(sl.start, sl.stop, kl, shock, supply_scale, exp_arr, f.productivity,
+                                    fac_t, fac_i, agg_t, agg_i, ex_t, ex_i, f.alive, f.market_reach, rs,
+                                    f.capacity, w, we, tot)
+    np.maximum(tot, 1e-300, out=tot)
     pool = model.local_pool0 * model.demand
     # export buyers: a world pool shared by firms whose cluster has export networks (seed 003)
     world = EXPORT_POOL * model.local_pool0.sum() * model.demand
-    we_tot = max(we.sum(), 1e-300)
-    margin_rate = p["middleman_margin"]
-    supply_cost = 0.3 * p["shock_supply_cut"] * s
-    for sl in blocks(n):
-        g = rs[sl]
-        cap = f.capacity[sl]
-        d_local = pool[g] * w[sl]
-        d_local /= tot[g]
-        d_export = world * we[sl]
-        d_export /= we_tot
-        if s > 0:
-            cut = 1.0 - p["shock_demand_cut"] * s * exposure[sl]
+    _sell(0, n, pool, tot, float(world), max(we_tot, 1e-300), shock, float(p["shock_demand_cut"] * s),
+          float(0.3 * p["shock_supply_cut"] * s), exp_arr, float(p["middleman_margin"]), rs, w, we,
+          model.online_demand, model.middleman_factor_firm, input_share, fac_t, fac_i, f.alive, f.logistics,
+          f.capacity, f.online_revenue, f.export_revenue, f.revenue, f.value_added, f.utilisation)
+    model.local_demand_total = float(pool.sum())
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _capacity_weights(lo, hi, kl, shock, supply_scale, exposure, productivity, fac_t, fac_i, agg_t, agg_i,
+                      ex_t, ex_i, alive, market_reach, group, capacity, w, we, tot):
+    """Rows ``lo..hi-1``: capacity (``kl`` = the block's K^a L^(1-a)), the local-market weight
+    (capacity x reach x sqrt(quality)) summed per region-sector group into ``tot``, and the export
+    weight; returns the block's sum of export weights (row order)."""
+    we_sum = 0.0
+    for i in range(lo, hi):
+        if not alive[i]:
+            capacity[i] = 0.0
+            w[i] = 0.0
+            we[i] = 0.0
+            continue
+        prod = productivity[i]
+        cap = A_SCALE * prod * kl[i - lo] * (FACILITY_TECH * fac_t[fac_i[i]] + 1.0) * agg_t[agg_i[i]]
+        if shock:  # disrupted inputs cut usable capacity
+            cap *= 1.0 - supply_scale * exposure[i] * 0.5
+        capacity[i] = cap
+        wi = (1.0 + market_reach[i]) * cap * np.sqrt(prod)
+        w[i] = wi
+        tot[group[i]] += wi
+        wei = cap * ex_t[ex_i[i]] * prod
+        we[i] = wei
+        we_sum += wei
+    return we_sum
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sell(lo, hi, pool, tot, world, we_tot, shock, demand_cut, supply_cost, exposure, margin_rate, group, w, we,
+          online_demand, middleman, input_share, fac_t, fac_i, alive, logistics,
+          capacity, online_revenue, export_revenue, revenue, value_added, utilisation):
+    """Rows ``lo..hi-1``: local, online and export demand, sales up to capacity, revenue net of
+    the middleman margin, value added net of inputs (dearer in the shock, cheaper with shared
+    facilities and logistics support), and utilisation."""
+    for i in range(lo, hi):
+        if not alive[i]:
+            online_revenue[i] = 0.0
+            export_revenue[i] = 0.0
+            revenue[i] = 0.0
+            value_added[i] = 0.0
+            utilisation[i] = 0.0
+            continue
+        g = group[i]
+        cap = capacity[i]
+        d_local = pool[g] * w[i] / tot[g]
+        d_export = world * we[i] / we_tot
+        if shock:
+            cut = 1.0 - demand_cut * exposure[i]
             d_local *= cut
             d_export *= cut
-        d_online = model.online_demand[sl]
-        demand = d_local + d_online
-        demand += d_export
-        sales = np.minimum(cap, demand)
-        frac = np.maximum(demand, 1e-300, out=demand)
-        np.divide(sales, frac, out=frac)
-        local = d_local
-        local *= frac
-        online = np.multiply(frac, d_online, out=f.online_revenue[sl])
-        export = np.multiply(frac, d_export, out=f.export_revenue[sl])
-        margin = margin_rate * model.middleman_factor_firm[sl]
-        keep = np.subtract(1.0, margin, out=margin)
-        revenue = local
-        revenue *= keep
-        revenue += online
-        revenue += export
-        f.revenue[sl] = revenue
-        # disrupted supply chains: part of the shock raises input prices, most of it cuts usable capacity
-        inputs = sales * f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])[sl]
-        if s > 0:
-            inputs *= 1.0 + supply_cost * exposure[sl]
-        cost_cut = 1.0 - 0.08 * model.facility_usage_firm[sl]
-        cost_cut *= 1.0 - LOGISTICS_COST_CUT * f.logistics[sl]
-        inputs *= cost_cut
-        np.subtract(revenue, inputs, out=f.value_added[sl])
-        np.divide(sales, np.maximum(cap, 1e-300), out=f.utilisation[sl])
-    model.local_demand_total = float(pool.sum())
+        d_online = online_demand[i]
+        demand = d_local + d_online + d_export
+        sales = min(cap, demand)
+        frac = sales / max(demand, 1e-300)
+        online = frac * d_online
+        export = frac * d_export
+        online_revenue[i] = online
+        export_revenue[i] = export
+        rev = d_local * frac * (1.0 - margin_rate * middleman[i]) + online + export
+        revenue[i] = rev
+        inputs = sales * input_share[i]
+        if shock:
+            inputs *= 1.0 + supply_cost * exposure[i]
+        fac = fac_t[fac_i[i]]
+        inputs *= (1.0 - FACILITY_COST_CUT * fac) * (1.0 - LOGISTICS_COST_CUT * logistics[i])
+        value_added[i] = rev - inputs
+        utilisation[i] = sales / max(cap, 1e-300)
