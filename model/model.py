@@ -74,6 +74,7 @@ class MSMEEcosystem(mesa.Model):
         self.region_remoteness = self.regions["remoteness"]
         self.region_internet = self.regions["internet_factor"]
         self.firms = FirmState(int(p["n_firms"] * 1.25) + 16)
+        self.streams.bind(self.firms)  # firm-indexed random numbers follow the firm ids of the rows
         environment.update(self)
         rows = self.firms.add_rows(p["n_firms"])
         fill_firms(self.firms, rows, init, self.regions, 0, self.internet, entrants=False)

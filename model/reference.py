@@ -10,7 +10,7 @@ applicants (the selection itself is written plainly here: sort the candidates, s
 money runs out).
 
 Given the same seed it reproduces the vectorised engine: every firm draws its random numbers from
-the same keyed streams (``model.streams.uniform_at(month, purpose, row)`` is the number the
+the same keyed streams (``model.streams.uniform_at(month, purpose, firm_id)`` is the number the
 vectorised engine gives that firm's row), and each formula is evaluated in the same order with the
 same floating-point operations (NumPy's ``exp``/``log``/``power`` on scalars, which round exactly like
 their array versions). ``tests/test_reference_engine.py`` checks that all headline metrics agree to
@@ -47,7 +47,7 @@ class ReferenceMSME(MSME):
 
     def draw(self, purpose: int) -> float:
         """This firm's uniform random number of this month for ``purpose``."""
-        return self.model.streams.uniform_at(self.model.month, purpose, self.row)
+        return self.model.streams.uniform_at(self.model.month, purpose, self.firm_id)
 
     # ---- governance (seed 001 councils; seed 000 platform) --------------------------------------
     def take_part_in_council(self) -> None:
@@ -59,7 +59,7 @@ class ReferenceMSME(MSME):
 
     def use_platform(self) -> None:
         """Register on the collaborative platform, then move up the seven PAS steps."""
-        m, p = self.model, self.model.p
+        p = self.model.p
         u = self.draw(streams.GOVERNANCE)
         step = self.platform_step
         if step == 0:
@@ -76,7 +76,7 @@ class ReferenceMSME(MSME):
             self.literacy = self.literacy + 0.10 * (1 - self.literacy)
         elif step == 6:  # financial reporting; bank partners read the reports
             self.literacy = self.literacy + 0.15 * (1 - self.literacy)
-            if m.streams.uniform_at(m.month, streams.FINANCE, self.row) > 0.7:
+            if self.draw(streams.FINANCE) > 0.7:
                 self.credit_access = 2
 
     # ---- programmes -------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ class ReferenceMSME(MSME):
         """Start selling online on a marketplace chosen by reach, network and commission."""
         m = self.model
         cum = np.cumsum(marketplaces.choice_probabilities(m.market_table))
-        u = m.streams.uniform_at(m.month, streams.MARKET, self.row)
+        u = self.draw(streams.MARKET)
         self.marketplace = min(int(np.searchsorted(cum, u, side="right")), cum.size - 1)
         self.stage = 3
         self.reputation = max(self.reputation, 0.2)
@@ -360,7 +360,7 @@ class ReferenceMSME(MSME):
         lit = lit + (0.002 * effort * (1 - lit) - 0.001 * lit)
         # productivity: innovation effort, cluster spillover, mean reversion, noise
         logp = np.log(self.productivity)
-        z = m.streams.normal_at(t, streams.PRODUCTIVITY, r)
+        z = m.streams.normal_at(t, streams.PRODUCTIVITY, self.firm_id)
         logp = logp + (lrn.INNOVATION * effort * lit + float(m.spillover_gap[r]) - lrn.MEAN_REVERSION * logp
                        + z * p["productivity_volatility"])
         self.productivity = float(np.exp(logp))

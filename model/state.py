@@ -1,8 +1,9 @@
 """Columnar firm state: one NumPy array per variable, one row per firm (alive or not).
 
-Rows are never reused or reordered, so a row index is a firm's identity for its whole life: the
-Mesa agent of a firm keeps its row, random numbers are indexed by row (common random numbers
-across scenarios), and dead firms keep their history for the accounting. Arrays are allocated
+Rows are never reused or reordered. A firm's identity is its ``firm_id`` (initial firms 0..N-1,
+entrants the next ids in order of entry, so today a firm's id equals its row): random numbers are
+keyed by firm id (``model/streams.py``, through the cached ``id_gamma`` column), the Mesa agent of a
+firm keeps its row, and dead firms keep their history for the accounting. Arrays are allocated
 with head-room and doubled when entrants fill them.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from .params import N_INSTRUMENTS
+from .streams import id_gamma
 
 # name -> (dtype, fill value). Units in comments.
 COLUMNS: dict[str, tuple[type, float]] = {
     # identity and structure
+    "firm_id": (np.int64, 0),           # stable identity: initial firms 0..N-1, entrants in order of entry
     "region": (np.int16, 0),
     "sector": (np.int8, 0),
     "alive": (np.bool_, False),
@@ -125,11 +128,14 @@ class FirmState:
         if self.cap >= 50_000:
             tune_allocator()
         self.n = 0
+        self.next_id = 0        # firm id of the next firm added
         for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, _column(self.cap, dtype, fill))
         # per firm x instrument
         self.support_by_instrument = np.zeros((self.cap, N_INSTRUMENTS))  # cumulative IDR
         self.served_until = np.zeros((self.cap, N_INSTRUMENTS), dtype=np.int32)  # month a benefit lasts to
+        # (firm_id + 1) * golden gamma of each row: the per-firm term of its random numbers (streams.py)
+        self.id_gamma = np.zeros(self.cap, dtype=np.uint64)
 
     def _grow(self, need: int) -> None:
         new_cap = max(need, 2 * self.cap)
@@ -143,15 +149,22 @@ class FirmState:
             arr = np.zeros((new_cap, N_INSTRUMENTS), dtype=old.dtype)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
+        g = np.zeros(new_cap, dtype=np.uint64)
+        g[: self.n] = self.id_gamma[: self.n]
+        self.id_gamma = g
         self.cap = new_cap
 
     def add_rows(self, k: int) -> slice:
-        """Reserve ``k`` new rows and return their slice."""
+        """Reserve ``k`` new rows for ``k`` new firms (the next firm ids) and return their slice."""
         if self.n + k > self.cap:
             self._grow(self.n + k)
         s = slice(self.n, self.n + k)
         for name, fill in _NONZERO_FILL:  # zero-filled columns are allocated zeroed; the others are filled on use
             getattr(self, name)[s] = fill
+        ids = np.arange(self.next_id, self.next_id + k, dtype=np.int64)
+        self.firm_id[s] = ids
+        self.id_gamma[s] = id_gamma(ids)
+        self.next_id += k
         self.n += k
         return s
 
@@ -181,7 +194,7 @@ class FirmState:
     def nbytes_per_firm(self) -> float:
         """Memory of the state per allocated row, bytes."""
         total = sum(getattr(self, c).nbytes for c in COLUMNS)
-        total += self.support_by_instrument.nbytes + self.served_until.nbytes
+        total += self.support_by_instrument.nbytes + self.served_until.nbytes + self.id_gamma.nbytes
         return total / self.cap
 
 

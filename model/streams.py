@@ -1,22 +1,28 @@
 """Random streams derived from ``model.rng`` for common random numbers.
 
 The model draws one 63-bit key from ``model.rng`` when it is built; every random number after
-that is a function of ``(key, month, purpose, row)``:
+that is a function of ``(key, month, purpose, firm id)``. Firms are addressed by their row in the
+firm columns; the number a row gets is its firm's (``FirmState.firm_id``), so it does not change
+when dead rows are compacted away and rows move up:
 
-* ``uniform(month, purpose, n)`` -- the numbers of rows ``0..n-1`` as an array;
+* ``uniform(month, purpose, n)`` -- the numbers of the firms in rows ``0..n-1`` as an array;
 * ``uniform_rows(month, purpose, rows)`` -- the same numbers for some rows only (cost O(len(rows)));
-* ``uniform_at(month, purpose, row)`` -- the same number for one row, as a Python float (what one
-  agent of the reference engine draws for itself);
+* ``uniform_at(month, purpose, firm_id)`` -- the same number for one firm, as a Python float (what
+  one agent of the reference engine draws for itself);
 * ``normal``/``normal_rows``/``normal_at`` -- standard normals in the same three shapes;
-* ``gen(month, purpose)`` -- a NumPy generator for draws that are not indexed by row (entrants).
+* ``gen(month, purpose)`` -- a NumPy generator for draws that are not indexed by firm (entrants).
 
-Row-indexed numbers come from a counter-based generator: the 64-bit SplitMix64 output function
-applied to ``stream_seed(key, month, purpose) + (row + 1) * golden_gamma``. SplitMix64 passes
+Firm-indexed numbers come from a counter-based generator: the 64-bit SplitMix64 output function
+applied to ``stream_seed(key, month, purpose) + (firm_id + 1) * golden_gamma``. SplitMix64 passes
 BigCrush; stream seeds come from NumPy's ``SeedSequence`` hash so streams do not overlap. Because a
-firm's number does not depend on how many rows exist or which other rows are drawn, every scenario
-run with one seed sees the same initial population and the same exogenous draws for the same firm
-in the same month (paired comparisons), and the reference engine (one Python method per agent)
-reproduces the vectorised engine exactly.
+firm's number does not depend on how many rows exist, where the firm's row is or which other firms
+are drawn, every scenario run with one seed sees the same initial population and the same exogenous
+draws for the same firm in the same month (paired comparisons), and the reference engine (one
+Python method per agent) reproduces the vectorised engine exactly.
+
+A :class:`Streams` bound to a ``FirmState`` (:meth:`Streams.bind`, done by the model) reads each
+row's ``(firm_id + 1) * golden_gamma`` from the state's cached ``id_gamma`` column, which moves with
+the rows; an unbound one treats rows as firm ids (row ``r`` is firm ``r``).
 """
 
 from __future__ import annotations
@@ -90,6 +96,14 @@ def seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
     return out[0] | (out[1] << np.uint64(32))
 
 
+def id_gamma(firm_ids: np.ndarray) -> np.ndarray:
+    """``(firm_id + 1) * golden_gamma`` modulo 2^64, the per-firm term of a firm-indexed number."""
+    z = np.asarray(firm_ids, dtype=np.int64).astype(np.uint64)
+    z += np.uint64(1)
+    z *= np.uint64(_GAMMA)
+    return z
+
+
 def _mix_scalar(z: int) -> int:
     z = ((z ^ (z >> 30)) * _M1) & _MASK64
     z = ((z ^ (z >> 27)) * _M2) & _MASK64
@@ -97,14 +111,20 @@ def _mix_scalar(z: int) -> int:
 
 
 class Streams:
-    """Factory of per-(month, purpose) random numbers indexed by firm row."""
+    """Factory of per-(month, purpose) random numbers indexed by firm (addressed by row)."""
 
     def __init__(self, key: int):
         self.key = int(key)
         self._seeds: dict[tuple[int, int], int] = {}
-        self._gamma_rows = np.zeros(0, dtype=np.uint64)  # (row + 1) * gamma mod 2^64, grown on demand
+        self._firms = None  # a FirmState once bound: its ``id_gamma`` column gives each row's term
+        self._gamma_rows = np.zeros(0, dtype=np.uint64)  # unbound: (row + 1) * gamma mod 2^64, grown on demand
         self._buf = np.zeros(0, dtype=np.uint64)
         self._tmp = np.zeros(0, dtype=np.uint64)
+
+    def bind(self, firms) -> None:
+        """Address firms by their row in ``firms`` (a ``FirmState``): row ``r`` draws the numbers of
+        firm ``firms.firm_id[r]``, read through the state's ``id_gamma`` column."""
+        self._firms = firms
 
     # -- keys ----------------------------------------------------------------------------------
     def gen(self, month: int, purpose: int) -> np.random.Generator:
@@ -144,17 +164,22 @@ class Streams:
 
     # -- vectorised ----------------------------------------------------------------------------
     def _gamma(self, n: int) -> np.ndarray:
+        """The per-firm terms of rows ``0..n-1`` (a view; do not modify)."""
+        if self._buf.size < n:
+            cap = max(n, int(self._buf.size * 1.5) + 1024)
+            self._buf = np.empty(cap, dtype=np.uint64)
+            self._tmp = np.empty(cap, dtype=np.uint64)
+        if self._firms is not None:
+            return self._firms.id_gamma[:n]
         if self._gamma_rows.size < n:
             cap = max(n, int(self._gamma_rows.size * 1.5) + 1024)
             with np.errstate(over="ignore"):
                 self._gamma_rows = np.arange(1, cap + 1, dtype=np.uint64) * np.uint64(_GAMMA)
-            self._buf = np.empty(cap, dtype=np.uint64)
-            self._tmp = np.empty(cap, dtype=np.uint64)
         return self._gamma_rows[:n]
 
     def _bits(self, month: int, purpose: int, n: int | None = None, rows=None) -> np.ndarray:
-        """Raw 64-bit outputs for rows ``0..n-1`` or a slice of rows (in a reused buffer), or for
-        ``rows`` (a new array)."""
+        """Raw 64-bit outputs for the firms in rows ``0..n-1`` or in a slice of rows (in a reused
+        buffer), or in ``rows`` (a new array)."""
         s = np.uint64(self.stream_seed(month, purpose))
         if isinstance(rows, slice):
             g = self._gamma(rows.stop)[rows]
@@ -165,11 +190,12 @@ class Streams:
             g = self._gamma(n)
             z = np.add(g, s, out=self._buf[:n])
             tmp = self._tmp[:n]
+        elif self._firms is not None:
+            z = self._firms.id_gamma.take(np.asarray(rows, dtype=np.intp))
+            z += s
+            tmp = np.empty_like(z)
         else:
-            rows = np.asarray(rows, dtype=np.int64)
-            z = rows.astype(np.uint64)
-            z += np.uint64(1)
-            z *= np.uint64(_GAMMA)
+            z = id_gamma(rows)
             z += s
             tmp = np.empty_like(z)
         np.right_shift(z, np.uint64(30), out=tmp)
@@ -189,7 +215,7 @@ class Streams:
         return out
 
     def uniform(self, month: int, purpose: int, n: int) -> np.ndarray:
-        """``n`` uniforms in [0, 1); row i gets the same number whatever ``n`` is."""
+        """``n`` uniforms in [0, 1), one per row ``0..n-1``; each row gets its firm's number, whatever ``n`` is."""
         n = int(n)
         if n <= _BLOCK:
             return self._to_uniform(self._bits(month, purpose, n=n))
@@ -233,17 +259,19 @@ class Streams:
         """The normals of ``rows`` only."""
         return self._to_normal(self._bits(month, purpose, rows=rows))
 
-    # -- one row at a time (reference engine, teaching) ------------------------------------------
-    def _bits_at(self, month: int, purpose: int, row: int) -> int:
-        return _mix_scalar((self.stream_seed(month, purpose) + (int(row) + 1) * _GAMMA) & _MASK64)
+    # -- one firm at a time (reference engine, teaching) -----------------------------------------
+    def _bits_at(self, month: int, purpose: int, firm_id: int) -> int:
+        return _mix_scalar((self.stream_seed(month, purpose) + (int(firm_id) + 1) * _GAMMA) & _MASK64)
 
-    def uniform_at(self, month: int, purpose: int, row: int) -> float:
-        """The uniform of one row (equal to ``uniform(month, purpose, n)[row]``)."""
-        return (self._bits_at(month, purpose, row) >> 11) * _U53
+    def uniform_at(self, month: int, purpose: int, firm_id: int) -> float:
+        """The uniform of one firm, by firm id (equal to ``uniform(month, purpose, n)[row]`` for the
+        firm's row)."""
+        return (self._bits_at(month, purpose, firm_id) >> 11) * _U53
 
-    def normal_at(self, month: int, purpose: int, row: int) -> float:
-        """The standard normal of one row (equal to ``normal(month, purpose, n)[row]``)."""
-        z = self._bits_at(month, purpose, row)
+    def normal_at(self, month: int, purpose: int, firm_id: int) -> float:
+        """The standard normal of one firm, by firm id (equal to ``normal(month, purpose, n)[row]``
+        for the firm's row)."""
+        z = self._bits_at(month, purpose, firm_id)
         r = np.sqrt(-2.0 * np.log(1.0 + (z >> 32) * -_U32))
         angle = np.float32((z & 0xFFFFFFFF) * (_U32 * TWO_PI))
         return float(r * np.float64(np.cos(angle)))
