@@ -228,23 +228,44 @@ class MapLayout:
         return x, y, size
 
     def firm_xy(self, model):
+        """Positions of the firms in rows ``0..n-1``. A firm's spot depends on its firm id (not its
+        row, which compaction moves), its region and its cluster."""
         f, n = model.firms, model.firms.n
-        off = self.offsets(n)
-        reg = f.region[:n].astype(int)
+        return self.spots(model, f.firm_id[:n], f.region[:n], f.cluster[:n])
+
+    def spots(self, model, ids: np.ndarray, region: np.ndarray, cluster: np.ndarray):
+        off = self.offsets(model.firms.next_id)[ids]
+        reg = region.astype(int)
         x = self.cx[reg] + off[:, 0] * self.rx[reg] * 0.92
         y = self.cy[reg] + off[:, 1] * self.ry[reg] * 0.92
-        cl = f.cluster[:n]
-        inc = cl >= 0
+        inc = cluster >= 0
         if inc.any():
             kx, ky, ks = self.cluster_spots(model.cluster_table)
-            c = cl[inc]
+            c = cluster[inc]
             x[inc] = kx[c] + off[inc, 0] * ks[c] * 0.85
             y[inc] = ky[c] + off[inc, 1] * ks[c] * 0.85
         return x, y
 
 
+def _firm_spot(model, layout: MapLayout, firm_id: int, x: np.ndarray, y: np.ndarray):
+    """Where firm ``firm_id`` is drawn: its row's spot, or for a closed firm whose row was compacted
+    away the spot its archived record gives; ``None`` for an id not given yet."""
+    f = model.firms
+    if not 0 <= firm_id < f.next_id:
+        return None
+    r = model.row_of(firm_id)
+    if r >= 0:
+        return float(x[r]), float(y[r])
+    rec = f.archived_record(firm_id)
+    if rec is None:
+        return None
+    hx, hy = layout.spots(model, rec.firm_id, rec.region, rec.cluster)
+    return float(hx[0]), float(hy[0])
+
+
 def map_svg(run, layout: MapLayout, color_by: str = "class", highlight: int | None = None,
             compact: bool = False) -> str:
+    """The map; ``highlight`` is the firm id of the firm to mark."""
     model = run.model
     f, n, p = model.firms, model.firms.n, model.p
     mode = p["governance_mode"]
@@ -342,8 +363,9 @@ def map_svg(run, layout: MapLayout, color_by: str = "class", highlight: int | No
             r = CLASS_RADIUS[k]
             d = "".join(f"M{x[i] - r:.1f} {y[i]:.1f}a{r} {r} 0 1 0 {2 * r} 0a{r} {r} 0 1 0 {-2 * r} 0" for i in idx)
             svg.add(f'<path d="{d}" fill="{colors[c]}" stroke="#333333" stroke-width="0.35"/>')
-    if highlight is not None and 0 <= highlight < n:
-        hx, hy = float(x[highlight]), float(y[highlight])
+    spot = _firm_spot(model, layout, highlight, x, y) if highlight is not None else None
+    if spot is not None:
+        hx, hy = spot
         svg.circle(hx, hy, 9, stroke="#000000", width=2.4)
         lab = f"firm #{highlight}"
         tw = len(lab) * 7.8 * fs + 10

@@ -16,7 +16,6 @@ from html import escape
 import solara
 import solara.lab
 
-from model.params import SIZE_CLASSES
 from model.scenario import available_scenarios
 
 from . import charts, texts
@@ -352,15 +351,14 @@ def readout_html(session: Session) -> str:
 
 
 def story_html(session: Session, run, st: dict) -> str:
-    f = run.model.firms
-    r = st["row"]
+    fid = st["firm_id"]
     size = texts.SIZE_CLASS_TEXT[st["size_class"]]
     sector = texts.SECTOR_TEXT.get(st["sector"], st["sector"])
     stage = texts.STAGE_TEXT[st["digital_stage"]]
     lines = []
     status = "is" if st["alive"] else "was"
     age = st["age_months"] if st["alive"] else max(st["died"] - st["born"], 0)
-    lines.append(f"<b>Firm #{r}</b> {status} a <b>{escape(size)}</b> firm in <b>region R{st['region'] + 1}</b>, "
+    lines.append(f"<b>Firm #{fid}</b> {status} a <b>{escape(size)}</b> firm in <b>region R{st['region'] + 1}</b>, "
                  f"working in {escape(sector)}, {age} months old.")
     workers = round(st["workers"])
     lines.append(f"Capital <b>{fmt_money(st['capital_idr'])}</b>, {workers} worker{'s' if workers != 1 else ''}, "
@@ -374,7 +372,7 @@ def story_html(session: Session, run, st: dict) -> str:
         lines.append(f"Support received: <b>{fmt_money(st['support_total_idr'])}</b> ({escape(by)}).")
     else:
         lines.append("It has received <b>no support</b> so far.")
-    start_cls = SIZE_CLASSES[int(f.initial_class[r])]
+    start_cls = st["initial_class"]
     moves = [e for e in st["events"] if "moved up" in e[1] or "fell back" in e[1]]
     lines.append(f"Started as {start_cls}; size-class changes: {len(moves)}.")
     ev = "".join(f"<li>month {t}: {escape(e)}</li>" for t, e in st["events"][-8:]) or "<li>nothing yet</li>"
@@ -452,26 +450,26 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
             for r in runs:
                 if getattr(r, "map_layout", None) is None:
                     r.map_layout = charts.MapLayout(r.model)
-            row = min(session.firm_row, runs[0].model.firms.n - 1)
+            fid = min(session.firm_id, runs[0].model.firms.next_id - 1)
             cb = "stage" if color_by.value == "digital stage" else "class"
             out = {
                 "growth": charts.growth_svg(runs, n_months),
                 "dependence": charts.dependence_svg(runs, n_months),
                 "difference": charts.difference_svg(runs[0], runs[1], n_months) if len(runs) > 1 else "",
                 "composition": charts.composition_svg(runs, n_months),
-                "maps": [charts.map_svg(r, r.map_layout, cb, row, compact=len(runs) > 1) for r in runs],
+                "maps": [charts.map_svg(r, r.map_layout, cb, fid, compact=len(runs) > 1) for r in runs],
                 "kpis": kpi_html(session),
                 "chips": chips_html(session),
                 "scenario": scenario_html(session),
                 "readout": readout_html(session),
             }
-            stories = [(r, r.firm_story(row)) for r in runs if row < r.model.firms.n]
+            stories = [(r, r.firm_story(fid)) for r in runs if fid < r.model.firms.next_id]
             out["story_svg"] = charts.story_svg(stories, n_months)
             out["story_html"] = [story_html(session, r, st) for r, st in stories]
         out["seconds"] = time.perf_counter() - t0
         return out
 
-    view = solara.use_memo(build, [version, color_by.value, session.version, session.firm_row])
+    view = solara.use_memo(build, [version, color_by.value, session.version, session.firm_id])
 
     def redraw():
         tick.set(tick.value + 1)
@@ -479,7 +477,7 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
     def choose(kind):
         def handler():
             with session.lock:
-                session.firm_row = session.pick_firm(kind)
+                session.firm_id = session.pick_firm(kind)
             redraw()
         return handler
 
@@ -487,8 +485,8 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
         if v is None:
             return
         with session.lock:
-            n = session.policy.model.firms.n
-            session.firm_row = max(0, min(int(v), n - 1))
+            n = session.policy.model.firms.next_id
+            session.firm_id = max(0, min(int(v), n - 1))
         redraw()
 
     with solara.Div(classes=["msme-main"]):
@@ -526,7 +524,7 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
             solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["story"]))
             solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["story"]), classes=["help"])
             with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
-                solara.InputInt(label="Firm number", value=session.firm_row, on_value=set_firm,
+                solara.InputInt(label="Firm number", value=session.firm_id, on_value=set_firm,
                                 classes=["ctl-firm"], dense=True, style={"max-width": "150px"})
                 solara.Button("Random firm", on_click=choose("random"), outlined=True)
                 solara.Button("A firm that moved up", on_click=choose("upgraded"), outlined=True)

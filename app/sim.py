@@ -47,20 +47,28 @@ SERIES = (
 
 
 class FirmHistory:
-    """Every firm's class, stage, capital and monthly support, month by month (compact)."""
+    """Every firm's class, stage, capital and monthly support, month by month (compact).
+
+    Each month's arrays are indexed by that month's rows; ``ids[t]`` holds the firm id of each row
+    (ascending), so a firm is found by its id whatever compactions moved its row (``model/state.py``).
+    """
 
     def __init__(self):
+        self.ids: list[np.ndarray] = []
         self.cls: list[np.ndarray] = []
         self.stage: list[np.ndarray] = []
         self.capital: list[np.ndarray] = []
         self.alive: list[np.ndarray] = []
         self.support: list[np.ndarray] = []
         self.cluster: list[np.ndarray] = []
-        self.events: list[tuple[np.ndarray, np.ndarray]] = []  # per month: (rows, support by instrument)
+        self.events: list[tuple[np.ndarray, np.ndarray]] = []  # per month: (firm ids, support by instrument)
         self._cum = np.zeros((0, len(INSTRUMENTS)))
+        self._cum_ids = np.zeros(0, dtype=np.int64)
 
     def record(self, model: MSMEEcosystem) -> None:
         f, n = model.firms, model.firms.n
+        ids = f.firm_id[:n].copy()
+        self.ids.append(ids)
         self.cls.append(f.size_class[:n].copy())
         self.stage.append(f.stage[:n].copy())
         self.capital.append(f.capital[:n].astype(np.float32))
@@ -68,34 +76,44 @@ class FirmHistory:
         self.support.append(f.support_month[:n].astype(np.float32))
         self.cluster.append(f.cluster[:n].copy())
         cum = f.support_by_instrument[:n]
-        prev = np.zeros_like(cum)
-        prev[: self._cum.shape[0]] = self._cum
+        prev = np.zeros_like(cum)  # last month's cumulative support of the same firms (0 for entrants)
+        m = self._cum_ids.size
+        if m <= n and np.array_equal(ids[:m], self._cum_ids):  # no compaction since: rows unchanged
+            prev[:m] = self._cum
+        else:
+            pos = np.searchsorted(self._cum_ids, ids).clip(0, max(m - 1, 0))
+            had = (self._cum_ids[pos] == ids) if m else np.zeros(n, dtype=bool)
+            prev[had] = self._cum[pos[had]]
         delta = cum - prev
         rows = np.flatnonzero(delta.sum(axis=1) > 0)
-        self.events.append((rows, delta[rows].astype(np.float32)))
+        self.events.append((ids[rows], delta[rows].astype(np.float32)))
         self._cum = cum.copy()
+        self._cum_ids = ids
 
-    def firm(self, row: int) -> dict[str, np.ndarray]:
-        """The recorded months of firm ``row`` (NaN / -1 before it was born)."""
+    def firm(self, firm_id: int) -> dict[str, np.ndarray]:
+        """The recorded months of firm ``firm_id`` (NaN / -1 and not alive in months it had no row:
+        before it started, and after it closed once its row was compacted away)."""
         T = len(self.cls)
         out = {"cls": np.full(T, -1, np.int8), "stage": np.full(T, -1, np.int8), "capital": np.full(T, np.nan),
                "alive": np.zeros(T, bool), "support": np.zeros(T), "cluster": np.full(T, -1, np.int32)}
         for t in range(T):
-            if row < self.cls[t].size:
-                out["cls"][t] = self.cls[t][row]
-                out["stage"][t] = self.stage[t][row]
-                out["capital"][t] = self.capital[t][row]
-                out["alive"][t] = self.alive[t][row]
-                out["support"][t] = self.support[t][row]
-                out["cluster"][t] = self.cluster[t][row]
+            ids = self.ids[t]
+            r = int(np.searchsorted(ids, firm_id))
+            if r < ids.size and ids[r] == firm_id:
+                out["cls"][t] = self.cls[t][r]
+                out["stage"][t] = self.stage[t][r]
+                out["capital"][t] = self.capital[t][r]
+                out["alive"][t] = self.alive[t][r]
+                out["support"][t] = self.support[t][r]
+                out["cluster"][t] = self.cluster[t][r]
         return out
 
-    def support_events(self, row: int) -> list[tuple[int, str, float]]:
-        """(month, instrument, IDR) for each payment firm ``row`` received."""
+    def support_events(self, firm_id: int) -> list[tuple[int, str, float]]:
+        """(month, instrument, IDR) for each payment firm ``firm_id`` received."""
         out = []
-        for t, (rows, amts) in enumerate(self.events):
-            i = np.searchsorted(rows, row)
-            if i < rows.size and rows[i] == row:
+        for t, (ids, amts) in enumerate(self.events):
+            i = np.searchsorted(ids, firm_id)
+            if i < ids.size and ids[i] == firm_id:
                 for k in np.flatnonzero(amts[i] > 0):
                     out.append((t, INSTRUMENTS[k], float(amts[i][k])))
         return out
@@ -179,14 +197,15 @@ class Run:
         self.withdrawn_at = end
         return end
 
-    def firm_story(self, row: int) -> dict[str, Any]:
-        """The firm's state now (``MSME.story()``) with its history and events."""
+    def firm_story(self, firm_id: int) -> dict[str, Any]:
+        """Firm ``firm_id``'s state now (``MSME.story()``; for a firm that closed, its record at the
+        end of its last month) with its history and events."""
         model = self.model
-        row = int(row)
-        story = model.firm(row).story()
-        hist = self.history.firm(row)
+        firm_id = int(firm_id)
+        story = model.firm_by_id(firm_id).story()
+        hist = self.history.firm(firm_id)
         events: list[tuple[int, str]] = []
-        born = int(model.firms.born[row])
+        born, died = story["born"], story["died"]
         cls, stage = hist["cls"], hist["stage"]
         for t in range(1, len(cls)):
             if cls[t - 1] >= 0 and cls[t] >= 0 and cls[t] != cls[t - 1] and hist["alive"][t]:
@@ -196,7 +215,7 @@ class Run:
                 events.append((t, f"went digital: stage {stage[t - 1]}.0 → {stage[t]}.0"))
             if hist["cluster"][t - 1] < 0 <= hist["cluster"][t] and hist["alive"][t]:
                 events.append((t, "joined a cluster"))
-        pays = self.history.support_events(row)
+        pays = self.history.support_events(firm_id)
         first: dict[str, int] = {}
         for t, inst, _ in pays:
             first.setdefault(inst, t)
@@ -204,13 +223,12 @@ class Run:
             n_times = sum(1 for _, i, _ in pays if i == inst)
             times = f" ({n_times} payments)" if n_times > 1 else ""
             events.append((t, f"first {texts.INSTRUMENT_SHORT[inst]} support{times}"))
-        died = int(model.firms.died[row])
         if died >= 0:
             events.append((died, "closed (exit)"))
         if born > 0:
             events.append((born, "started up"))
         events.sort(key=lambda e: e[0])
-        story.update({"history": hist, "events": events, "payments": pays, "born": born, "died": died})
+        story.update({"history": hist, "events": events, "payments": pays})
         return story
 
 
@@ -265,7 +283,7 @@ class Session:
         self.runs: list[Run] = []
         self.version = 0          # bumped whenever what the charts show changes
         self.settings_version = 0  # bumped whenever a setting (what the controls show) changes
-        self.firm_row = 0
+        self.firm_id = 0          # the firm followed in the story (a firm id: rows move, ids do not)
         self.last_step_seconds = 0.0
         self.last_render_seconds = 0.0
         self.message = ""
@@ -305,10 +323,10 @@ class Session:
             if s.side_by_side:
                 runs.append(Run(s.reference, "reference", {}, s.seed, s.n_firms))
             self.runs = runs
-            if self.firm_row >= self.policy.model.firms.n:
-                self.firm_row = 0
+            if self.firm_id >= self.policy.model.firms.next_id:
+                self.firm_id = 0
             if self.version == 0:
-                self.firm_row = self.pick_firm("typical")
+                self.firm_id = self.pick_firm("typical")
             self.message = ""
             self.version += 1
             self.settings_version += 1
@@ -376,26 +394,27 @@ class Session:
 
     # --------------------------------------------------------------------------------------
     def pick_firm(self, kind: str, rng_seed: int | None = None) -> int:
-        """Choose a firm to follow: 'typical', 'random', 'upgraded', 'supported', 'exited'."""
+        """Choose a firm to follow, by firm id: 'typical', 'random', 'upgraded', 'supported', 'exited'
+        (the last three among every firm so far, closed ones included)."""
         f = self.policy.model.firms
         n = f.n
         rng = np.random.default_rng(rng_seed if rng_seed is not None else (self.settings.seed, self.version))
         alive = f.alive[:n]
         if kind == "typical":
-            pool = np.flatnonzero(alive & (f.size_class[:n] == 0) & (f.cluster[:n] >= 0))
+            pool = f.firm_id[:n][alive & (f.size_class[:n] == 0) & (f.cluster[:n] >= 0)]
         elif kind == "upgraded":
-            pool = np.flatnonzero(f.upgrades[:n] > 0)
+            pool = np.flatnonzero(f.all_firms("upgrades") > 0)
         elif kind == "supported":
-            pool = np.flatnonzero(f.support_total[:n] > 0)
+            pool = np.flatnonzero(f.all_firms("support_total") > 0)
         elif kind == "exited":
-            pool = np.flatnonzero(~alive)
+            pool = np.flatnonzero(~f.all_firms("alive"))
         else:
-            pool = np.flatnonzero(alive)
+            pool = f.firm_id[:n][alive]
         if pool.size == 0:
             self.message = {"upgraded": "No firm has moved up a size class yet: play a few months.",
                             "supported": "No firm has received support yet: play a few months.",
                             "exited": "No firm has closed yet: play a few months."}.get(kind, "")
-            return self.firm_row
+            return self.firm_id
         self.message = ""
         return int(pool[0] if kind == "typical" else rng.choice(pool))
 

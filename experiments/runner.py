@@ -51,10 +51,10 @@ class Task:
 
 def transitions(model: MSMEEcosystem) -> dict[str, float]:
     """Size-class transitions of the initial firms, start -> end (``exit`` for firms that left)."""
-    f, n = model.firms, model.firms.n
-    init = f.born[:n] == 0
-    start = f.initial_class[:n][init]
-    end = np.where(f.alive[:n][init], f.size_class[:n][init], 4)
+    f = model.firms
+    init = f.all_firms("born") == 0  # over every firm ever, exited ones from the archive
+    start = f.all_firms("initial_class")[init]
+    end = np.where(f.all_firms("alive")[init], f.all_firms("size_class")[init], 4)
     counts = np.zeros((3, 5))
     np.add.at(counts, (start.clip(0, 2), end), 1)
     out = {}

@@ -14,7 +14,8 @@ class MSME(Agent):
     """A micro, small or medium enterprise: a view on row ``row`` of ``model.firms``.
 
     Reading an attribute reads the column; the monthly rules run vectorised over all rows
-    (see ``MSMEEcosystem.step``), so an MSME agent has no ``step`` of its own.
+    (see ``MSMEEcosystem.step``), so an MSME agent has no ``step`` of its own. The firm's identity
+    is ``firm_id``; its ``row`` changes when dead rows are compacted (the model updates it).
     """
 
     def __init__(self, model, row: int):
@@ -54,7 +55,8 @@ class MSME(Agent):
         """A readable summary of this firm's state (for the app and for teaching)."""
         f, r = self.model.firms, self.row
         return {
-            "row": r, "alive": bool(f.alive[r]), "age_months": int(self.model.month - f.born[r]),
+            "firm_id": int(f.firm_id[r]), "row": r, "alive": bool(f.alive[r]),
+            "born": int(f.born[r]), "died": int(f.died[r]), "age_months": int(self.model.month - f.born[r]),
             "region": int(f.region[r]), "sector": self.sector_name, "size_class": self.size_class_name,
             "initial_class": SIZE_CLASSES[f.initial_class[r]], "digital_stage": self.digital_stage,
             "capital_idr": float(f.capital[r]), "workers": float(f.workers[r]),

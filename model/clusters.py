@@ -129,7 +129,6 @@ def init_clusters(model, rng: np.random.Generator) -> None:
     eligible = MANUFACTURING[f.sector[:n]] & (f.size_class[:n] <= 1)
     members = np.flatnonzero(eligible & (u < BASE_CLUSTER_COVERAGE))
     _assign(model, members, v[members], model.p["cluster_mean_size"], programme=False, ctype_u=tu)
-    model.cluster_join_u = u  # kept so the programme tops coverage up from the same draws
 
 
 def programme_formation(model) -> None:

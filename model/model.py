@@ -4,6 +4,7 @@ governance actors, stepped month by month.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import mesa
@@ -151,9 +152,58 @@ class MSMEEcosystem(mesa.Model):
                 a.remove()
 
     def firm(self, row: int) -> MSME:
-        """The agent view of a firm (created on demand when agents are off)."""
+        """The agent view of the firm in row ``row`` now (created on demand when agents are off).
+        Rows move when dead rows are compacted: to follow a firm across months use its firm id
+        (:meth:`firm_by_id`, :meth:`row_of`)."""
         a = self.msme_by_row.get(int(row))
         return a if a is not None else _DetachedView(self, int(row))
+
+    def row_of(self, firm_id):
+        """The row of a firm id now (or of each of an array of ids); -1 for a firm without a row
+        (it died and its row was compacted away)."""
+        return self.firms.row_of(firm_id)
+
+    def firm_by_id(self, firm_id: int):
+        """A view of firm ``firm_id``: its agent (or a read-only view) while it is alive; for a firm
+        that exited, a read-only view of its record at the end of its exit month (from
+        ``firms.archive``, whether or not its row has been compacted away yet)."""
+        f = self.firms
+        if not 0 <= int(firm_id) < f.next_id:
+            raise KeyError(f"no firm with id {firm_id} (ids 0..{f.next_id - 1})")
+        rec = f.archived_record(firm_id)
+        if rec is not None:
+            return _ArchivedView(self, rec)
+        return self.firm(self.row_of(firm_id))
+
+    def _compact(self) -> None:
+        """End of month: record this month's exits in the archive, then remove dead rows if they
+        are more than ``state.COMPACT_DEAD_SHARE`` of the rows, moving with them everything that
+        keeps rows from month to month (the per-firm participation propensities, the rows of queued
+        deliveries, the MSME agents' rows). Per-firm arrays rebuilt every month before they are
+        read (cluster effects, marketplace orders, exposure) are left alone."""
+        f = self.firms
+        f.archive_exits(self.month)
+        old_n = f.n
+        kept = f.compact()
+        if kept is None:
+            return
+        new_row = np.full(old_n, -1, dtype=np.int64)
+        new_row[kept] = np.arange(f.n)
+        pp = self.participation_propensity  # one per row; grown in place by demography._extend
+        pp[: f.n] = pp[:old_n][kept]
+        self.participation_propensity = pp[: f.n]
+        for batch in self.pipeline.values():  # firms that exited are not paid (programmes.deliver)
+            for d in batch:
+                r = new_row[d.rows]
+                ok = r >= 0
+                d.rows, d.amounts = r[ok], d.amounts[ok]
+        if self.msme_by_row:  # views of alive firms (exits removed theirs), so every one keeps a row
+            moved = {}
+            for r, a in self.msme_by_row.items():
+                a.row = int(new_row[r])
+                moved[a.row] = a
+            moved.pop(-1, None)
+            self.msme_by_row = moved
 
     # ------------------------------------------------------------------------------------------
     def _markets(self) -> None:
@@ -183,6 +233,7 @@ class MSMEEcosystem(mesa.Model):
         self.entries_month = demography.enter_firms(self)
         clusters.evolve_types(self)        # yearly cluster type change
         self._bookkeeping()
+        self._compact()                    # archive this month's exits; drop dead rows when many
         if self.month >= self.p["n_months"]:
             self.running = False
 
@@ -235,3 +286,17 @@ class _DetachedView:
 
     def story(self):
         return MSME.story(self)
+
+
+class _ArchivedView(_DetachedView):
+    """A read-only view of a dead firm's archived record (``FirmState.archived_record``); its
+    ``row`` is -1 in ``story()``."""
+
+    def __init__(self, model, record):
+        # what MSME's properties and story read: model.firms (here the one-row record) and the month
+        super().__init__(SimpleNamespace(firms=record, month=model.month, p=model.p), 0)
+
+    def story(self):
+        st = MSME.story(self)
+        st["row"] = -1
+        return st

@@ -106,9 +106,11 @@ def produce_and_sell(model) -> None:
         lab *= 1 - ALPHA
         kl += lab
         np.exp(kl, out=kl)
-        we_tot += _capacity_weights(sl.start, sl.stop, kl, shock, supply_scale, exp_arr, f.productivity,
-                                    fac_t, fac_i, agg_t, agg_i, ex_t, ex_i, f.alive, f.market_reach, rs,
-                                    f.capacity, w, we, tot)
+        # one running sum in row order across blocks: the same additions whatever the block size and
+        # wherever dead rows (skipped) sit, so compacting them away does not change its last bits
+        we_tot = _capacity_weights(sl.start, sl.stop, kl, shock, supply_scale, exp_arr, f.productivity,
+                                   fac_t, fac_i, agg_t, agg_i, ex_t, ex_i, f.alive, f.market_reach, rs,
+                                   f.capacity, w, we, tot, we_tot)
     np.maximum(tot, 1e-300, out=tot)
     pool = model.local_pool0 * model.demand
     # export buyers: a world pool shared by firms whose cluster has export networks (seed 003)
@@ -122,11 +124,10 @@ def produce_and_sell(model) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _capacity_weights(lo, hi, kl, shock, supply_scale, exposure, productivity, fac_t, fac_i, agg_t, agg_i,
-                      ex_t, ex_i, alive, market_reach, group, capacity, w, we, tot):
+                      ex_t, ex_i, alive, market_reach, group, capacity, w, we, tot, we_sum):
     """Rows ``lo..hi-1``: capacity (``kl`` = the block's K^a L^(1-a)), the local-market weight
     (capacity x reach x sqrt(quality)) summed per region-sector group into ``tot``, and the export
-    weight; returns the block's sum of export weights (row order)."""
-    we_sum = 0.0
+    weight; returns ``we_sum`` plus the block's export weights, added in row order."""
     for i in range(lo, hi):
         if not alive[i]:
             capacity[i] = 0.0

@@ -475,6 +475,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self.entries_month = demography.enter_firms(self)
         clusters.evolve_types(self)
         self._bookkeeping()
+        self._compact()                            # as in MSMEEcosystem.step: same months, same rows
         if self.month >= self.p["n_months"]:
             self.running = False
 
@@ -499,7 +500,8 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self.local_pool = self.local_pool0 * self.demand
         self.local_total = np.bincount(self.group, weights=self.local_weight, minlength=self.local_pool0.size)
         self.world_pool = production.EXPORT_POOL * self.local_pool0.sum() * self.demand
-        self.export_total = self.export_weight.sum()
+        # a running sum in row order, as production.produce_and_sell (np.cumsum adds one by one)
+        self.export_total = float(np.cumsum(self.export_weight)[-1]) if self.export_weight.size else 0.0
         firms.shuffle_do("sell")
         self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)
         self.local_demand_total = float(self.local_pool.sum())

@@ -118,7 +118,8 @@ def compute(model, A) -> dict[str, float]:
     m["employment"] = emp
     m["productivity"] = m["value_added"] / emp if emp > 0 else 0.0
     m["firms_alive"] = float(na)
-    m["survival_rate"] = float(A.init_alive / max(A.init_total, 1))
+    init_total = A.init_total + model.firms.removed_initial  # initial firms with a row, and without one
+    m["survival_rate"] = float(A.init_alive / max(init_total, 1))
     m["exits"] = float(model.exits_month)
     m["entries"] = float(model.entries_month)
     m["exit_rate"] = float(model.exits_month / max(model.alive_start_month, 1))

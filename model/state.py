@@ -1,10 +1,19 @@
-"""Columnar firm state: one NumPy array per variable, one row per firm (alive or not).
+"""Columnar firm state: one NumPy array per variable, one row per firm.
 
-Rows are never reused or reordered. A firm's identity is its ``firm_id`` (initial firms 0..N-1,
-entrants the next ids in order of entry, so today a firm's id equals its row): random numbers are
-keyed by firm id (``model/streams.py``, through the cached ``id_gamma`` column), the Mesa agent of a
-firm keeps its row, and dead firms keep their history for the accounting. Arrays are allocated
-with head-room and doubled when entrants fill them.
+A firm's identity is its ``firm_id`` (initial firms 0..N-1, entrants the next ids in order of
+entry); its row is only where it is stored now. Rows are appended for entrants and, once dead firms
+fill more than ``COMPACT_DEAD_SHARE`` of the rows, the dead rows are removed at the end of a month
+(:meth:`FirmState.compact`): the alive rows move up, in the same order, so ``firm_id`` stays sorted
+along the rows and ``row_of`` finds a firm by binary search. The model moves everything else that
+holds rows from month to month with them (``MSMEEcosystem._compact``). Random numbers are keyed by
+firm id (``model/streams.py``), so compaction changes no draw, and every monthly rule then runs over
+the alive firms and the few that died since the last compaction.
+
+Each firm that exits is recorded in the archive as it was at the end of its exit month (the fields
+in ``ARCHIVED``), whether or not its row has been compacted away yet; :meth:`FirmState.all_firms`
+gives such a field over every firm that ever existed, in firm-id order.
+
+Arrays are allocated with head-room and doubled when entrants fill them.
 """
 
 from __future__ import annotations
@@ -75,6 +84,18 @@ COLUMNS: dict[str, tuple[type, float]] = {
 
 _NONZERO_FILL = [(name, fill) for name, (_, fill) in COLUMNS.items() if fill != 0]
 _ALLOCATOR_TUNED = False
+# Dead rows are compacted away at the end of a month once they are more than this share of the rows.
+# A fixed share: when compaction happens depends only on the run's own state (not on the process, the
+# number of processes or ``msme_agents``). Results do not depend on it (tests/test_compaction.py).
+COMPACT_DEAD_SHARE = 0.10
+# What the archive keeps of each firm that exits (as at the end of its exit month): identity, the
+# record the accounting and the transitions need, and what a firm's story shows. About 220 bytes a
+# firm, half of a row: the other columns of a dead firm are flows that are zero from the next month
+# or state that no longer matters.
+ARCHIVED = ("firm_id", "region", "sector", "alive", "born", "died", "initial_class", "size_class", "max_class",
+            "upgrades", "capital", "workers", "productivity", "debt", "stage", "cluster", "marketplace",
+            "platform_step", "revenue", "profit", "own_profit", "support_total", "autonomy", "competence",
+            "relatedness", "support_by_instrument")
 # Monthly rules that are row by row run over blocks of rows so that their temporaries stay in the
 # CPU cache (a block of float64 is 256 KiB); results do not depend on the block size.
 BLOCK = 1 << 15
@@ -129,6 +150,8 @@ class FirmState:
             tune_allocator()
         self.n = 0
         self.next_id = 0        # firm id of the next firm added
+        self.compactions = 0    # times dead rows were removed
+        self.removed_initial = 0  # initial firms (born == 0) whose rows were compacted away
         for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, _column(self.cap, dtype, fill))
         # per firm x instrument
@@ -136,6 +159,9 @@ class FirmState:
         self.served_until = np.zeros((self.cap, N_INSTRUMENTS), dtype=np.int32)  # month a benefit lasts to
         # (firm_id + 1) * golden gamma of each row: the per-firm term of its random numbers (streams.py)
         self.id_gamma = np.zeros(self.cap, dtype=np.uint64)
+        # dead firms as at the end of their exit month: name -> list of arrays (joined when read)
+        self._archive: dict[str, list[np.ndarray]] = {name: [] for name in ARCHIVED}
+        self.n_archived = 0
 
     def _grow(self, need: int) -> None:
         new_cap = max(need, 2 * self.cap)
@@ -171,8 +197,9 @@ class FirmState:
     def derived(self, name: str, fn, dtype=np.float64) -> np.ndarray:
         """A per-row value fixed at entry (e.g. from region and sector), over the used rows.
 
-        ``fn(rows: slice) -> array`` computes it for new rows; it is computed once per row and kept
-        (rows are never reused), so monthly rules do not gather region or sector tables again.
+        ``fn(rows: slice) -> array`` computes it for new rows; it is computed once per firm and kept
+        (and moved with the rows by :meth:`compact`), so monthly rules do not gather region or
+        sector tables again.
         """
         cache = self.__dict__.setdefault("_derived", {})
         arr, done = cache.get(name, (None, 0))
@@ -196,6 +223,116 @@ class FirmState:
         total = sum(getattr(self, c).nbytes for c in COLUMNS)
         total += self.support_by_instrument.nbytes + self.served_until.nbytes + self.id_gamma.nbytes
         return total / self.cap
+
+    # -- identity, dead firms and compaction -----------------------------------------------------
+    def row_of(self, firm_id):
+        """The row of a firm id (or of each of an array of ids); -1 where the firm has no row (its
+        row was compacted away after it died, or the id was never given)."""
+        ids = self.firm_id[: self.n]
+        q = np.asarray(firm_id, dtype=np.int64)
+        i = np.searchsorted(ids, q)
+        if ids.size:
+            found = (i < ids.size) & (ids[np.minimum(i, ids.size - 1)] == q)
+        else:
+            found = np.zeros(q.shape, dtype=bool)
+        out = np.where(found, i, -1)
+        return int(out) if q.ndim == 0 else out
+
+    def archive_exits(self, month: int) -> int:
+        """Record the firms that died in ``month`` (``died == month``) as they are now, at the end of
+        the month; returns how many. Called once a month, after the month's bookkeeping."""
+        n = self.n
+        rows = np.flatnonzero(self.died[:n] == month)
+        if rows.size:
+            for name in ARCHIVED:
+                self._archive[name].append(getattr(self, name)[rows])
+            self.n_archived += int(rows.size)
+        return int(rows.size)
+
+    def archive(self, name: str) -> np.ndarray:
+        """Field ``name`` (one of ``ARCHIVED``) of every archived dead firm, in order of archiving (by
+        exit month, then firm id)."""
+        if name not in self._archive:
+            raise KeyError(f"{name!r} is not kept for firms that exited (state.ARCHIVED: {', '.join(ARCHIVED)})")
+        parts = self._archive[name]
+        if len(parts) != 1:
+            dtype = COLUMNS[name][0] if name in COLUMNS else np.float64
+            shape = (0,) if name in COLUMNS else (0, N_INSTRUMENTS)
+            joined = np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
+            self._archive[name] = parts = [joined]
+        return parts[0]
+
+    def all_firms(self, name: str) -> np.ndarray:
+        """Field ``name`` (one of ``ARCHIVED``) over every firm that ever existed, indexed by firm id:
+        a dead firm's value as at the end of its exit month (from the archive), an alive firm's
+        current value."""
+        live = getattr(self, name)[: self.n]
+        arch = self.archive(name)  # (checks the name)
+        out = np.zeros((self.next_id, *live.shape[1:]), dtype=live.dtype)
+        out[self.firm_id[: self.n]] = live
+        if self.n_archived:
+            out[self.archive("firm_id")] = arch
+        return out
+
+    def archived_record(self, firm_id: int):
+        """A dead firm's archived record as an object with one-row arrays (``rec.capital[0]``), or
+        ``None`` if the firm is not archived."""
+        if not self.n_archived:
+            return None
+        hit = np.flatnonzero(self.archive("firm_id") == int(firm_id))
+        if hit.size == 0:
+            return None
+        i = int(hit[0])
+        rec = _Record()
+        for name in ARCHIVED:
+            setattr(rec, name, self.archive(name)[i:i + 1])
+        return rec
+
+    def compact(self, force: bool = False) -> np.ndarray | None:
+        """Remove dead rows if they are more than ``COMPACT_DEAD_SHARE`` of the rows (or any, with
+        ``force``). Alive rows move up in the same order; freed rows are reset so that
+        :meth:`add_rows` can reuse them. Returns the old rows' alive mask (row ``r`` moved to
+        ``mask[:r].sum()``) when rows were removed, else ``None``. Dead firms must already be
+        archived (:meth:`archive_exits`)."""
+        n = self.n
+        k = int(np.count_nonzero(self.alive[:n]))
+        dead = n - k
+        if dead == 0 or (not force and dead <= COMPACT_DEAD_SHARE * n):
+            return None
+        alive = self.alive[:n].copy()
+        keep = np.flatnonzero(alive)
+        self.removed_initial += int(np.count_nonzero(~alive & (self.born[:n] == 0)))
+        for name, (_, fill) in COLUMNS.items():
+            col = getattr(self, name)
+            _move_rows(col, keep)
+            col[k:n] = fill
+        for name in ("support_by_instrument", "served_until"):
+            arr = getattr(self, name)
+            _move_rows(arr, keep)
+            arr[k:n] = 0
+        _move_rows(self.id_gamma, keep)
+        self.id_gamma[k:n] = 0
+        for name, (arr, done) in list(self.__dict__.get("_derived", {}).items()):
+            kd = int(np.count_nonzero(alive[:done]))
+            _move_rows(arr, keep[:kd])
+            self._derived[name] = (arr, kd)
+        self.n = k
+        self.compactions += 1
+        return alive
+
+
+def _move_rows(arr: np.ndarray, keep: np.ndarray, block: int = 1 << 16) -> None:
+    """``arr[:keep.size] = arr[keep]`` in place for sorted ``keep`` (``keep[i] >= i``), a block of rows
+    at a time: the rows a block reads are at or after the rows it writes, and later blocks read only
+    rows after it, so nothing is overwritten before it is read. Small temporaries instead of one the
+    size of the array (whose fresh pages would each fault in)."""
+    for lo in range(0, keep.size, block):
+        idx = keep[lo:lo + block]
+        arr[lo:lo + idx.size] = arr.take(idx, axis=0) if arr.ndim == 1 else arr[idx]
+
+
+class _Record:
+    """One archived firm's ``ARCHIVED`` fields as one-row arrays (read like a ``FirmState`` at row 0)."""
 
 
 def size_class(capital: np.ndarray) -> np.ndarray:

@@ -78,9 +78,9 @@ def test_side_by_side_same_seed_same_firms():
 
 def test_firm_story_has_history_and_events(played):
     s = played
-    row = s.pick_firm("supported", rng_seed=1)
-    st = s.policy.firm_story(row)
-    assert st["row"] == row and st["support_total_idr"] > 0
+    fid = s.pick_firm("supported", rng_seed=1)  # a firm id (rows move when dead rows are compacted)
+    st = s.policy.firm_story(fid)
+    assert st["firm_id"] == fid and st["support_total_idr"] > 0
     assert len(st["history"]["capital"]) == 15
     assert any("support" in e for _, e in st["events"])
     assert sum(v for _, _, v in st["payments"]) == pytest.approx(st["support_total_idr"], rel=1e-5)
