@@ -71,6 +71,17 @@ def test_compaction_changes_no_result(monkeypatch, name):
     np.testing.assert_allclose(f_on.all_firms("support_total").sum(), delivered, rtol=1e-9)
 
 
+def test_compaction_changes_no_result_over_several_blocks(monkeypatch):
+    """More rows than one block of the row-by-row rules (state.BLOCK): block boundaries move when
+    rows are compacted."""
+    kw = dict(seed=6, n_firms=2 * state.BLOCK + 5000, n_months=36, msme_agents=False, governance_mode="platform",
+              shock_enabled=True, shock_month=6, cluster_programme=True)
+    on, off = run_pair(monkeypatch, **kw)
+    assert off.firms.n > 2 * state.BLOCK
+    assert_same_metrics(on.metrics_frame(), off.metrics_frame())
+    np.testing.assert_allclose(on.firms.all_firms("capital"), off.firms.all_firms("capital"), rtol=1e-9)
+
+
 def test_agent_views_follow_their_firms(monkeypatch):
     """With Mesa agent views, each agent keeps its firm across compactions (its row is moved)."""
     m = MSMEEcosystem(seed=2, n_firms=1500, n_months=60, msme_agents=True)
