@@ -48,6 +48,11 @@ def _scan(n, initial, ewm, chronic, limits, nreg,
 
     Writes the alive rows' value added, in row order, to ``va_alive`` and returns how many."""
     window = np.uint32((1 << 24) - 1)
+    # accumulators are local variables (registers), written to the output arrays once at the end
+    va_sum = rev_sum = cap_sum = workers_sum = online_sum = export_sum = 0.0
+    aut_sum = comp_sum = rel_sum = effort_sum = income_sum = sup_sum = rec_share = 0.0
+    n_alive = init_total = init_alive = n_rec = loss_without = loss = chronic_n = never = member = 0
+    ups = downs = 0
     k = 0
     for i in range(n):
         a = alive[i]
@@ -60,10 +65,10 @@ def _scan(n, initial, ewm, chronic, limits, nreg,
         old = size_class[i]
         if not initial:
             if a and new > old:
-                counts[9] += 1
+                ups += 1
                 upgrades[i] += 1
             elif a and new < old:
-                counts[10] += 1
+                downs += 1
             sup = support_month[i]
             support_total[i] += sup
             support_mask[i] = (support_mask[i] << np.uint32(1)) | np.uint32(1 if sup > 0 else 0)
@@ -76,54 +81,78 @@ def _scan(n, initial, ewm, chronic, limits, nreg,
 
         # metrics: alive firms (and the initial population's survival)
         if born[i] == 0:
-            counts[1] += 1
+            init_total += 1
             if a:
-                counts[2] += 1
+                init_alive += 1
         if not a:
             continue
-        counts[0] += 1
+        n_alive += 1
         va = value_added[i]
         va_alive[k] = va
         k += 1
-        sums[0] += va
-        sums[1] += revenue[i]
-        sums[2] += c
-        sums[3] += workers[i]
-        sums[4] += online_revenue[i]
-        sums[5] += export_revenue[i]
-        sums[6] += autonomy[i]
-        sums[7] += competence[i]
-        sums[8] += relatedness[i]
-        sums[9] += effort[i]
+        va_sum += va
+        rev_sum += revenue[i]
+        cap_sum += c
+        workers_sum += workers[i]
+        online_sum += online_revenue[i]
+        export_sum += export_revenue[i]
+        aut_sum += autonomy[i]
+        comp_sum += competence[i]
+        rel_sum += relatedness[i]
+        effort_sum += effort[i]
         income = max(va, 0.0)
-        sums[10] += income
+        income_sum += income
         sup = support_month[i]
-        sums[11] += sup
+        sup_sum += sup
         if sup > 0:
-            counts[3] += 1
-            sums[12] += sup / (income + sup)
+            n_rec += 1
+            rec_share += sup / (income + sup)
         pr = profit[i]
         if pr >= 0 and own_profit[i] < 0:
-            counts[4] += 1
+            loss_without += 1
         if pr < 0:
-            counts[5] += 1
+            loss += 1
         m = support_mask[i] & window
         bits = 0
         while m:
             m &= m - np.uint32(1)
             bits += 1
         if bits >= chronic:
-            counts[6] += 1
+            chronic_n += 1
         if support_total[i] <= 0:
-            counts[7] += 1
+            never += 1
         if cluster[i] >= 0:
-            counts[8] += 1
+            member += 1
         cls[size_class[i]] += 1
         stages[stage[i]] += 1
         r = region[i]
         reg_cnt[r] += 1
         reg_va[r] += va
         reg_cap[r] += c
+    sums[0] += va_sum
+    sums[1] += rev_sum
+    sums[2] += cap_sum
+    sums[3] += workers_sum
+    sums[4] += online_sum
+    sums[5] += export_sum
+    sums[6] += aut_sum
+    sums[7] += comp_sum
+    sums[8] += rel_sum
+    sums[9] += effort_sum
+    sums[10] += income_sum
+    sums[11] += sup_sum
+    sums[12] += rec_share
+    counts[0] += n_alive
+    counts[1] += init_total
+    counts[2] += init_alive
+    counts[3] += n_rec
+    counts[4] += loss_without
+    counts[5] += loss
+    counts[6] += chronic_n
+    counts[7] += never
+    counts[8] += member
+    counts[9] += ups
+    counts[10] += downs
     return k
 
 
