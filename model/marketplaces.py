@@ -10,6 +10,7 @@ promotion instrument, and decays when promotion stops. Everything is a bincount 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import streams
 
@@ -96,17 +97,17 @@ def update(model, local_demand_total: float) -> None:
 
     Everything per firm is computed over the sellers only (``model.seller_rows``); other firms get 0.
     """
-    p, f, n, mt = model.p, model.firms, model.firms.n, model.market_table
-    m = f.marketplace[:n]
-    srows = np.flatnonzero((m >= 0) & f.alive[:n])
+    f, n, mt = model.firms, model.firms.n, model.market_table
+    # one compiled pass: visibility decays for every firm; the alive listed firms are the sellers
+    srows = np.empty(n, dtype=np.int64)
+    srows = srows[: _decay_and_sellers(n, 1.0 - VISIBILITY_DECAY, f.marketplace, f.alive, f.visibility, srows)]
     model.seller_rows = srows
-    ms = m[srows].astype(np.int64)
+    ms = f.marketplace[srows].astype(np.int64)
     mt.sellers = np.bincount(ms, minlength=mt.n)
     # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform
     own = OWN_PROMOTION_RATE * f.online_revenue[srows] * f.effort[srows]
     rep = f.reputation[srows]
     vis_all = f.visibility[:n]
-    vis_all *= 1 - VISIBILITY_DECAY
     # joint promotion: clusters (by type) and the platform's marketing step (PAS 5)
     joint = model.cluster_promotion_firm[srows] + 0.1 * (f.platform_step[srows] >= 5)
     vis = vis_all[srows] + (promotion_visibility(own, rep) + joint)
@@ -129,8 +130,8 @@ def update(model, local_demand_total: float) -> None:
 
 def after_sales(model) -> None:
     """Reputation follows fulfilled orders (quality and logistics) of active sellers."""
-    f, n, mt = model.firms, model.firms.n, model.market_table
-    srows = np.flatnonzero((f.marketplace[:n] >= 0) & f.alive[:n])
+    f, mt = model.firms, model.market_table
+    srows = model.seller_rows  # this month's sellers (listing and exits change at the month's end)
     ms = f.marketplace[srows].astype(np.int64)
     online = f.online_revenue[srows]
     mt.online_sales = np.bincount(ms, weights=online, minlength=mt.n)
@@ -140,3 +141,16 @@ def after_sales(model) -> None:
     rate = 0.05
     rep = f.reputation[active]
     f.reputation[active] = rep + rate * (target - rep)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _decay_and_sellers(n, keep, marketplace, alive, visibility, out):
+    """Visibility of rows ``0..n-1`` times ``keep``; the rows of alive listed firms go to ``out``
+    (ascending); returns how many."""
+    k = 0
+    for i in range(n):
+        visibility[i] *= keep
+        if marketplace[i] >= 0 and alive[i]:
+            out[k] = i
+            k += 1
+    return k
