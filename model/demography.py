@@ -9,10 +9,12 @@ population and to demand; they are micro firms drawn like the initial ones.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from . import clusters, streams
 from .population import fill_firms
-from .state import blocks
+from .scan import check_rows
+from .state import BLOCK, blocks
 
 MIN_CAPITAL = 1.0e6
 MAX_LOSS_MONTHS = 12
@@ -22,18 +24,23 @@ def exit_firms(model) -> int:
     """Mark exiting firms dead; return how many left."""
     p, f, t = model.p, model.firms, model.month
     exposure = model.exposure
+    per_row = np.ndim(exposure) != 0
+    exp_arr = np.asarray(exposure, dtype=np.float64) if per_row else np.zeros(1)
+    if per_row:
+        check_rows(f.n, "demography.exit_firms", exposure=exp_arr)
+    shock = float(1.5 * model.shock)
+    scalar_shock = 1.0 + shock * (0.0 if per_row else float(exposure))
+    buf = np.empty(min(f.n, BLOCK) + 1, dtype=np.int64)
     out = []
     for sl in blocks(f.n):
-        insolvent = (f.capital[sl] < MIN_CAPITAL) | (f.debt[sl] > 1.5 * f.capital[sl]) | \
-            (f.loss_months[sl] >= MAX_LOSS_MONTHS)
-        age = t - f.born[sl]
-        e = exposure if np.ndim(exposure) == 0 else exposure[sl]
-        hazard = p["exit_hazard"] * np.where(age < 24, 1.5, 1.0) * (1.0 + 1.5 * model.shock * e)
         u = model.streams.uniform_rows(t, streams.EXIT, sl)
-        out.append(np.flatnonzero(f.alive[sl] & (insolvent | (u < hazard))) + sl.start)
+        k = _exits(sl.start, sl.stop, t, u, float(p["exit_hazard"]), per_row, exp_arr, shock, scalar_shock,
+                   f.alive, f.capital, f.debt, f.loss_months, f.born, buf)
+        out.append(buf[:k].copy())
     rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
     f.died[rows] = t
+    model.exit_rows = (t, rows)  # archived at the end of the month (MSMEEcosystem._compact)
     model.remove_msme_agents(rows)
     return int(rows.size)
 
@@ -76,3 +83,23 @@ def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         buf[:m] = arr
     buf[m:n] = rng.random(n - m)
     return buf[:n]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _exits(lo, hi, t, u, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt, loss_months,
+           born, out):
+    """Alive rows ``lo..hi-1`` that exit this month, written to ``out`` (ascending); returns how many.
+    Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years and
+    raised by the shock. ``u``: the block's uniforms."""
+    k = 0
+    for i in range(lo, hi):
+        if not alive[i]:
+            continue
+        c = capital[i]
+        insolvent = c < MIN_CAPITAL or debt[i] > 1.5 * c or loss_months[i] >= MAX_LOSS_MONTHS
+        hazard = exit_hazard * (1.5 if t - born[i] < 24 else 1.0)
+        hazard *= 1.0 + shock * exposure[i] if per_row else scalar_shock
+        if insolvent or u[i - lo] < hazard:
+            out[k] = i
+            k += 1
+    return k

@@ -182,7 +182,8 @@ class MSMEEcosystem(mesa.Model):
         deliveries, the MSME agents' rows). Per-firm arrays rebuilt every month before they are
         read (cluster effects, marketplace orders, exposure) are left alone."""
         f = self.firms
-        f.archive_exits(self.month)
+        known = self.__dict__.pop("exit_rows", None)  # (month, rows) from demography.exit_firms
+        f.archive_exits(self.month, known[1] if known is not None and known[0] == self.month else None)
         old_n = f.n
         kept = f.compact()
         if kept is None:

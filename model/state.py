@@ -238,11 +238,13 @@ class FirmState:
         out = np.where(found, i, -1)
         return int(out) if q.ndim == 0 else out
 
-    def archive_exits(self, month: int) -> int:
-        """Record the firms that died in ``month`` (``died == month``) as they are now, at the end of
-        the month; returns how many. Called once a month, after the month's bookkeeping."""
+    def archive_exits(self, month: int, rows: np.ndarray | None = None) -> int:
+        """Record the firms that died in ``month`` (``died == month``; their ``rows`` if the caller
+        knows them, ascending) as they are now, at the end of the month; returns how many. Called
+        once a month, after the month's bookkeeping."""
         n = self.n
-        rows = np.flatnonzero(self.died[:n] == month)
+        if rows is None:
+            rows = np.flatnonzero(self.died[:n] == month)
         if rows.size:
             for name in ARCHIVED:
                 self._archive[name].append(getattr(self, name)[rows])
