@@ -79,11 +79,11 @@ def _scan(n, initial, ewm, chronic, limits, nreg,
         if size_class[i] > max_class[i]:
             max_class[i] = size_class[i]
 
-        # metrics: alive firms (and the initial population's survival)
-        if born[i] == 0:
-            init_total += 1
-            if a:
-                init_alive += 1
+        # metrics: alive firms (and the initial population's survival); counts are added as 0/1
+        # rather than branched on (several of these tests go either way at random)
+        initial_firm = born[i] == 0
+        init_total += initial_firm
+        init_alive += initial_firm and a
         if not a:
             continue
         n_alive += 1
@@ -108,21 +108,17 @@ def _scan(n, initial, ewm, chronic, limits, nreg,
             n_rec += 1
             rec_share += sup / (income + sup)
         pr = profit[i]
-        if pr >= 0 and own_profit[i] < 0:
-            loss_without += 1
-        if pr < 0:
-            loss += 1
-        m = support_mask[i] & window
-        bits = 0
-        while m:
-            m &= m - np.uint32(1)
-            bits += 1
-        if bits >= chronic:
-            chronic_n += 1
-        if support_total[i] <= 0:
-            never += 1
-        if cluster[i] >= 0:
-            member += 1
+        loss_without += (pr >= 0) & (own_profit[i] < 0)
+        loss += pr < 0
+        # months with support among the last 24 (bit count, branch-free)
+        m = np.uint32(support_mask[i] & window)
+        m = m - ((m >> np.uint32(1)) & np.uint32(0x55555555))
+        m = (m & np.uint32(0x33333333)) + ((m >> np.uint32(2)) & np.uint32(0x33333333))
+        m = (m + (m >> np.uint32(4))) & np.uint32(0x0F0F0F0F)
+        bits = np.uint32(m * np.uint32(0x01010101)) >> np.uint32(24)
+        chronic_n += bits >= chronic
+        never += support_total[i] <= 0
+        member += cluster[i] >= 0
         cls[size_class[i]] += 1
         stages[stage[i]] += 1
         r = region[i]
