@@ -150,7 +150,6 @@ def _decay_and_sellers(n, keep, marketplace, alive, visibility, out):
     k = 0
     for i in range(n):
         visibility[i] *= keep
-        if marketplace[i] >= 0 and alive[i]:
-            out[k] = i
-            k += 1
+        out[k] = i  # kept if the firm sells (k <= i: never past the end); branch-free selection
+        k += (marketplace[i] >= 0) & alive[i]
     return k
