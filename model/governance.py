@@ -115,13 +115,6 @@ def allocate(model) -> None:
         _allocate_platform(model, budget, mix, pool)
 
 
-def _rotated(u: np.ndarray, j: int) -> np.ndarray:
-    """A distinct uniform per programme from one array (Weyl rotation; marginally uniform)."""
-    v = u + 0.6180339887 * (j + 1)
-    v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
-    return v
-
-
 def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
     """Alive and not above the largest eligible size class (shared by all instruments)."""
     f, n = model.firms, model.firms.n
@@ -147,7 +140,7 @@ class _Level:
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
         if v is None:
-            v = self._cache[key] = fn()[self.by_prio]
+            v = self._cache[key] = fn()[..., self.by_prio]
         return v
 
     def all_true(self) -> np.ndarray:
@@ -156,17 +149,33 @@ class _Level:
             v = self._cache["all_true"] = np.ones(self.rows_asc.size, dtype=bool)
         return v
 
-    def region_idx(self, r: int) -> np.ndarray:
-        """Positions (in ``rows``) of the firms of region ``r``."""
-        def split():
-            reg = self.model.firms.region[self.rows_asc][self.by_prio]
-            order = np.argsort(reg, kind="stable")
-            bounds = np.searchsorted(reg[order], np.arange(len(self.model.council_cap) + 1))
-            return [order[bounds[i]:bounds[i + 1]] for i in range(bounds.size - 1)]
+    def region_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The level's positions grouped by region (each region's in priority order), and where each
+        region's block starts and how long it is."""
         v = self._cache.get("regions")
         if v is None:
-            v = self._cache["regions"] = split()
-        return v[r]
+            reg = self.model.firms.region[self.rows]
+            counts = np.bincount(reg, minlength=len(self.model.council_cap))
+            v = self._cache["regions"] = (np.argsort(reg, kind="stable"), np.cumsum(counts) - counts, counts)
+        return v
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The index ranges ``starts[i] .. starts[i] + lengths[i] - 1``, one after the other."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
+def _pairs(table: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``table[i, j]`` for a C-contiguous 2-D table (one gather on the flat table: faster)."""
+    return table.ravel().take(i * table.shape[1] + j)
+
+
+# Unit costs are whole rupiah (all but KUR's, which depends on the loan): the money m firms cost is
+# then m * unit exactly, as NumPy's sum of the m costs gives it (every partial sum is exact).
+_KUR = INSTRUMENTS.index("kur_credit")
+assert all(float(c).is_integer() for k, c in enumerate(pg.UNIT) if k != _KUR)
+_UNIT_OR_1 = np.where(np.isnan(pg.UNIT), 1.0, pg.UNIT)  # KUR's (per firm) replaced where used
 
 
 class RankedPool:
@@ -192,10 +201,6 @@ class RankedPool:
         self._levels: list[_Level] = []
         self._size = max(2048, int(self.FIRST_SHARE * self.n_base))
 
-    @property
-    def first_level(self) -> _Level | None:
-        return self._levels[0] if self._levels else None
-
     def level(self, i: int) -> _Level | None:
         while len(self._levels) <= i:
             if self._levels and self._levels[-1].complete:
@@ -220,50 +225,163 @@ class RankedPool:
             self._levels.append(_Level(self.model, rows, by_prio, thr, complete))
         return self._levels[i]
 
-    def serve(self, k: int, money: float, pick, bonus=None, bonus_max: float = 0.0, region: int | None = None):
-        """Candidates of instrument ``k`` chosen by ``pick(level, idx) -> mask`` in the order of
-        priority (+ ``bonus(level, idx)``), served until ``money`` runs out. Returns (rows, amounts).
+    def serve(self, ks, money, picks, bonus=None, bonus_max=0.0, regions=None, spent=False, first_level=0):
+        """Serve several programmes at once; programme (request) ``q`` has instrument ``ks[q]`` and
+        ``money[q]``, and takes its candidates in the order of priority (+ bonus) until its money runs
+        out, exactly as if it were served alone. The requests must not depend on one another (they
+        are of different instruments, or reach different firms, or have no registry).
 
-        ``idx`` given to ``pick`` is an index array or ``slice(None)`` (every firm of the level); the
-        one given to ``bonus`` is always an index array."""
-        empty = np.zeros(0, dtype=np.int64)
-        if money <= 0:
-            return empty, np.zeros(0)
-        i = 0
-        while True:
+        ``picks(lvl, q, None)`` gives the candidates of requests ``q`` (an index array) among the
+        level's firms, a boolean matrix with one row per request; with ``regions``, request ``q`` is
+        restricted to the firms of region ``regions[q]`` and ``picks(lvl, q, (r, at))`` says whether
+        the firm at level position ``at[i]`` is a candidate of request ``q[r[i]]``.
+        ``bonus(lvl, q, r, at)`` gives the score bonus of those (request, firm) pairs.
+
+        All requests are served together level by level (one pass of NumPy calls, not one per
+        programme). Returns (req, rows, amounts), the firms served ordered by request then row, and
+        with ``spent=True`` also the money each request spent (what ``amounts.sum()`` of that request
+        would give).
+        """
+        ks = np.asarray(ks, dtype=np.int64)
+        money = np.asarray(money, dtype=np.float64)
+        bonus_max = np.broadcast_to(np.asarray(bonus_max, dtype=np.float64), ks.shape)
+        used = np.zeros(ks.size)
+        found = []
+        pending = np.flatnonzero(money > 0)
+        i = first_level
+        while pending.size:
             lvl = self.level(i)
-            if region is None:  # the whole level: pick reads the cached arrays as they are (no gather)
-                idx = np.flatnonzero(pick(lvl, slice(None)))
-            else:
-                idx = lvl.region_idx(region)
-                idx = idx[pick(lvl, idx)]
-            cand = lvl.rows[idx]
-            score = self.prio[cand]
-            if bonus is not None:
-                score = score + bonus(lvl, idx)
-                order = np.argsort(-score, kind="stable")
-                cand, score = cand[order], score[order]
-            costs = pg.unit_costs(self.model, k, cand)
-            rows, amts, stop = pg.serve_in_order(cand, score, costs, money)
-            if lvl.complete or (stop < cand.size and score[stop] > lvl.thr + bonus_max):
-                return rows, amts
+            cands = _Candidates.of(self, lvl, pending, ks, picks, bonus, regions)
+            every = np.arange(pending.size)
+            done, got, got_used = cands.take(every, money[pending], bonus_max[pending])
+            found.append(got)
+            used[pending[done]] = got_used
+            pending = pending[~done]
             i += 1
+        return _gather(found, self.ranked.size, used if spent else None)
 
 
-def _elig(lvl: _Level, k: int) -> np.ndarray:
-    """Instrument ``k``'s eligibility over a level's firms (cached)."""
-    # every firm of a level is base-eligible (alive, small enough: that is how levels are drawn,
-    # and nothing changes it during the allocation), so only the instrument's own rule is read
-    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true()))
+def _gather(found, n_rows: int, used=None):
+    """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
+    if found:
+        req, rows, amounts = (np.concatenate(x) for x in zip(*found))
+        order = np.argsort(req * (n_rows + 1) + rows)
+        req, rows, amounts = req[order], rows[order], amounts[order]
+    else:
+        req, rows, amounts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    return (req, rows, amounts) if used is None else (req, rows, amounts, used)
 
 
-def _cons(lvl: _Level, k: int) -> np.ndarray:
-    return lvl.get(("cons", k), lambda: pg.constraint(lvl.model, k, lvl.rows_asc))
+class _Candidates:
+    """The candidates of requests ``q`` (see ``RankedPool.serve``) among a level's firms, each
+    request's in its order of service: by score (priority + bonus) descending, ties in priority
+    order. Request ``q[i]``'s are entries ``first[i] ..`` (``count[i]`` of them) of ``at`` (their
+    positions in the level) and ``score``. The money is not needed yet: see :meth:`take`.
+
+    Built from (request index ``r`` into ``q``, position ``at``) pairs ordered by request, then
+    position, with the bonus of each pair (or None); :meth:`of` finds the pairs with ``picks``.
+    """
+
+    def __init__(self, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, r: np.ndarray,
+                 at: np.ndarray, bonus: np.ndarray | None = None):
+        self.pool, self.lvl, self.q, self.ks = pool, lvl, q, ks
+        score = lvl.get("prio", lambda: pool.prio[lvl.rows_asc])[at]
+        if bonus is not None:
+            score += bonus
+            # by request, then score descending: a quicksort on the score, then a (stable, radix)
+            # sort on the request. Equal scores within a request (rare) must stay in priority
+            # order, which a quicksort does not promise: then sort again on all three keys.
+            o = np.argsort(-score)
+            o = o[np.argsort(r[o].astype(np.int16 if q.size < 1 << 15 else np.int64), kind="stable")]
+            rs, ss = r[o], score[o]
+            if ((rs[1:] == rs[:-1]) & (ss[1:] == ss[:-1])).any():
+                o = np.lexsort((at, -score, r))
+            r, at, score = r[o], at[o], score[o]
+        self.at, self.score = at, score
+        self.count = np.bincount(r, minlength=q.size)
+        self.first = np.cumsum(self.count) - self.count
+
+    @classmethod
+    def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None):
+        """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
+        if regions is None:
+            r, at = np.nonzero(picks(lvl, q, None))  # by request, then position
+        else:
+            order, start, length = lvl.region_blocks()
+            reg = regions[q]
+            r = np.repeat(np.arange(q.size), length[reg])
+            at = order[_ranges(start[reg], length[reg])]
+            keep = picks(lvl, q, (r, at))
+            r, at = r[keep], at[keep]
+        return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at))
+
+    def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
+        """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
+        service, while the money lasts; the money each spends; and whether each is done (could not
+        serve better at a larger level of the pool)."""
+        k = self.ks[self.q[sel]]
+        count, first = self.count[sel], self.first[sel]
+        # served while the cumulative cost stays within the money. Unit costs of one instrument
+        # are equal whole rupiah (asserted above), so the cumulative cost of the first m is exactly
+        # m * unit: m is the largest whole number with m * unit <= money (the division is off by
+        # at most one, corrected both ways)
+        unit = _UNIT_OR_1[k]
+        m = np.floor(money / unit)
+        m -= m * unit > money
+        m += (m + 1) * unit <= money
+        m = np.minimum(m, count).astype(np.int64)
+        used = m * unit
+        for j in np.flatnonzero(k == _KUR).tolist():  # KUR: a cost per firm (its loan)
+            c = self._kur_cost()[self.at[first[j]:first[j] + count[j]]]
+            m[j] = np.searchsorted(np.cumsum(c), money[j], side="right")
+            used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
+        # done unless the first candidate not served could be outranked by a firm of a larger level
+        lvl = self.lvl
+        if lvl.complete:
+            done = np.ones(sel.size, dtype=bool)
+        else:
+            nxt = self.score[np.minimum(first + m, self.score.size - 1)] if self.score.size else np.zeros(sel.size)
+            done = (m < count) & (nxt > lvl.thr + bonus_max)
+        return m, used, done
+
+    def served(self, sel: np.ndarray, m: np.ndarray):
+        """The first ``m`` candidates of requests ``q[sel]``: (req, rows, amounts)."""
+        at = self.at[_ranges(self.first[sel], m)]
+        req = np.repeat(self.q[sel], m)
+        k = self.ks[req]
+        amounts = pg.UNIT[k]
+        kur = k == _KUR
+        if kur.any():
+            amounts[kur] = self._kur_cost()[at[kur]]
+        return req, self.lvl.rows[at], amounts
+
+    def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
+        """Serve requests ``q[sel]`` with ``money`` each: which are done, their firms served as
+        (req, rows, amounts), and the money each of the done ones spent."""
+        m, used, done = self.count_served(sel, money, bonus_max)
+        return done, self.served(sel[done], m[done]), used[done]
+
+    def _kur_cost(self) -> np.ndarray:
+        lvl = self.lvl
+        return lvl.get("kur_cost", lambda: pg.unit_costs(self.pool.model, _KUR, lvl.rows_asc))
 
 
-def _served(lvl: _Level, k: int) -> np.ndarray:
+# Per-level values of every instrument at once (rows = instruments), cached. Every firm of a level
+# is base-eligible (alive, small enough: that is how levels are drawn, and nothing changes it during
+# the allocation), so only each instrument's own eligibility rule is read.
+def _elig(lvl: _Level) -> np.ndarray:
+    return lvl.get("elig", lambda: pg.eligible_all(lvl.model, lvl.rows_asc, base=lvl.all_true()))
+
+
+def _cons(lvl: _Level) -> np.ndarray:
+    return lvl.get("cons", lambda: pg.constraint_all(lvl.model, lvl.rows_asc))
+
+
+def _served(lvl: _Level) -> np.ndarray:
+    # read when the level is first used: later reservations of an instrument are by the programme
+    # that serves it, after its own selection, so no stale value is ever read
     m = lvl.model
-    return lvl.get(("served", k), lambda: m.firms.served_until[:, k][lvl.rows_asc] > m.month)
+    return lvl.get("served", lambda: np.ascontiguousarray((m.firms.served_until[lvl.rows_asc] > m.month).T))
 
 
 def _u_aware(lvl: _Level) -> np.ndarray:
@@ -273,51 +391,41 @@ def _u_aware(lvl: _Level) -> np.ndarray:
 
 def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
-    owners = model.__dict__.get("_owners")
-    if owners is None:  # fixed for the run
-        owners = model._owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
-
-    def aware_p(lvl):
-        return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
-
     progs = model.programme_list
-    nets = []
-    for prog in progs:
-        money = budget * mix[INSTRUMENTS[prog.instrument]] / owners[prog.instrument]
-        prog.budget = money
-        nets.append(money * (1 - p["central_overhead"]))
-    live = [j for j, net in enumerate(nets) if net > 0]
+    plan = model.__dict__.get("_central_plan")
+    if plan is None:  # fixed for the run: instrument, number of ministries running it, programme id
+        ks = np.array([prog.instrument for prog in progs], dtype=np.int64)
+        owners = np.bincount(ks, minlength=N_INSTRUMENTS)[ks]
+        ids = np.array([prog.programme_id for prog in progs], dtype=np.int64)
+        # the programmes of one instrument are paid as one group (see programmes.Deliveries)
+        groups = np.concatenate(([0], np.cumsum(ks[1:] != ks[:-1])))
+        plan = model._central_plan = (ks, owners, ids, groups)
+    ks, owners, ids, groups = plan
+    money = budget * np.array([mix[INSTRUMENTS[k]] for k in ks.tolist()]) / owners
+    for prog, b in zip(progs, money.tolist()):
+        prog.budget = b
+    nets = money * (1 - p["central_overhead"])
 
-    def first_level_picks(lvl):
-        """Every funded programme's candidates in the first level, in one 2-D pass: row r is
-        programme live[r]'s ``pick`` (the same values, computed element by element alike)."""
+    def picks(lvl, q, pos):
+        """Programme j's candidates: eligible and aware of it (one awareness draw per firm, rotated
+        per programme by a Weyl step: a distinct, marginally uniform number for each), all at once."""
         got = lvl._cache.get("central_picks")
         if got is None:
-            v = _u_aware(lvl)[None, :] + 0.6180339887 * (np.asarray(live, dtype=np.float64) + 1)[:, None]
-            v -= np.trunc(v)
-            picks = v < aware_p(lvl)[None, :]
-            for r, j in enumerate(live):
-                picks[r] &= _elig(lvl, progs[j].instrument)
-            got = lvl._cache["central_picks"] = (picks, {j: r for r, j in enumerate(live)})
-        return got
+            v = _u_aware(lvl)[None, :] + 0.6180339887 * (np.arange(ks.size, dtype=np.float64) + 1)[:, None]
+            v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
+            aware_p = lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
+            got = lvl._cache["central_picks"] = (v < aware_p) & _elig(lvl)[ks]
+        return got if q.size == ks.size else got[q]
 
-    for j, prog in enumerate(progs):
-        k = prog.instrument
-        net = nets[j]
-
-        def pick(lvl, idx, j=j, k=k):
-            if isinstance(idx, slice) and lvl is pool.first_level:
-                picks, pos = first_level_picks(lvl)
-                return picks[pos[j]]
-            return _elig(lvl, k)[idx] & (_rotated(_u_aware(lvl)[idx], j) < aware_p(lvl)[idx])
-
-        rows, amts = pool.serve(k, net, pick)
-        pg.schedule(model, t + p["central_lag_months"],
-                    pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
+    req, rows, amts = pool.serve(ks, nets, picks)
+    pg.schedule(model, t + p["central_lag_months"],
+                pg.Deliveries.from_selection(req, rows, amts, ks.size, ks, ids, groups, p["central_overhead"],
+                                             registry=False))
 
 
-def _reserve(model, k: int, rows: np.ndarray, lag: int) -> None:
-    model.firms.served_until[rows, k] = model.month + lag + pg.DUR[k]
+def _reserve(model, ks: np.ndarray, rows: np.ndarray, lag: int) -> None:
+    """The registry: firm ``rows[i]`` counts as served for instrument ``ks[i]`` from now on."""
+    model.firms.served_until[rows, ks] = model.month + lag + pg.DUR[ks]
 
 
 def constraint_prevalence(model) -> np.ndarray:
@@ -333,8 +441,11 @@ def constraint_prevalence(model) -> np.ndarray:
         code |= np.left_shift(m.view(np.uint8), np.uint16(k), dtype=np.uint16)
     hist = np.bincount(f.region[:n].astype(np.int64) * (1 << N_INSTRUMENTS) + code,
                        minlength=nreg << N_INSTRUMENTS).reshape(nreg, 1 << N_INSTRUMENTS)
-    bits = (np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS)[None, :]) & 1
-    return (hist @ bits).astype(float)
+    return hist.astype(np.float64) @ _CODE_BITS  # float product: exact for counts, and fast
+
+
+# bit k of each code 0 .. 2^K - 1 (constraint_prevalence)
+_CODE_BITS = ((np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS)[None, :]) & 1).astype(np.float64)
 
 
 def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
@@ -342,11 +453,33 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     cap = model.council_cap
     lag = p["local_lag_months"]
     national = np.array([mix[k] for k in INSTRUMENTS])
-    prevalence = constraint_prevalence(model)
+    nreg, K = cap.size, N_INSTRUMENTS
+    lvl0 = pool.level(0)
+    region = lvl0.get("region", lambda: model.firms.region[lvl0.rows_asc].astype(np.int64))
+    if lvl0.complete:  # the first level holds every eligible firm: count them there
+        kk, at = np.nonzero(_elig(lvl0) & _cons(lvl0))
+        prevalence = np.bincount(region[at] * K + kk, minlength=nreg * K).reshape(nreg, K).astype(np.float64)
+    else:
+        prevalence = constraint_prevalence(model)
     # costed at unit cost
     unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
     need = prevalence * unit
     need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
+    # every council at once (one row each)
+    b = budget * model.region_budget_share
+    capture = b * p["capture_rate"] * (1 - 0.5 * (cap - 0.25) / 0.75)
+    booked = capture[:, None] * national  # booked against the national mix
+    led = model.ledger[t]
+    for col in (pg.CAPTURE, pg.SPENT):  # council by council (a cumulative sum adds them in that order)
+        led[:, col] = np.cumsum(np.vstack([led[None, :, col], booked]), axis=0)[-1]
+    for council, c, c_cap in zip(model.council_agents, capture.tolist(), cap.tolist()):
+        council.record_capture(c, c_cap)
+    mix_r = (1 - cap)[:, None] * national + cap[:, None] * need_mix
+    money = (b - capture) * (1 - p["council_overhead"])
+    bonus_w = 2.0 * cap
+    ids = model.__dict__.get("_council_ids")
+    if ids is None:  # fixed for the run: programme id of (council, instrument)
+        ids = model._council_ids = np.array([c.programme_ids for c in model.council_agents], dtype=np.int64)
 
     def aware(lvl):
         def calc():
@@ -356,40 +489,82 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
             return model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < a_p
         return lvl.get("aware", calc)
 
-    for r, council in enumerate(model.council_agents):
-        b_r = budget * model.region_budget_share[r]
-        capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
-        model.ledger[t, :, pg.CAPTURE] += capture * national  # booked against the national mix
-        model.ledger[t, :, pg.SPENT] += capture * national
-        council.record_capture(capture, cap[r])
-        mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
-        money = (b_r - capture) * (1 - p["council_overhead"])
-        bonus_w = 2.0 * cap[r]
-        # a council's budget is flexible: what one instrument cannot place goes to the next, in the
-        # order of the council's priorities (a mechanism the centralised ministries lack)
-        left = 0.0
-        for k in np.argsort(-mix_r, kind="stable"):
-            net = money * mix_r[k] + left
-            if net <= 0:
-                continue
+    def picks(lvl, q, pairs, ks):
+        r, at = pairs
+        k = ks[q][r]
+        return _pairs(_elig(lvl), k, at) & aware(lvl)[at] & ~_pairs(_served(lvl), k, at)
 
-            def pick(lvl, idx, k=k):
-                return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+    def bonus(lvl, q, r, at, ks, regions):
+        return bonus_w[regions[q][r]] * _pairs(_cons(lvl), ks[q][r], at)
 
-            def bonus(lvl, idx, k=k):
-                return bonus_w * _cons(lvl, k)[idx]
+    # Every council's candidates for every instrument, ranked once on the first level of the pool:
+    # request r * K + k is council r's instrument k. What the councils select below reserves only
+    # firms of their own region for the instrument just served, so these rankings stay valid.
+    kk, at = np.nonzero(_elig(lvl0) & aware(lvl0) & ~_served(lvl0))
+    reg = region[at]
+    req = reg * K + kk
+    o = np.argsort(req.astype(np.int16 if nreg * K < 1 << 15 else np.int64), kind="stable")  # by request, then position
+    req, kk, at = req[o], kk[o], at[o]
+    ranked = _Candidates(pool, lvl0, np.arange(nreg * K), np.tile(np.arange(K), nreg), req, at,
+                         bonus_w[reg[o]] * _pairs(_cons(lvl0), kk, at))
 
-            rows, amts = pool.serve(k, net, pick, bonus, bonus_w, region=r)
-            left = net - float(amts.sum())
-            _reserve(model, k, rows, lag)
-            pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
-                                                    council.programme_ids[k], registry=True))
+    # a council's budget is flexible: what one instrument cannot place goes to the next, in the
+    # order of the council's priorities (a mechanism the centralised ministries lack). Councils
+    # reach different firms, so they are served side by side: the j-th instrument of every council,
+    # then the next (each council's money carries over only to its own next instrument).
+    order = np.argsort(-mix_r, axis=1, kind="stable")
+    everyone = np.arange(nreg)
+    left = np.zeros(nreg)
+    served = np.zeros((nreg, K), dtype=np.int64)  # how many of ``ranked`` each (council, instrument) serves
+    late = []
+    for j in range(K):
+        k = order[:, j]
+        net = money * mix_r[everyone, k] + left
+        q = np.flatnonzero(net > 0)  # councils with money for their j-th instrument
+        if q.size == 0:
+            continue
+        kq = k[q]
+        m, used, done = ranked.count_served(q * K + kq, net[q], bonus_w[q])
+        served[q[done], kq[done]] = m[done]
+        left[q[done]] = net[q[done]] - used[done]
+        if not done.all():  # served from larger levels of the pool, as RankedPool.serve does
+            lq, lk = q[~done], kq[~done]
+            req, rows, amts, used = pool.serve(
+                lk, net[lq], lambda lvl, r, pairs, lk=lk: picks(lvl, r, pairs, lk),
+                lambda lvl, r, r2, at, lk=lk, lq=lq: bonus(lvl, r, r2, at, lk, lq), bonus_w[lq],
+                regions=lq, spent=True, first_level=1)
+            left[lq] = net[lq] - used
+            late.append((lq[req] * K + lk[req], rows, amts, j))
+    # what each council's instrument j served, step by step; reserved in the registry
+    step = np.empty((nreg, K), dtype=np.int64)
+    step[everyone[:, None], order] = np.arange(K)
+    sel = np.flatnonzero(served.ravel())
+    m = served.ravel()[sel]
+    req, rows, amts = ranked.served(sel, m)
+    js = np.repeat(step.ravel()[sel], m)
+    if late:
+        req, rows, amts = (np.concatenate([a] + [x[i] for x in late]) for i, a in enumerate((req, rows, amts)))
+        js = np.concatenate([js] + [np.full(x[0].size, x[3]) for x in late])
+    if req.size == 0:
+        return
+    _reserve(model, req % K, rows, lag)
+    # one delivery, step by step, council by council within a step (a step's councils reach
+    # different firms, see programmes.Deliveries); the firms of one segment in row order
+    key = (js * nreg * K + req) * (pool.ranked.size + 1) + rows
+    o = np.argsort(key)
+    seg, first_of = np.unique(key[o] // (pool.ranked.size + 1), return_inverse=True)
+    pg.schedule(model, t + lag, pg.Deliveries.from_selection(
+        first_of, rows[o], amts[o], seg.size, seg % K, ids.ravel()[seg % (nreg * K)], seg // (nreg * K),
+        p["council_overhead"], registry=True))
 
 
 def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
     lag = p["local_lag_months"]
     f = model.firms
+    ks = np.arange(N_INSTRUMENTS)
+    money = budget * np.array([mix[name] for name in INSTRUMENTS])
+    nets = money * (1 - p["platform_overhead"])
 
     def registered(lvl):
         return lvl.get("registered", lambda: f.platform_step[lvl.rows_asc] > 0)
@@ -398,24 +573,24 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
         return lvl.get("aware", lambda: (f.platform_step[lvl.rows_asc] > 0) | (
             model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < awareness_national(model, lvl.rows_asc)))
 
-    for k, name in enumerate(INSTRUMENTS):
-        money = budget * mix[name]
-        net = money * (1 - p["platform_overhead"])
-        steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
+    def on_step(lvl):
+        """Whether the firm is at a PAS step the instrument serves (one row per instrument)."""
+        def calc():
+            match = np.zeros((N_INSTRUMENTS, len(PAS_STEPS) + 1), dtype=bool)
+            for s, names in pg.PAS_INSTRUMENTS.items():
+                match[[INSTRUMENTS.index(name) for name in names], s] = True
+            return match[:, f.platform_step[lvl.rows_asc]]
+        return lvl.get("on_step", calc)
 
-        def pick(lvl, idx, k=k):
-            return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+    def picks(lvl, q, pairs):
+        return _elig(lvl)[q] & aware(lvl) & ~_served(lvl)[q]
 
-        def bonus(lvl, idx, k=k, steps=steps):
-            step = f.platform_step[lvl.rows[idx]]
-            on_step = np.zeros(idx.size, dtype=bool)
-            for s in steps:
-                on_step |= step == s
-            return 2.0 * _cons(lvl, k)[idx] + 1.5 * on_step + 1.0 * registered(lvl)[idx]
+    def bonus(lvl, q, r, at):
+        k = q[r]
+        return 2.0 * _pairs(_cons(lvl), k, at) + 1.5 * _pairs(on_step(lvl), k, at) + 1.0 * registered(lvl)[at]
 
-        rows, amts = pool.serve(k, net, pick, bonus, 2.0 + 1.5 + 1.0)
-        if rows.size == 0:
-            continue
-        _reserve(model, k, rows, lag)
-        pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["platform_overhead"],
-                                                model.platform_agent.programme_ids[k], registry=True))
+    req, rows, amts = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0)
+    _reserve(model, req, rows, lag)
+    pg.schedule(model, t + lag, pg.Deliveries.from_selection(
+        req, rows, amts, ks.size, ks, [model.platform_agent.programme_ids[k] for k in ks.tolist()], ks,
+        p["platform_overhead"], registry=True))

@@ -121,6 +121,8 @@ class MSMEEcosystem(mesa.Model):
         self.platform_agent = CollaborativePlatform(self)
         self.platform_agent.programme_ids = [Programme(self, k, "platform").programme_id
                                              for k in range(len(INSTRUMENTS))]
+        # firms served, support and money spent of every programme (``pg.BOOK_*`` columns)
+        self.programme_book = np.zeros((len(self.programme_agents_by_id), 3))
 
     def add_msme_agents(self, rows: np.ndarray) -> None:
         """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
