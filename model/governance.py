@@ -160,10 +160,26 @@ class _Level:
         return v
 
 
+def _argsort_desc(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(-x, kind="stable")``: descending, ties in index order. A quicksort is several
+    times faster on random values but does not keep ties in order, so it is used only when there
+    are none (checked on the result; ties are rare with continuous priorities)."""
+    order = np.argsort(-x)
+    xs = x[order]
+    if (xs[1:] == xs[:-1]).any():
+        order = np.argsort(-x, kind="stable")
+    return order
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The index ranges ``starts[i] .. starts[i] + lengths[i] - 1``, one after the other."""
     ends = np.cumsum(lengths)
     return np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
+def _nonzero2(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D mask (row, column), the same order; much faster on small masks."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 def _pairs(table: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -188,6 +204,7 @@ class RankedPool:
     """
 
     FIRST_SHARE = 0.06
+    FIRST_MIN = 2048
     GROWTH = 4
 
     def __init__(self, model):
@@ -199,7 +216,7 @@ class RankedPool:
         self.n_base = int(np.count_nonzero(base))
         self.ranked = np.where(base, self.prio, -np.inf)
         self._levels: list[_Level] = []
-        self._size = max(2048, int(self.FIRST_SHARE * self.n_base))
+        self._size = max(self.FIRST_MIN, int(self.FIRST_SHARE * self.n_base))
 
     def level(self, i: int) -> _Level | None:
         while len(self._levels) <= i:
@@ -221,8 +238,7 @@ class RankedPool:
                     thr = float(np.min(self.ranked[self.ranked > -np.inf]))
                 rows = np.flatnonzero(self.ranked >= thr)
                 complete = rows.size >= self.n_base
-            by_prio = np.argsort(-self.ranked[rows], kind="stable")
-            self._levels.append(_Level(self.model, rows, by_prio, thr, complete))
+            self._levels.append(_Level(self.model, rows, _argsort_desc(self.ranked[rows]), thr, complete))
         return self._levels[i]
 
     def serve(self, ks, money, picks, bonus=None, bonus_max=0.0, regions=None, spent=False, first_level=0):
@@ -305,7 +321,7 @@ class _Candidates:
     def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None):
         """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
         if regions is None:
-            r, at = np.nonzero(picks(lvl, q, None))  # by request, then position
+            r, at = _nonzero2(picks(lvl, q, None))  # by request, then position
         else:
             order, start, length = lvl.region_blocks()
             reg = regions[q]
@@ -457,7 +473,7 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     lvl0 = pool.level(0)
     region = lvl0.get("region", lambda: model.firms.region[lvl0.rows_asc].astype(np.int64))
     if lvl0.complete:  # the first level holds every eligible firm: count them there
-        kk, at = np.nonzero(_elig(lvl0) & _cons(lvl0))
+        kk, at = _nonzero2(_elig(lvl0) & _cons(lvl0))
         prevalence = np.bincount(region[at] * K + kk, minlength=nreg * K).reshape(nreg, K).astype(np.float64)
     else:
         prevalence = constraint_prevalence(model)
@@ -500,7 +516,7 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     # Every council's candidates for every instrument, ranked once on the first level of the pool:
     # request r * K + k is council r's instrument k. What the councils select below reserves only
     # firms of their own region for the instrument just served, so these rankings stay valid.
-    kk, at = np.nonzero(_elig(lvl0) & aware(lvl0) & ~_served(lvl0))
+    kk, at = _nonzero2(_elig(lvl0) & aware(lvl0) & ~_served(lvl0))
     reg = region[at]
     req = reg * K + kk
     o = np.argsort(req.astype(np.int16 if nreg * K < 1 << 15 else np.int64), kind="stable")  # by request, then position
