@@ -101,7 +101,8 @@ class Streams:
 
     def __init__(self, key: int):
         self.key = int(key)
-        self._seeds: dict[tuple[int, int], int] = {}
+        self._seeds: dict[tuple[int, int], np.uint64] = {}  # (month, purpose) outside the runs below
+        self._runs: dict[int, tuple[int, np.ndarray]] = {}  # purpose -> (first month, seeds of the next months)
         self._gamma_rows = np.zeros(0, dtype=np.uint64)  # (row + 1) * gamma mod 2^64, grown on demand
         self._buf = np.zeros(0, dtype=np.uint64)
         self._tmp = np.zeros(0, dtype=np.uint64)
@@ -113,34 +114,37 @@ class Streams:
 
     def stream_seed(self, month: int, purpose: int) -> int:
         """The 64-bit seed of the row-indexed stream ``(month, purpose)``."""
-        k = (int(month), int(purpose))
-        s = self._seeds.get(k)
-        if s is None:
-            self._fill_seeds(*k)
-            s = self._seeds[k]
-        return s
+        return int(self._seed(month, purpose))
 
-    _SEED_MONTHS = 16  # stream seeds are computed for this many months at a time
+    _SEED_MONTHS = 128  # stream seeds are computed for this many months of a purpose at a time
 
-    def _fill_seeds(self, month: int, purpose: int) -> None:
+    def _seed(self, month: int, purpose: int) -> np.uint64:
+        """``stream_seed`` as a NumPy scalar (what the vectorised draws add), from the seeds of the
+        purpose's current run of months."""
+        run = self._runs.get(purpose)
+        if run is not None:
+            i = month - run[0]
+            if 0 <= i < run[1].size:
+                return run[1][i]
+        return self._fill_seeds(month, purpose)
+
+    def _fill_seeds(self, month: int, purpose: int) -> np.uint64:
         """Seeds of ``SeedSequence([key, month + 1, purpose, 0x5EED])`` for ``month`` and the next
-        months, for every purpose asked for so far (one vectorised pass; same values)."""
-        known = self.__dict__.setdefault("_purposes", set())
-        known.add(purpose)
+        months of the purpose, in one vectorised pass (same values); returns ``month``'s."""
+        month, purpose = int(month), int(purpose)
         if month < 0 or purpose < 0 or purpose >= 1 << 32:  # rare: one at a time
-            ss = np.random.SeedSequence([self.key, month + 1, purpose, 0x5EED])
-            self._seeds[(month, purpose)] = int(ss.generate_state(1, np.uint64)[0])
-            return
-        purposes = sorted(p for p in known if 0 <= p < 1 << 32)
+            s = self._seeds.get((month, purpose))
+            if s is None:
+                ss = np.random.SeedSequence([self.key, month + 1, purpose, 0x5EED])
+                s = self._seeds[(month, purpose)] = ss.generate_state(1, np.uint64)[0]
+            return s
         months = np.arange(month, month + self._SEED_MONTHS, dtype=np.int64)
-        mm, pp = np.meshgrid(months, np.asarray(purposes, dtype=np.int64), indexing="ij")
-        key = _words(self.key)
-        cols = [np.full(mm.size, w, dtype=np.uint32) for w in key]
-        cols += [(mm.ravel() + 1).astype(np.uint32), pp.ravel().astype(np.uint32),
-                 np.full(mm.size, 0x5EED, dtype=np.uint32)]
+        cols = [np.full(months.size, w, dtype=np.uint32) for w in _words(self.key)]
+        cols += [(months + 1).astype(np.uint32), np.full(months.size, purpose, dtype=np.uint32),
+                 np.full(months.size, 0x5EED, dtype=np.uint32)]
         seeds = seed_sequence_states(np.stack(cols, axis=1))
-        for (t, q), s in zip(zip(mm.ravel().tolist(), pp.ravel().tolist()), seeds.tolist()):
-            self._seeds.setdefault((t, q), s)
+        self._runs[purpose] = (month, seeds)
+        return seeds[0]
 
     # -- vectorised ----------------------------------------------------------------------------
     def _gamma(self, n: int) -> np.ndarray:
@@ -155,7 +159,7 @@ class Streams:
     def _bits(self, month: int, purpose: int, n: int | None = None, rows=None) -> np.ndarray:
         """Raw 64-bit outputs for rows ``0..n-1`` or a slice of rows (in a reused buffer), or for
         ``rows`` (a new array)."""
-        s = np.uint64(self.stream_seed(month, purpose))
+        s = self._seed(month, purpose)
         if isinstance(rows, slice):
             g = self._gamma(rows.stop)[rows]
             k = g.size
@@ -252,3 +256,5 @@ class Streams:
         """Drop cached stream seeds of months before ``before_month`` (memory hygiene)."""
         for k in [k for k in self._seeds if k[0] < before_month]:
             del self._seeds[k]
+        for q in [q for q, (first, seeds) in self._runs.items() if first + seeds.size <= before_month]:
+            del self._runs[q]
