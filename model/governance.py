@@ -105,7 +105,11 @@ def allocate(model) -> None:
     if budget <= 0 or n == 0:
         return
     mode = p["governance_mode"]
-    mix = instrument_mix(p)
+    levers = tuple(p[name] for name in _MIX_LEVERS)
+    cached = model.__dict__.get("_mix")
+    if cached is None or cached[0] != levers:  # the mix levers may change during a run (the app)
+        cached = model._mix = (levers, instrument_mix(p))
+    mix = cached[1]
     pool = RankedPool(model)
     if mode == "centralised":
         _allocate_central(model, budget, mix, pool)
@@ -113,6 +117,9 @@ def allocate(model) -> None:
         _allocate_councils(model, budget, mix, pool)
     else:
         _allocate_platform(model, budget, mix, pool)
+
+
+_MIX_LEVERS = tuple(f"mix_{k}" for k in INSTRUMENTS)
 
 
 def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
@@ -260,10 +267,12 @@ class RankedPool:
         """
         ks = np.asarray(ks, dtype=np.int64)
         money = np.asarray(money, dtype=np.float64)
-        bonus_max = np.broadcast_to(np.asarray(bonus_max, dtype=np.float64), ks.shape)
+        if np.ndim(bonus_max) == 0:
+            bonus_max = np.full(ks.size, float(bonus_max))
         used = np.zeros(ks.size)
         found = []
-        pending = np.flatnonzero(money > 0)
+        # a programme whose money does not reach the cheapest unit serves nobody (at any level)
+        pending = np.flatnonzero((money > 0) & (money >= pg.cheapest_units(self.model)[ks]))
         i = first_level
         while pending.size:
             lvl = self.level(i)
@@ -280,7 +289,7 @@ class RankedPool:
 def _gather(found, n_rows: int, used=None):
     """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
     if found:
-        req, rows, amounts = (np.concatenate(x) for x in zip(*found))
+        req, rows, amounts = (np.concatenate(x) for x in zip(*found)) if len(found) > 1 else found[0]
         order = np.argsort(req * (n_rows + 1) + rows)
         req, rows, amounts = req[order], rows[order], amounts[order]
     else:
@@ -348,7 +357,7 @@ class _Candidates:
         m = np.minimum(m, count).astype(np.int64)
         used = m * unit
         for j in np.flatnonzero(k == _KUR).tolist():  # KUR: a cost per firm (its loan)
-            c = self._kur_cost()[self.at[first[j]:first[j] + count[j]]]
+            c = self._kur_cost(self.at[first[j]:first[j] + count[j]])
             m[j] = np.searchsorted(np.cumsum(c), money[j], side="right")
             used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
         # done unless the first candidate not served could be outranked by a firm of a larger level
@@ -368,7 +377,7 @@ class _Candidates:
         amounts = pg.UNIT[k]
         kur = k == _KUR
         if kur.any():
-            amounts[kur] = self._kur_cost()[at[kur]]
+            amounts[kur] = self._kur_cost(at[kur])
         return req, self.lvl.rows[at], amounts
 
     def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
@@ -377,9 +386,9 @@ class _Candidates:
         m, used, done = self.count_served(sel, money, bonus_max)
         return done, self.served(sel[done], m[done]), used[done]
 
-    def _kur_cost(self) -> np.ndarray:
-        lvl = self.lvl
-        return lvl.get("kur_cost", lambda: pg.unit_costs(self.pool.model, _KUR, lvl.rows_asc))
+    def _kur_cost(self, at: np.ndarray) -> np.ndarray:
+        """KUR's cost of the firms at level positions ``at``."""
+        return pg.unit_costs(self.pool.model, _KUR, self.lvl.rows[at])
 
 
 # Per-level values of every instrument at once (rows = instruments), cached. Every firm of a level
@@ -425,13 +434,11 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     def picks(lvl, q, pos):
         """Programme j's candidates: eligible and aware of it (one awareness draw per firm, rotated
         per programme by a Weyl step: a distinct, marginally uniform number for each), all at once."""
-        got = lvl._cache.get("central_picks")
-        if got is None:
-            v = _u_aware(lvl)[None, :] + 0.6180339887 * (np.arange(ks.size, dtype=np.float64) + 1)[:, None]
-            v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
-            aware_p = lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
-            got = lvl._cache["central_picks"] = (v < aware_p) & _elig(lvl)[ks]
-        return got if q.size == ks.size else got[q]
+        v = _u_aware(lvl)[None, :] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
+        v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
+        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
+        aware &= _elig(lvl)[ks[q]]
+        return aware
 
     req, rows, amts = pool.serve(ks, nets, picks)
     pg.schedule(model, t + p["central_lag_months"],

@@ -121,6 +121,15 @@ def kur_loan(capital: np.ndarray) -> np.ndarray:
     return np.clip(0.5 * capital, KUR_MIN, KUR_MAX)
 
 
+def cheapest_units(model) -> np.ndarray:
+    """Per instrument, a cost no firm's unit is below (KUR's: the smallest loan's)."""
+    p = model.p
+    spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
+    out = UNIT.copy()
+    out[I["kur_credit"]] = KUR_MIN * spread * KUR_TERM_YEARS  # kur_loan >= KUR_MIN, see unit_costs
+    return out
+
+
 def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
     """Support value per firm for instrument ``k``."""
     if k == I["kur_credit"]:
