@@ -222,31 +222,39 @@ class RankedPool:
         base = base_eligible(model)
         self.n_base = int(np.count_nonzero(base))
         self.ranked = np.where(base, self.prio, -np.inf)
-        self._levels: list[_Level] = []
+        self._levels: dict[int, _Level] = {}
+        self._complete: tuple[int, _Level] | None = None  # the first complete level built
         self._size = max(self.FIRST_MIN, int(self.FIRST_SHARE * self.n_base))
+        self.last_level = 0  # the level where the last ``serve`` finished
 
-    def level(self, i: int) -> _Level | None:
-        while len(self._levels) <= i:
-            if self._levels and self._levels[-1].complete:
-                return None
-            size = self._size * self.GROWTH ** len(self._levels)
-            n = self.ranked.size
-            if size >= self.n_base or size >= n:
-                rows = np.flatnonzero(self.ranked > -np.inf)
-                thr, complete = -np.inf, True
-            else:
-                # threshold from a strided sample (the level is "all firms at or above it": exact
-                # whatever its size, so an estimate of the quantile is enough)
-                step = max(1, n // 65536)
-                sample = self.ranked[::step]
-                k = min(sample.size - 1, max(0, sample.size - 1 - size // step))
-                thr = float(np.partition(sample, k)[k])
-                if thr == -np.inf:
-                    thr = float(np.min(self.ranked[self.ranked > -np.inf]))
-                rows = np.flatnonzero(self.ranked >= thr)
-                complete = rows.size >= self.n_base
-            self._levels.append(_Level(self.model, rows, _argsort_desc(self.ranked[rows]), thr, complete))
-        return self._levels[i]
+    def level(self, i: int) -> _Level:
+        """Level ``i``, built on first use (the levels before it need not be); a level past a
+        complete one is that one."""
+        lvl = self._levels.get(i)
+        if lvl is not None:
+            return lvl
+        if self._complete is not None and self._complete[0] <= i:
+            return self._complete[1]
+        size = self._size * self.GROWTH ** i
+        n = self.ranked.size
+        if size >= self.n_base or size >= n:
+            rows = np.flatnonzero(self.ranked > -np.inf)
+            thr, complete = -np.inf, True
+        else:
+            # threshold from a strided sample (the level is "all firms at or above it": exact
+            # whatever its size, so an estimate of the quantile is enough)
+            step = max(1, n // 65536)
+            sample = self.ranked[::step]
+            k = min(sample.size - 1, max(0, sample.size - 1 - size // step))
+            thr = float(np.partition(sample, k)[k])
+            if thr == -np.inf:
+                thr = float(np.min(self.ranked[self.ranked > -np.inf]))
+            rows = np.flatnonzero(self.ranked >= thr)
+            complete = rows.size >= self.n_base
+        lvl = self._levels[i] = _Level(self.model, rows, _argsort_desc(self.ranked[rows]), thr, complete)
+        if complete and (self._complete is None or i < self._complete[0]):
+            self._complete = (i, lvl)
+        return lvl
 
     def serve(self, ks, money, picks, bonus=None, bonus_max=0.0, regions=None, spent=False, first_level=0):
         """Serve several programmes at once; programme (request) ``q`` has instrument ``ks[q]`` and
@@ -258,7 +266,9 @@ class RankedPool:
         level's firms, a boolean matrix with one row per request; with ``regions``, request ``q`` is
         restricted to the firms of region ``regions[q]`` and ``picks(lvl, q, (r, at))`` says whether
         the firm at level position ``at[i]`` is a candidate of request ``q[r[i]]``.
-        ``bonus(lvl, q, r, at)`` gives the score bonus of those (request, firm) pairs.
+        ``bonus(lvl, q, r, at)`` gives the score bonus of those (request, firm) pairs and their
+        classes (see ``_Candidates``). Serving starts at level ``first_level``: any level gives the
+        same selections (each is exact), only the work differs.
 
         All requests are served together level by level (one pass of NumPy calls, not one per
         programme). Returns (req, rows, amounts), the firms served ordered by request then row, and
@@ -272,18 +282,28 @@ class RankedPool:
         used = np.zeros(ks.size)
         found = []
         # a programme whose money does not reach the cheapest unit serves nobody (at any level)
-        pending = np.flatnonzero((money > 0) & (money >= pg.cheapest_units(self.model)[ks]))
+        cheapest = pg.cheapest_units(self.model)[ks]
+        pending = np.flatnonzero((money > 0) & (money >= cheapest))
+        need = _need(money, cheapest)
         i = first_level
         while pending.size:
             lvl = self.level(i)
-            cands = _Candidates.of(self, lvl, pending, ks, picks, bonus, regions)
+            cands = _Candidates.of(self, lvl, pending, ks, picks, bonus, regions, need[pending])
             every = np.arange(pending.size)
             done, got, got_used = cands.take(every, money[pending], bonus_max[pending])
             found.append(got)
             used[pending[done]] = got_used
             pending = pending[~done]
+            self.last_level = i
             i += 1
         return _gather(found, self.ranked.size, used if spent else None)
+
+
+def _need(money: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
+    """More candidates than ``money`` can pay for at ``cheapest`` a unit, plus one (the first not
+    served, which decides whether a larger level is needed); unbounded (2^40) when units are free."""
+    need = np.where(cheapest >= 1.0, np.floor(money / np.maximum(cheapest, 1.0)) + 2, 2.0 ** 40)
+    return np.minimum(need, 2.0 ** 40).astype(np.int64)
 
 
 def _gather(found, n_rows: int, used=None):
@@ -305,13 +325,30 @@ class _Candidates:
 
     Built from (request index ``r`` into ``q``, position ``at``) pairs ordered by request, then
     position, with the bonus of each pair (or None); :meth:`of` finds the pairs with ``picks``.
+
+    With a bonus, only the candidates that can be among the first ``need[i]`` of request ``i`` are
+    kept (``need``: more than the request can pay for). A bonus takes a few values, one per
+    ``classes`` value of the pair (a class of firms, e.g. constrained or not); within a class the
+    candidates are already in the order of service (priority order, the same bonus), so the first
+    ``need`` of the request are among the first ``need`` of each of its classes. This keeps the
+    sort small when a level holds many candidates.
     """
 
     def __init__(self, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, r: np.ndarray,
-                 at: np.ndarray, bonus: np.ndarray | None = None):
+                 at: np.ndarray, bonus: tuple[np.ndarray, np.ndarray] | None = None, need: np.ndarray | None = None):
         self.pool, self.lvl, self.q, self.ks = pool, lvl, q, ks
         score = lvl.get("prio", lambda: pool.prio[lvl.rows_asc])[at]
         if bonus is not None:
+            bonus, classes = bonus
+            if need is not None and r.size:
+                n_cls = int(classes.max()) + 1
+                key = r * n_cls + classes
+                o = np.argsort(key.astype(np.int16 if q.size * n_cls < 1 << 15 else np.int64), kind="stable")
+                key = key[o]
+                cnt = np.bincount(key, minlength=q.size * n_cls)
+                rank = np.arange(key.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)  # within its class
+                keep = np.sort(o[rank < need[r[o]]])  # back in the order of request, then position
+                r, at, score, bonus = r[keep], at[keep], score[keep], bonus[keep]
             score += bonus
             # by request, then score descending: a quicksort on the score, then a (stable, radix)
             # sort on the request. Equal scores within a request (rare) must stay in priority
@@ -327,7 +364,8 @@ class _Candidates:
         self.first = np.cumsum(self.count) - self.count
 
     @classmethod
-    def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None):
+    def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None,
+           need=None):
         """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
         if regions is None:
             r, at = _nonzero2(picks(lvl, q, None))  # by request, then position
@@ -338,7 +376,7 @@ class _Candidates:
             at = order[_ranges(start[reg], length[reg])]
             keep = picks(lvl, q, (r, at))
             r, at = r[keep], at[keep]
-        return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at))
+        return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at), need)
 
     def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
         """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
@@ -518,7 +556,8 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
         return _pairs(_elig(lvl), k, at) & aware(lvl)[at] & ~_pairs(_served(lvl), k, at)
 
     def bonus(lvl, q, r, at, ks, regions):
-        return bonus_w[regions[q][r]] * _pairs(_cons(lvl), ks[q][r], at)
+        cons = _pairs(_cons(lvl), ks[q][r], at)
+        return bonus_w[regions[q][r]] * cons, cons.view(np.int8)  # classes: constrained or not
 
     # Every council's candidates for every instrument, ranked once on the first level of the pool:
     # request r * K + k is council r's instrument k. What the councils select below reserves only
@@ -528,8 +567,12 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     req = reg * K + kk
     o = np.argsort(req.astype(np.int16 if nreg * K < 1 << 15 else np.int64), kind="stable")  # by request, then position
     req, kk, at = req[o], kk[o], at[o]
+    cons = _pairs(_cons(lvl0), kk, at)
+    # a council's instrument never has more money than the council (what one cannot place goes
+    # to the next): at most that many of its candidates matter (+ a margin for rounding)
+    enough = _need(np.repeat(money * (1 + 1e-9), K), np.tile(pg.cheapest_units(model), nreg))
     ranked = _Candidates(pool, lvl0, np.arange(nreg * K), np.tile(np.arange(K), nreg), req, at,
-                         bonus_w[reg[o]] * _pairs(_cons(lvl0), kk, at))
+                         (bonus_w[reg[o]] * cons, cons.view(np.int8)), enough)
 
     # a council's budget is flexible: what one instrument cannot place goes to the next, in the
     # order of the council's priorities (a mechanism the centralised ministries lack). Councils
@@ -610,9 +653,15 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
 
     def bonus(lvl, q, r, at):
         k = q[r]
-        return 2.0 * _pairs(_cons(lvl), k, at) + 1.5 * _pairs(on_step(lvl), k, at) + 1.0 * registered(lvl)[at]
+        cons, step, reg = _pairs(_cons(lvl), k, at), _pairs(on_step(lvl), k, at), registered(lvl)[at]
+        classes = cons.view(np.int8) * 4 + step.view(np.int8) * 2 + reg.view(np.int8)  # the bonus's 8 values
+        return 2.0 * cons + 1.5 * step + 1.0 * reg, classes
 
-    req, rows, amts = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0)
+    # with bonuses of up to 4.5 the platform's programmes often need the larger levels: start at
+    # the level where they finished last month (the selections are the same from any level)
+    req, rows, amts = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0,
+                                 first_level=model.__dict__.get("_platform_level", 0))
+    model._platform_level = pool.last_level
     _reserve(model, req, rows, lag)
     pg.schedule(model, t + lag, pg.Deliveries.from_selection(
         req, rows, amts, ks.size, ks, [model.platform_agent.programme_ids[k] for k in ks.tolist()], ks,
