@@ -362,6 +362,14 @@ class _Candidates:
         self.at, self.score = at, score
         self.count = np.bincount(r, minlength=q.size)
         self.first = np.cumsum(self.count) - self.count
+        # KUR's costs are per firm (its loan): those of its requests' candidates, computed at once
+        self.unit = _UNIT_OR_1[ks[q]]
+        self.kur = ks[q] == _KUR
+        self.kur_cost = None
+        if self.kur.any():
+            idx = _ranges(self.first[self.kur], self.count[self.kur])
+            self.kur_cost = np.zeros(at.size)
+            self.kur_cost[idx] = pg.unit_costs(pool.model, _KUR, lvl.rows[at[idx]])
 
     @classmethod
     def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None,
@@ -378,55 +386,51 @@ class _Candidates:
             r, at = r[keep], at[keep]
         return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at), need)
 
-    def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
+    def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray | None = None):
         """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
         service, while the money lasts; the money each spends; and whether each is done (could not
-        serve better at a larger level of the pool)."""
-        k = self.ks[self.q[sel]]
-        count, first = self.count[sel], self.first[sel]
+        serve better at a larger level of the pool; None: all are, the level is complete)."""
+        count = self.count[sel]
         # served while the cumulative cost stays within the money. Unit costs of one instrument
         # are equal whole rupiah (asserted above), so the cumulative cost of the first m is exactly
         # m * unit: m is the largest whole number with m * unit <= money (the division is off by
         # at most one, corrected both ways)
-        unit = _UNIT_OR_1[k]
+        unit = self.unit[sel]
         m = np.floor(money / unit)
         m -= m * unit > money
         m += (m + 1) * unit <= money
         m = np.minimum(m, count).astype(np.int64)
         used = m * unit
-        for j in np.flatnonzero(k == _KUR).tolist():  # KUR: a cost per firm (its loan)
-            c = self._kur_cost(self.at[first[j]:first[j] + count[j]])
-            m[j] = np.searchsorted(np.cumsum(c), money[j], side="right")
-            used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
+        if self.kur_cost is not None:
+            for j in np.flatnonzero(self.kur[sel]).tolist():
+                c = self.kur_cost[self.first[sel[j]]:self.first[sel[j]] + count[j]]
+                m[j] = np.searchsorted(np.cumsum(c), money[j], side="right")
+                used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
         # done unless the first candidate not served could be outranked by a firm of a larger level
         lvl = self.lvl
         if lvl.complete:
-            done = np.ones(sel.size, dtype=bool)
-        else:
-            nxt = self.score[np.minimum(first + m, self.score.size - 1)] if self.score.size else np.zeros(sel.size)
-            done = (m < count) & (nxt > lvl.thr + bonus_max)
-        return m, used, done
+            return m, used, None
+        first = self.first[sel]
+        nxt = self.score[np.minimum(first + m, self.score.size - 1)] if self.score.size else np.zeros(sel.size)
+        return m, used, (m < count) & (nxt > lvl.thr + bonus_max)
 
     def served(self, sel: np.ndarray, m: np.ndarray):
         """The first ``m`` candidates of requests ``q[sel]``: (req, rows, amounts)."""
-        at = self.at[_ranges(self.first[sel], m)]
+        idx = _ranges(self.first[sel], m)
         req = np.repeat(self.q[sel], m)
-        k = self.ks[req]
-        amounts = pg.UNIT[k]
-        kur = k == _KUR
-        if kur.any():
-            amounts[kur] = self._kur_cost(at[kur])
-        return req, self.lvl.rows[at], amounts
+        amounts = pg.UNIT[self.ks[req]]
+        if self.kur_cost is not None:
+            kur = np.repeat(self.kur[sel], m)
+            amounts[kur] = self.kur_cost[idx[kur]]
+        return req, self.lvl.rows[self.at[idx]], amounts
 
     def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
         """Serve requests ``q[sel]`` with ``money`` each: which are done, their firms served as
         (req, rows, amounts), and the money each of the done ones spent."""
         m, used, done = self.count_served(sel, money, bonus_max)
+        if done is None:
+            return np.ones(sel.size, dtype=bool), self.served(sel, m), used
         return done, self.served(sel[done], m[done]), used[done]
-
-    def _kur_cost(self, at: np.ndarray) -> np.ndarray:
-        """KUR's cost of the firms at level positions ``at``."""
-        return pg.unit_costs(self.pool.model, _KUR, self.lvl.rows[at])
 
 
 # Per-level values of every instrument at once (rows = instruments), cached. Every firm of a level
@@ -580,19 +584,24 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     # then the next (each council's money carries over only to its own next instrument).
     order = np.argsort(-mix_r, axis=1, kind="stable")
     everyone = np.arange(nreg)
+    part = money[:, None] * np.take_along_axis(mix_r, order, axis=1)  # council r's money for its j-th instrument
+    request = everyone[:, None] * K + order  # and its request in ``ranked``
     left = np.zeros(nreg)
     served = np.zeros((nreg, K), dtype=np.int64)  # how many of ``ranked`` each (council, instrument) serves
     late = []
     for j in range(K):
-        k = order[:, j]
-        net = money * mix_r[everyone, k] + left
-        q = np.flatnonzero(net > 0)  # councils with money for their j-th instrument
-        if q.size == 0:
+        net = part[:, j] + left
+        m, used, done = ranked.count_served(request[:, j], net, bonus_w)
+        if done is None:  # the first level holds every eligible firm (small populations)
+            has = net > 0  # councils with no money for their j-th instrument skip it
+            served[has, order[has, j]] = m[has]
+            left[has] = net[has] - used[has]
             continue
-        kq = k[q]
-        m, used, done = ranked.count_served(q * K + kq, net[q], bonus_w[q])
-        served[q[done], kq[done]] = m[done]
-        left[q[done]] = net[q[done]] - used[done]
+        q = np.flatnonzero(net > 0)
+        kq = order[q, j]
+        done = done[q]
+        served[q[done], kq[done]] = m[q[done]]
+        left[q[done]] = net[q[done]] - used[q[done]]
         if not done.all():  # served from larger levels of the pool, as RankedPool.serve does
             lq, lk = q[~done], kq[~done]
             req, rows, amts, used = pool.serve(
