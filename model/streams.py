@@ -22,6 +22,7 @@ reproduces the vectorised engine exactly.
 from __future__ import annotations
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 # purposes: one independent stream each
 INIT, ENTRY, PRODUCTIVITY, ADOPTION, EXIT, AWARENESS, PRIORITY, FINANCE, GOVERNANCE, CLUSTER, MARKET = range(11)
@@ -54,9 +55,11 @@ def _words(x: int) -> list[int]:
     return out
 
 
-def seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
+def seed_sequence_states(entropy: np.ndarray, n_words: int = 1) -> np.ndarray:
     """``SeedSequence(list(row)).generate_state(1, np.uint64)[0]`` for each row of ``entropy``
-    (a 2-D array of 32-bit words, already split as ``SeedSequence`` splits its ints)."""
+    (a 2-D array of 32-bit words, already split as ``SeedSequence`` splits its ints); with
+    ``n_words`` > 1, ``generate_state(n_words, np.uint64)`` (one row each)."""
+    n_out = n_words
     e = np.ascontiguousarray(entropy, dtype=np.uint32)
     m, n_words = e.shape
     hc = [_INIT_A]
@@ -82,12 +85,26 @@ def seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
             pool[i_dst] = mix(pool[i_dst], hashmix(e[:, i_src]))
     out = []
     h = _INIT_B
-    for i in range(2):
-        v = pool[i] ^ np.uint32(h)
+    for i in range(2 * n_out):  # 32-bit words drawn from the pool in turn; two make a 64-bit one
+        v = pool[i % _POOL] ^ np.uint32(h)
         h = (h * _MULT_B) & _M32
         v = v * np.uint32(h)
         out.append((v ^ (v >> np.uint32(16))).astype(np.uint64))
-    return out[0] | (out[1] << np.uint64(32))
+    words = [out[2 * i] | (out[2 * i + 1] << np.uint64(32)) for i in range(n_out)]
+    return words[0] if n_out == 1 else np.stack(words, axis=1)
+
+
+class _KnownState(ISeedSequence):
+    """A ``SeedSequence([...])`` whose 4 x 64-bit state (what ``PCG64`` asks for) is already known;
+    anything else it is asked is computed by a real ``SeedSequence`` of the same entropy."""
+
+    def __init__(self, words: np.ndarray, entropy: list[int]):
+        self.words, self.entropy = words, entropy
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        if n_words == 4 and np.dtype(dtype) == np.uint64:
+            return self.words.copy()
+        return np.random.SeedSequence(self.entropy).generate_state(n_words, dtype)
 
 
 def _mix_scalar(z: int) -> int:
@@ -103,14 +120,28 @@ class Streams:
         self.key = int(key)
         self._seeds: dict[tuple[int, int], np.uint64] = {}  # (month, purpose) outside the runs below
         self._runs: dict[int, tuple[int, np.ndarray]] = {}  # purpose -> (first month, seeds of the next months)
+        self._gen_runs: dict[int, tuple[int, np.ndarray]] = {}  # the same for ``gen`` (4 words a month)
         self._gamma_rows = np.zeros(0, dtype=np.uint64)  # (row + 1) * gamma mod 2^64, grown on demand
         self._buf = np.zeros(0, dtype=np.uint64)
         self._tmp = np.zeros(0, dtype=np.uint64)
 
     # -- keys ----------------------------------------------------------------------------------
     def gen(self, month: int, purpose: int) -> np.random.Generator:
-        """A fresh NumPy generator for this month and purpose (for draws not indexed by row)."""
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.key, int(month) + 1, purpose])))
+        """A fresh NumPy generator for this month and purpose (for draws not indexed by row):
+        ``Generator(PCG64(SeedSequence([key, month + 1, purpose])))``. The seed state is computed
+        for a run of months at once (as the stream seeds are): the same generator, without a
+        ``SeedSequence`` a month."""
+        month, purpose = int(month), int(purpose)
+        entropy = [self.key, month + 1, purpose]
+        if month < 0 or purpose < 0 or purpose >= 1 << 32 or month + 1 >= 1 << 32:  # rare: as it reads
+            return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+        run = self._gen_runs.get(purpose)
+        if run is None or not 0 <= month - run[0] < run[1].shape[0]:
+            months = np.arange(month, month + self._SEED_MONTHS, dtype=np.int64)
+            cols = [np.full(months.size, w, dtype=np.uint32) for w in _words(self.key)]
+            cols += [(months + 1).astype(np.uint32), np.full(months.size, purpose, dtype=np.uint32)]
+            run = self._gen_runs[purpose] = (month, seed_sequence_states(np.stack(cols, axis=1), n_words=4))
+        return np.random.Generator(np.random.PCG64(_KnownState(run[1][month - run[0]], entropy)))
 
     def stream_seed(self, month: int, purpose: int) -> int:
         """The 64-bit seed of the row-indexed stream ``(month, purpose)``."""

@@ -21,6 +21,19 @@ def test_stream_seeds_equal_seed_sequence():
             assert s.stream_seed(month, purpose) == int(ref)
 
 
+def test_generators_equal_seed_sequence_generators():
+    rng = np.random.default_rng(3)
+    for key in [0, 1, 2**32 - 1, 2**32, 2**62 - 1] + [int(k) for k in rng.integers(0, 2**62, 5)]:
+        s = Streams(key)
+        for month, purpose in [(-1, 0), (0, 1), (5, 1), (127, 1), (128, 1), (400, 1), (3, 61)]:
+            ref = np.random.Generator(np.random.PCG64(np.random.SeedSequence([key, month + 1, purpose])))
+            got = s.gen(month, purpose)
+            assert np.array_equal(got.random(20), ref.random(20))
+            assert np.array_equal(got.poisson(3.0, 5), ref.poisson(3.0, 5))
+        assert s.gen(7, 1).bit_generator.seed_seq.generate_state(3).tolist() == \
+            np.random.SeedSequence([key, 8, 1]).generate_state(3).tolist()
+
+
 def test_choice_equals_generator_choice():
     weights = region_layout(34)["weight"]
     for seed in range(50):
