@@ -150,6 +150,13 @@ class _Level:
             v = self._cache[key] = fn()[..., self.by_prio]
         return v
 
+    def col(self, name: str) -> np.ndarray:
+        """Firm column ``name`` over ``rows_asc`` (gathered once; a column accessor for the rules)."""
+        v = self._cache.get(("col", name))
+        if v is None:
+            v = self._cache[("col", name)] = getattr(self.model.firms, name)[self.rows_asc]
+        return v
+
     def all_true(self) -> np.ndarray:
         v = self._cache.get("all_true")
         if v is None:
@@ -437,11 +444,25 @@ class _Candidates:
 # is base-eligible (alive, small enough: that is how levels are drawn, and nothing changes it during
 # the allocation), so only each instrument's own eligibility rule is read.
 def _elig(lvl: _Level) -> np.ndarray:
-    return lvl.get("elig", lambda: pg.eligible_all(lvl.model, lvl.rows_asc, base=lvl.all_true()))
+    return lvl.get("elig", lambda: pg.eligible_all(lvl.model, lvl.rows_asc, base=lvl.all_true(), c=lvl.col))
+
+
+def _elig_of(lvl: _Level, ks: np.ndarray) -> np.ndarray:
+    """``_elig(lvl)[ks]``, evaluating only the rules of instruments ``ks``."""
+    if "elig" in lvl._cache:
+        return lvl._cache["elig"][ks]
+    out = np.empty((ks.size, lvl.rows.size), dtype=bool)
+    for i, k in enumerate(ks.tolist()):
+        if pg.has_own_rule(k):
+            out[i] = lvl.get(("elig", k), lambda k=k: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true(),
+                                                                   c=lvl.col))
+        else:  # every firm of a level is base-eligible
+            out[i] = True
+    return out
 
 
 def _cons(lvl: _Level) -> np.ndarray:
-    return lvl.get("cons", lambda: pg.constraint_all(lvl.model, lvl.rows_asc))
+    return lvl.get("cons", lambda: pg.constraint_all(lvl.model, lvl.rows_asc, c=lvl.col))
 
 
 def _served(lvl: _Level) -> np.ndarray:
@@ -479,7 +500,7 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
         v = _u_aware(lvl)[None, :] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
         v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
         aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
-        aware &= _elig(lvl)[ks[q]]
+        aware &= _elig_of(lvl, ks[q])
         return aware
 
     req, rows, amts = pool.serve(ks, nets, picks)

@@ -155,12 +155,13 @@ def _cols(model, rows):
     return c
 
 
-def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | None = None) -> np.ndarray:
+def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | None = None, c=None) -> np.ndarray:
     """Boolean mask over used rows (or over ``rows``): firms that may receive instrument ``k``.
 
-    ``base`` may pass the mask shared by all instruments (alive and small enough) if already known.
+    ``base`` may pass the mask shared by all instruments (alive and small enough) if already known;
+    ``c`` a column accessor of :func:`_cols` over the same rows (to share it between instruments).
     """
-    c = _cols(model, rows)
+    c = _cols(model, rows) if c is None else c
     if base is None:
         maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
         m = c("alive") & (c("size_class") <= maxc)
@@ -172,9 +173,9 @@ def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | N
     return m
 
 
-def eligible_all(model, rows: np.ndarray, base: np.ndarray) -> np.ndarray:
+def eligible_all(model, rows: np.ndarray, base: np.ndarray, c=None) -> np.ndarray:
     """:func:`eligible` of every instrument over ``rows``, one row per instrument (columns read once)."""
-    c = _cols(model, rows)
+    c = _cols(model, rows) if c is None else c
     out = np.empty((N_INSTRUMENTS, base.size), dtype=bool)
     out[:] = base
     for k in range(N_INSTRUMENTS):
@@ -182,6 +183,11 @@ def eligible_all(model, rows: np.ndarray, base: np.ndarray) -> np.ndarray:
         if own is not None:
             out[k] &= own
     return out
+
+
+def has_own_rule(k: int) -> bool:
+    """Whether instrument ``k`` has an eligibility rule beyond the shared base."""
+    return INSTRUMENTS[k] in ("kur_credit", "ecommerce_promotion", "shared_facilities", "licensing", "financing")
 
 
 def _own_rule(model, k: int, c) -> np.ndarray | None:
@@ -233,9 +239,9 @@ def constraint(model, k: int, rows: np.ndarray | None = None, c=None) -> np.ndar
     raise KeyError(name)
 
 
-def constraint_all(model, rows: np.ndarray) -> np.ndarray:
+def constraint_all(model, rows: np.ndarray, c=None) -> np.ndarray:
     """:func:`constraint` of every instrument over ``rows``, one row per instrument (columns read once)."""
-    c = _cols(model, rows)
+    c = _cols(model, rows) if c is None else c
     return np.stack([constraint(model, k, rows, c) for k in range(N_INSTRUMENTS)])
 
 

@@ -34,6 +34,16 @@ def test_generators_equal_seed_sequence_generators():
             np.random.SeedSequence([key, 8, 1]).generate_state(3).tolist()
 
 
+def test_instruments_with_own_eligibility_rule():
+    from model import programmes as pg
+    from model.params import N_INSTRUMENTS
+
+    m = MSMEEcosystem(seed=1, n_firms=200, n_months=2, msme_agents=False)
+    c = pg._cols(m, None)
+    for k in range(N_INSTRUMENTS):
+        assert pg.has_own_rule(k) == (pg._own_rule(m, k, c) is not None)
+
+
 def test_choice_equals_generator_choice():
     weights = region_layout(34)["weight"]
     for seed in range(50):
