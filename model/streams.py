@@ -35,6 +35,9 @@ _U53 = 2.0 ** -53
 _U32 = 2.0 ** -32
 TWO_PI = 2.0 * np.pi
 _BLOCK = 1 << 15
+# the hash's shifts and multipliers as NumPy scalars (made once, not per call)
+_S11, _S27, _S30, _S31 = (np.uint64(k) for k in (11, 27, 30, 31))
+_UM1, _UM2 = np.uint64(_M1), np.uint64(_M2)
 
 
 # NumPy's SeedSequence hash (numpy/random/bit_generator.pyx), vectorised over many entropy lists
@@ -202,26 +205,24 @@ class Streams:
             tmp = self._tmp[:n]
         else:
             rows = np.asarray(rows, dtype=np.int64)
-            z = rows.astype(np.uint64)
-            z += np.uint64(1)
-            z *= np.uint64(_GAMMA)
-            z += s
+            # (row + 1) * gamma from the table (one gather instead of three passes)
+            g = self._gamma(int(rows.max()) + 1 if rows.size else 0)
+            z = np.add(g[rows], s)
             tmp = np.empty_like(z)
-        np.right_shift(z, np.uint64(30), out=tmp)
+        np.right_shift(z, _S30, out=tmp)
         z ^= tmp
-        z *= np.uint64(_M1)
-        np.right_shift(z, np.uint64(27), out=tmp)
+        z *= _UM1
+        np.right_shift(z, _S27, out=tmp)
         z ^= tmp
-        z *= np.uint64(_M2)
-        np.right_shift(z, np.uint64(31), out=tmp)
+        z *= _UM2
+        np.right_shift(z, _S31, out=tmp)
         z ^= tmp
         return z
 
     @staticmethod
     def _to_uniform(z: np.ndarray) -> np.ndarray:
-        out = np.right_shift(z, np.uint64(11)).astype(np.float64)
-        out *= _U53
-        return out
+        # the top 53 bits times 2^-53 (exact: the integer converts to float64 without rounding)
+        return np.multiply(np.right_shift(z, _S11, out=z), _U53)
 
     def uniform(self, month: int, purpose: int, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1); row i gets the same number whatever ``n`` is."""
