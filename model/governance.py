@@ -382,7 +382,9 @@ class _Candidates:
     def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None,
            need=None):
         """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
-        if regions is None:
+        if regions is None and bonus is None and need is not None:
+            r, at = cls._first_candidates(lvl, q, picks, need)
+        elif regions is None:
             r, at = _nonzero2(picks(lvl, q, None))  # by request, then position
         else:
             order, start, length = lvl.region_blocks()
@@ -392,6 +394,32 @@ class _Candidates:
             keep = picks(lvl, q, (r, at))
             r, at = r[keep], at[keep]
         return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at), need)
+
+    @staticmethod
+    def _first_candidates(lvl: _Level, q: np.ndarray, picks, need: np.ndarray):
+        """Without a bonus the order of service is the level's order: a request needs only its first
+        ``need`` candidates, found among the first ``width`` firms of the level (``picks(lvl, q, None,
+        width)``), the width growing for the requests that have not found them yet."""
+        size = lvl.rows.size
+        width = min(size, 256 + 4 * int(need.max()))
+        r_parts, at_parts = [], []
+        todo = np.arange(q.size)
+        while True:
+            cand = picks(lvl, q[todo], None, width)
+            found = cand.sum(axis=1)
+            ok = (found >= need[todo]) | (width == size)
+            r, at = _nonzero2(cand[ok] if not ok.all() else cand)
+            r_parts.append(todo[ok][r])
+            at_parts.append(at)
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+            width = min(size, 4 * width)
+        if len(r_parts) == 1:
+            return r_parts[0], at_parts[0]
+        r, at = np.concatenate(r_parts), np.concatenate(at_parts)
+        o = np.argsort(r, kind="stable")  # by request, then position
+        return r[o], at[o]
 
     def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray | None = None):
         """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
@@ -494,13 +522,15 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
         prog.budget = b
     nets = money * (1 - p["central_overhead"])
 
-    def picks(lvl, q, pos):
-        """Programme j's candidates: eligible and aware of it (one awareness draw per firm, rotated
-        per programme by a Weyl step: a distinct, marginally uniform number for each), all at once."""
-        v = _u_aware(lvl)[None, :] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
+    def picks(lvl, q, pos, width=None):
+        """Programme j's candidates among the level's first ``width`` firms: eligible and aware of
+        it (one awareness draw per firm, rotated per programme by a Weyl step: a distinct,
+        marginally uniform number for each), all at once."""
+        w = slice(0, width)
+        v = _u_aware(lvl)[None, w] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
         v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
-        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
-        aware &= _elig_of(lvl, ks[q])
+        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))[w]
+        aware &= _elig_of(lvl, ks[q])[:, w]
         return aware
 
     req, rows, amts = pool.serve(ks, nets, picks)
