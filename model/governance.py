@@ -157,6 +157,20 @@ class _Level:
             v = self._cache[("col", name)] = getattr(self.model.firms, name)[self.rows_asc]
         return v
 
+    def head(self, width: int) -> _Level:
+        """The level's first ``width`` firms as a level of their own (for their per-firm values:
+        a programme that needs only its first candidates reads no more firms than that)."""
+        if width >= self.rows.size:
+            return self
+        v = self._cache.get(("head", width))
+        if v is None:
+            rows = self.rows[:width]
+            order = np.argsort(rows)
+            by_prio = np.empty(width, dtype=np.int64)
+            by_prio[order] = np.arange(width)
+            v = self._cache[("head", width)] = _Level(self.model, rows[order], by_prio, self.thr, False)
+        return v
+
     def all_true(self) -> np.ndarray:
         v = self._cache.get("all_true")
         if v is None:
@@ -526,11 +540,11 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
         """Programme j's candidates among the level's first ``width`` firms: eligible and aware of
         it (one awareness draw per firm, rotated per programme by a Weyl step: a distinct,
         marginally uniform number for each), all at once."""
-        w = slice(0, width)
-        v = _u_aware(lvl)[None, w] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
+        lvl = lvl.head(width)
+        v = _u_aware(lvl)[None, :] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
         v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
-        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))[w]
-        aware &= _elig_of(lvl, ks[q])[:, w]
+        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
+        aware &= _elig_of(lvl, ks[q])
         return aware
 
     req, rows, amts = pool.serve(ks, nets, picks)
