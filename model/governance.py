@@ -146,8 +146,8 @@ class _Level:
     def get(self, key, fn):
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
-        if v is None:
-            v = self._cache[key] = fn()[..., self.by_prio]
+        if v is None:  # (take: C-contiguous also for 2-D values, one row per instrument)
+            v = self._cache[key] = np.take(fn(), self.by_prio, axis=-1)
         return v
 
     def col(self, name: str) -> np.ndarray:
@@ -511,7 +511,7 @@ def _served(lvl: _Level) -> np.ndarray:
     # read when the level is first used: later reservations of an instrument are by the programme
     # that serves it, after its own selection, so no stale value is ever read
     m = lvl.model
-    return lvl.get("served", lambda: np.ascontiguousarray((m.firms.served_until[lvl.rows_asc] > m.month).T))
+    return lvl.get("served", lambda: (m.firms.served_until[lvl.rows_asc] > m.month).T)
 
 
 def _u_aware(lvl: _Level) -> np.ndarray:

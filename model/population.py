@@ -154,9 +154,12 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
     if entrants:
         capital = np.clip(capital * 0.6, 2e6, CLASS_CAPITAL_LIMITS[0])
     state.capital[rows] = capital
-    state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
+    if entrants:  # one mean for all: the same draws as per-firm means (NumPy draws them one by one)
+        state.workers[rows] = WORKER_MIN[0] + rng.poisson(WORKER_EXTRA_MEAN[0], n)
+    else:
+        state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
     state.productivity[rows] = np.exp(0.30 * rng.standard_normal(n) - 0.045)
-    size = size_class(capital)
+    size = cls if entrants else size_class(capital)  # entrants' capital is clipped to the micro limit
     state.size_class[rows] = size
     state.initial_class[rows] = size
     state.max_class[rows] = size
