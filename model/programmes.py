@@ -374,7 +374,8 @@ def _pay(model, d: Deliveries, effect):
         return booked
     f.served_until[rows, k] = t + DUR[k]
     np.add.at(f.support_month, rows, amounts)  # a firm paid by several programmes: added in order
-    np.add.at(f.support_by_instrument, (rows, k), amounts)
+    # (on the flat table: np.add.at's 2-D indexing is ~20x slower)
+    np.add.at(f.support_by_instrument.reshape(-1), rows * N_INSTRUMENTS + k, amounts)
     # effects: group by group, one call per instrument of a group (the firms of a group are all
     # different, see Deliveries), each call over its firms in the order of the segments
     key = d.groups[seg] * N_INSTRUMENTS + k
