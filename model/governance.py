@@ -147,7 +147,7 @@ class _Level:
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
         if v is None:  # (take: C-contiguous also for 2-D values, one row per instrument)
-            v = self._cache[key] = np.take(fn(), self.by_prio, axis=-1)
+            v = self._cache[key] = fn().take(self.by_prio, axis=-1)
         return v
 
     def col(self, name: str) -> np.ndarray:
@@ -165,7 +165,7 @@ class _Level:
         v = self._cache.get(("head", width))
         if v is None:
             rows = self.rows[:width]
-            order = np.argsort(rows)
+            order = rows.argsort()
             by_prio = np.empty(width, dtype=np.int64)
             by_prio[order] = np.arange(width)
             v = self._cache[("head", width)] = _Level(self.model, rows[order], by_prio, self.thr, False)
@@ -192,22 +192,22 @@ def _argsort_desc(x: np.ndarray) -> np.ndarray:
     """``np.argsort(-x, kind="stable")``: descending, ties in index order. A quicksort is several
     times faster on random values but does not keep ties in order, so it is used only when there
     are none (checked on the result; ties are rare with continuous priorities)."""
-    order = np.argsort(-x)
+    order = (-x).argsort()
     xs = x[order]
     if (xs[1:] == xs[:-1]).any():
-        order = np.argsort(-x, kind="stable")
+        order = (-x).argsort(kind="stable")
     return order
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The index ranges ``starts[i] .. starts[i] + lengths[i] - 1``, one after the other."""
-    ends = np.cumsum(lengths)
-    return np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]) if ends.size else 0)
+    ends = lengths.cumsum()
+    return (starts - ends + lengths).repeat(lengths) + np.arange(int(ends[-1]) if ends.size else 0)
 
 
 def _nonzero2(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.nonzero`` of a 2-D mask (row, column), the same order; much faster on small masks."""
-    return np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return np.divmod(mask.ravel().nonzero()[0], mask.shape[1])
 
 
 def _pairs(table: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -304,7 +304,7 @@ class RankedPool:
         found = []
         # a programme whose money does not reach the cheapest unit serves nobody (at any level)
         cheapest = pg.cheapest_units(self.model)[ks]
-        pending = np.flatnonzero((money > 0) & (money >= cheapest))
+        pending = ((money > 0) & (money >= cheapest)).nonzero()[0]
         need = _need(money, cheapest)
         i = first_level
         while pending.size:
@@ -331,7 +331,7 @@ def _gather(found, n_rows: int, used=None):
     """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
     if found:
         req, rows, amounts = (np.concatenate(x) for x in zip(*found)) if len(found) > 1 else found[0]
-        order = np.argsort(req * (n_rows + 1) + rows)
+        order = (req * (n_rows + 1) + rows).argsort()
         req, rows, amounts = req[order], rows[order], amounts[order]
     else:
         req, rows, amounts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -374,15 +374,15 @@ class _Candidates:
             # by request, then score descending: a quicksort on the score, then a (stable, radix)
             # sort on the request. Equal scores within a request (rare) must stay in priority
             # order, which a quicksort does not promise: then sort again on all three keys.
-            o = np.argsort(-score)
-            o = o[np.argsort(r[o].astype(np.int16 if q.size < 1 << 15 else np.int64), kind="stable")]
+            o = (-score).argsort()
+            o = o[r[o].astype(np.int16 if q.size < 1 << 15 else np.int64).argsort(kind="stable")]
             rs, ss = r[o], score[o]
             if ((rs[1:] == rs[:-1]) & (ss[1:] == ss[:-1])).any():
                 o = np.lexsort((at, -score, r))
             r, at, score = r[o], at[o], score[o]
         self.at, self.score = at, score
         self.count = np.bincount(r, minlength=q.size)
-        self.first = np.cumsum(self.count) - self.count
+        self.first = self.count.cumsum() - self.count
         # KUR's costs are per firm (its loan): those of its requests' candidates, computed at once
         self.unit = _UNIT_OR_1[ks[q]]
         self.kur = ks[q] == _KUR
@@ -432,7 +432,7 @@ class _Candidates:
         if len(r_parts) == 1:
             return r_parts[0], at_parts[0]
         r, at = np.concatenate(r_parts), np.concatenate(at_parts)
-        o = np.argsort(r, kind="stable")  # by request, then position
+        o = r.argsort(kind="stable")  # by request, then position
         return r[o], at[o]
 
     def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray | None = None):
@@ -451,9 +451,9 @@ class _Candidates:
         m = np.minimum(m, count).astype(np.int64)
         used = m * unit
         if self.kur_cost is not None:
-            for j in np.flatnonzero(self.kur[sel]).tolist():
+            for j in self.kur[sel].nonzero()[0].tolist():
                 c = self.kur_cost[self.first[sel[j]]:self.first[sel[j]] + count[j]]
-                m[j] = np.searchsorted(np.cumsum(c), money[j], side="right")
+                m[j] = c.cumsum().searchsorted(money[j], side="right")
                 used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
         # done unless the first candidate not served could be outranked by a firm of a larger level
         lvl = self.lvl
@@ -466,10 +466,10 @@ class _Candidates:
     def served(self, sel: np.ndarray, m: np.ndarray):
         """The first ``m`` candidates of requests ``q[sel]``: (req, rows, amounts)."""
         idx = _ranges(self.first[sel], m)
-        req = np.repeat(self.q[sel], m)
+        req = self.q[sel].repeat(m)
         amounts = pg.UNIT[self.ks[req]]
         if self.kur_cost is not None:
-            kur = np.repeat(self.kur[sel], m)
+            kur = self.kur[sel].repeat(m)
             amounts[kur] = self.kur_cost[idx[kur]]
         return req, self.lvl.rows[self.at[idx]], amounts
 

@@ -322,7 +322,7 @@ def _book(model, paid: list) -> None:
         return
     k, rows, gross, amounts, dup = (np.concatenate(x) for x in zip(*paid)) if len(paid) > 1 else paid[0]
     if k.size > 1:
-        order = np.argsort(k * (model.firms.n + 1) + rows, kind="stable")
+        order = (k * (model.firms.n + 1) + rows).argsort(kind="stable")
         k, gross, amounts, dup = k[order], gross[order], amounts[order], dup[order]
     led = model.ledger[model.month]
     led[:, SPENT] += np.bincount(k, weights=gross, minlength=N_INSTRUMENTS)
@@ -342,7 +342,7 @@ def _pay(model, d: Deliveries, effect):
     Returns (instrument, row, gross, amount, duplicate) of every firm paid, for the books.
     """
     t, f = model.month, model.firms
-    seg = np.repeat(np.arange(d.instruments.size), np.diff(d.starts))
+    seg = np.arange(d.instruments.size).repeat(np.diff(d.starts))
     rows, amounts = d.rows, d.amounts
     alive = f.alive[rows]
     if not alive.all():
@@ -356,7 +356,7 @@ def _pay(model, d: Deliveries, effect):
         dup = f.served_until[rows, k] > t
         if rows.size > 1:  # the same firm and instrument again later this month (stable sort: later ones)
             key = rows * N_INSTRUMENTS + k
-            order = np.argsort(key, kind="stable")
+            order = key.argsort(kind="stable")
             key = key[order]
             dup[order[1:][key[1:] == key[:-1]]] = True
     gross = amounts / (1.0 - d.overhead_rate)
@@ -380,9 +380,9 @@ def _pay(model, d: Deliveries, effect):
     # different, see Deliveries), each call over its firms in the order of the segments
     key = d.groups[seg] * N_INSTRUMENTS + k
     if rows.size > 1 and (key[1:] < key[:-1]).any():
-        order = np.argsort(key, kind="stable")
+        order = key.argsort(kind="stable")
         rows, amounts, key = rows[order], amounts[order], key[order]
-    cuts = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), rows.size]
+    cuts = [0, *((key[1:] != key[:-1]).nonzero()[0] + 1).tolist(), rows.size]
     for a, b in zip(cuts[:-1], cuts[1:]):
         effect(model, int(key[a]) % N_INSTRUMENTS, rows[a:b], amounts[a:b])
     return booked
