@@ -261,7 +261,7 @@ def update(model) -> None:
     ties = BANK_TIES[ctype]
     if ties.any():
         p_tie = per_firm(ties, 0.0)
-        rows = np.flatnonzero((p_tie > 0) & (f.credit_access[:n] < 2))
+        rows = ((p_tie > 0) & (f.credit_access[:n] < 2)).nonzero()[0]
         u = model.streams.uniform_rows(model.month, streams.CLUSTER + 60, rows)
         f.credit_access[rows[u < p_tie[rows]]] = 2
 

@@ -89,7 +89,7 @@ def _settle_block(model, sl: slice) -> None:
     # firms invest when busy: demand, not cash, limits expansion
     busy = util - 0.8
     busy /= 0.15
-    np.clip(busy, 0.0, 1.0, out=busy)
+    busy.clip(0.0, 1.0, out=busy)
     retained = RETAIN * effort
     retained *= busy
     retained *= np.maximum(profit, 0.0)
@@ -99,14 +99,14 @@ def _settle_block(model, sl: slice) -> None:
     exposure = model.exposure if np.ndim(model.exposure) == 0 else model.exposure[sl]
     tight = 1.0 - p["shock_credit_tightening"] * model.shock * exposure
     want = (credit == 2) & (util > 0.9) & (profit > 0) & (debt < 0.6 * k) & alive
-    rows = np.flatnonzero(want)
+    rows = want.nonzero()[0]
     u = model.streams.uniform_rows(t, streams.FINANCE + 30, rows + sl.start)
     odds = BORROW_PROB * effort[rows]
     odds *= tight if np.ndim(tight) == 0 else tight[rows]
     borrow = rows[u < odds]
     loan = LOAN_SHARE * k[borrow]
     # moneylender: informal borrowers cover a loss with a loan at the informal rate
-    ml = np.flatnonzero((credit == 1) & lossy & (debt < 0.5 * k))
+    ml = ((credit == 1) & lossy & (debt < 0.5 * k)).nonzero()[0]
     ml_loan = -profit[ml]
     # blended rate of the firms that borrow (a firm is never both a formal and an informal borrower)
     new_rows = np.concatenate([borrow, ml])

@@ -64,18 +64,18 @@ def _update_block(model, sl: slice) -> np.ndarray:
         aut_t += 0.3 * part
     if platform:
         aut_t += 0.1 * co_created
-    np.clip(aut_t, 0, 1, out=aut_t)
+    aut_t.clip(0, 1, out=aut_t)
     # competence follows own success (profit without support), not subsidised profit
     comp_t = 0.15 + 0.4 * f.literacy[sl]
     comp_t += 0.2 * f.digital_skill[sl]
     comp_t += 0.25 * (f.own_profit[sl] > 0)
-    np.clip(comp_t, 0, 1, out=comp_t)
+    comp_t.clip(0, 1, out=comp_t)
     rel_t = 0.25 + 0.45 * coop
     if platform:
         rel_t += 0.3 * co_created
     if councils:
         rel_t += 0.3 * part
-    np.clip(rel_t, 0, 1, out=rel_t)
+    rel_t.clip(0, 1, out=rel_t)
     self_rel = None
     for col, target in ((f.autonomy, aut_t), (f.competence, comp_t), (f.relatedness, rel_t)):
         x = col[sl]
@@ -89,7 +89,7 @@ def _update_block(model, sl: slice) -> np.ndarray:
     effort += 0.25
     dep *= p["dependence_elasticity"]
     effort -= dep
-    np.clip(effort, 0.05, 1.0, out=effort)
+    effort.clip(0.05, 1.0, out=effort)
 
     # skills
     skill = f.digital_skill[sl]
@@ -141,7 +141,7 @@ def _update_block(model, sl: slice) -> np.ndarray:
     up12 = (stage == 1) & alive & (u < h12)
     up23 = (stage == 2) & alive & (u < h23)
     leave = (stage == 3) & alive & (u > 1 - LEAVE_ONLINE)
-    leave = np.flatnonzero(leave) + sl.start
+    leave = leave.nonzero()[0] + sl.start
     leave = leave[f.online_revenue[leave] < f.revenue[leave] * 0.05]
     stage[up12] = 2
     f.stage[leave] = 2
@@ -150,6 +150,6 @@ def _update_block(model, sl: slice) -> np.ndarray:
     # decaying market positions
     f.market_reach[sl] *= 0.95
     f.logistics[sl] *= 0.97
-    np.clip(skill, 0, 1, out=skill)
-    np.clip(lit, 0, 1, out=lit)
-    return np.flatnonzero(up23) + sl.start
+    skill.clip(0, 1, out=skill)
+    lit.clip(0, 1, out=lit)
+    return up23.nonzero()[0] + sl.start

@@ -103,7 +103,7 @@ def update(model, local_demand_total: float) -> None:
     """
     p, f, n, mt = model.p, model.firms, model.firms.n, model.market_table
     m = f.marketplace[:n]
-    srows = np.flatnonzero((m >= 0) & f.alive[:n])
+    srows = ((m >= 0) & f.alive[:n]).nonzero()[0]
     model.seller_rows = srows
     ms = m[srows].astype(np.int64)
     mt.sellers = np.bincount(ms, minlength=mt.n)
@@ -135,7 +135,7 @@ def update(model, local_demand_total: float) -> None:
 def after_sales(model) -> None:
     """Reputation follows fulfilled orders (quality and logistics) of active sellers."""
     f, n, mt = model.firms, model.firms.n, model.market_table
-    srows = np.flatnonzero((f.marketplace[:n] >= 0) & f.alive[:n])
+    srows = ((f.marketplace[:n] >= 0) & f.alive[:n]).nonzero()[0]
     ms = f.marketplace[srows].astype(np.int64)
     online = f.online_revenue[srows]
     mt.online_sales = np.bincount(ms, weights=online, minlength=mt.n)

@@ -342,7 +342,7 @@ def _pay(model, d: Deliveries, effect):
     Returns (instrument, row, gross, amount, duplicate) of every firm paid, for the books.
     """
     t, f = model.month, model.firms
-    seg = np.arange(d.instruments.size).repeat(np.diff(d.starts))
+    seg = np.arange(d.instruments.size).repeat(d.starts[1:] - d.starts[:-1])
     rows, amounts = d.rows, d.amounts
     alive = f.alive[rows]
     if not alive.all():
