@@ -134,20 +134,30 @@ def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
 class _Level:
     """The firms whose priority is at least ``thr``, sorted by priority (descending, then row).
 
-    Per-firm values are read in row order (``rows_asc``, memory-friendly) and cached in priority order.
+    Per-firm values are read in row order (``rows_asc``, memory-friendly; for small levels in
+    priority order) and cached in priority order.
     """
 
+    # Up to this many firms, a level reads the columns in priority order directly: they fit in
+    # the CPU cache, and nothing then needs reordering.
+    SMALL = 1 << 16
+
     def __init__(self, model, rows_asc: np.ndarray, by_prio: np.ndarray, thr: float, complete: bool):
-        self.model, self.rows_asc, self.by_prio = model, rows_asc, by_prio
+        self.model, self.thr, self.complete = model, thr, complete
         self.rows = rows_asc[by_prio]
-        self.thr, self.complete = thr, complete
+        if self.rows.size <= self.SMALL:
+            rows_asc, by_prio = self.rows, None
+        self.rows_asc, self.by_prio = rows_asc, by_prio
         self._cache: dict = {}
 
     def get(self, key, fn):
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
-        if v is None:  # (take: C-contiguous also for 2-D values, one row per instrument)
-            v = self._cache[key] = fn().take(self.by_prio, axis=-1)
+        if v is None:
+            v = fn()
+            # (2-D values, one row per instrument, are kept C-contiguous for _pairs: take gives that)
+            v = v.take(self.by_prio, axis=-1) if self.by_prio is not None else np.ascontiguousarray(v)
+            self._cache[key] = v
         return v
 
     def col(self, name: str) -> np.ndarray:
@@ -165,9 +175,12 @@ class _Level:
         v = self._cache.get(("head", width))
         if v is None:
             rows = self.rows[:width]
-            order = rows.argsort()
-            by_prio = np.empty(width, dtype=np.int64)
-            by_prio[order] = np.arange(width)
+            if width <= self.SMALL:
+                order = by_prio = np.arange(width)  # read in priority order (see SMALL)
+            else:
+                order = rows.argsort()
+                by_prio = np.empty(width, dtype=np.int64)
+                by_prio[order] = np.arange(width)
             v = self._cache[("head", width)] = _Level(self.model, rows[order], by_prio, self.thr, False)
         return v
 
