@@ -428,7 +428,7 @@ class _Candidates:
         ``need`` candidates, found among the first ``width`` firms of the level (``picks(lvl, q, None,
         width)``), the width growing for the requests that have not found them yet."""
         size = lvl.rows.size
-        width = min(size, 256 + 4 * int(need.max()))
+        width = min(size, 256 + 8 * int(need.max()))
         r_parts, at_parts = [], []
         todo = np.arange(q.size)
         while True:
