@@ -84,9 +84,9 @@ def update(model) -> None:
         f.literacy[:n][mentor] += 0.10 * (1 - f.literacy[:n][mentor])
         report = adv & (step == 6)
         f.literacy[:n][report] += 0.15 * (1 - f.literacy[:n][report])
-        g = model.streams.uniform(t, streams.FINANCE, n)
-        bank = report & (g > 0.7)  # bank partners read the financial reports
-        f.credit_access[:n][bank] = 2
+        report = report.nonzero()[0]
+        g = model.streams.uniform_rows(t, streams.FINANCE, report)  # (the same numbers, for these rows only)
+        f.credit_access[report[g > 0.7]] = 2  # bank partners read the financial reports
 
 
 def allocate(model) -> None:
