@@ -343,7 +343,7 @@ def _need(money: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
 def _gather(found, n_rows: int, used=None):
     """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
     if found:
-        req, rows, amounts = (np.concatenate(x) for x in zip(*found)) if len(found) > 1 else found[0]
+        req, rows, amounts = (np.concatenate(x) for x in zip(*found, strict=True)) if len(found) > 1 else found[0]
         order = (req * (n_rows + 1) + rows).argsort()
         req, rows, amounts = req[order], rows[order], amounts[order]
     else:
@@ -545,7 +545,7 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
         plan = model._central_plan = (ks, owners, ids, groups)
     ks, owners, ids, groups = plan
     money = budget * np.array([mix[INSTRUMENTS[k]] for k in ks.tolist()]) / owners
-    for prog, b in zip(progs, money.tolist()):
+    for prog, b in zip(progs, money.tolist(), strict=True):
         prog.budget = b
     nets = money * (1 - p["central_overhead"])
 
@@ -615,7 +615,7 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     led = model.ledger[t]
     for col in (pg.CAPTURE, pg.SPENT):  # council by council (a cumulative sum adds them in that order)
         led[:, col] = np.cumsum(np.vstack([led[None, :, col], booked]), axis=0)[-1]
-    for council, c, c_cap in zip(model.council_agents, capture.tolist(), cap.tolist()):
+    for council, c, c_cap in zip(model.council_agents, capture.tolist(), cap.tolist(), strict=True):
         council.record_capture(c, c_cap)
     mix_r = (1 - cap)[:, None] * national + cap[:, None] * need_mix
     money = (b - capture) * (1 - p["council_overhead"])

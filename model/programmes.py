@@ -320,7 +320,7 @@ def _book(model, paid: list) -> None:
     were batched (one object a month here, one per programme in the reference engine)."""
     if not paid:
         return
-    k, rows, gross, amounts, dup = (np.concatenate(x) for x in zip(*paid)) if len(paid) > 1 else paid[0]
+    k, rows, gross, amounts, dup = (np.concatenate(x) for x in zip(*paid, strict=True)) if len(paid) > 1 else paid[0]
     if k.size > 1:
         order = (k * (model.firms.n + 1) + rows).argsort(kind="stable")
         k, gross, amounts, dup = k[order], gross[order], amounts[order], dup[order]
@@ -383,7 +383,7 @@ def _pay(model, d: Deliveries, effect):
         order = key.argsort(kind="stable")
         rows, amounts, key = rows[order], amounts[order], key[order]
     cuts = [0, *((key[1:] != key[:-1]).nonzero()[0] + 1).tolist(), rows.size]
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         effect(model, int(key[a]) % N_INSTRUMENTS, rows[a:b], amounts[a:b])
     return booked
 
