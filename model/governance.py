@@ -368,6 +368,8 @@ class _Candidates:
     sort small when a level holds many candidates.
     """
 
+    FIRST_WIDTH = 256  # the first firms of a level searched for a programme's first candidates (+ 8 x need)
+
     def __init__(self, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, r: np.ndarray,
                  at: np.ndarray, bonus: tuple[np.ndarray, np.ndarray] | None = None, need: np.ndarray | None = None):
         self.pool, self.lvl, self.q, self.ks = pool, lvl, q, ks
@@ -428,7 +430,7 @@ class _Candidates:
         ``need`` candidates, found among the first ``width`` firms of the level (``picks(lvl, q, None,
         width)``), the width growing for the requests that have not found them yet."""
         size = lvl.rows.size
-        width = min(size, 256 + 8 * int(need.max()))
+        width = min(size, _Candidates.FIRST_WIDTH + 8 * int(need.max()))
         r_parts, at_parts = [], []
         todo = np.arange(q.size)
         while True:

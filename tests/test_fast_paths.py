@@ -73,3 +73,30 @@ def test_metrics_collector_matches_mesa_and_falls_back():
     m.datacollector.model_vars["my_month"] = []
     m.datacollector.collect(m)
     assert m.datacollector.model_vars["my_month"] == [3]
+
+
+def test_allocation_levels_do_not_change_selections(monkeypatch):
+    """The ranked pool's levels only save work: with tiny levels (so that programmes move up
+    level after level, and the ministries' search widens its prefix) every run is the same."""
+    from model.governance import RankedPool, _Candidates
+
+    cases = [dict(governance_mode="centralised", targeting="need"),
+             dict(governance_mode="centralised", mix_kur_credit=5.0, targeting="untargeted"),
+             dict(governance_mode="self_governance", targeting="potential"),
+             dict(governance_mode="platform")]
+    for kw in cases:
+        kw = dict(n_firms=600, n_months=18, msme_agents=False, budget_per_firm_month=200_000.0, **kw)
+        ref = MSMEEcosystem(seed=4, **kw).run()
+        with monkeypatch.context() as mp:
+            mp.setattr(RankedPool, "FIRST_MIN", 8)
+            mp.setattr(RankedPool, "FIRST_SHARE", 0.002)
+            mp.setattr(RankedPool, "GROWTH", 2)
+            small = MSMEEcosystem(seed=4, **kw).run()
+        with monkeypatch.context() as mp:
+            mp.setattr(_Candidates, "FIRST_WIDTH", -4)  # the ministries' search widens step by step
+            narrow = MSMEEcosystem(seed=4, **kw).run()
+        for other in (small, narrow):
+            assert ref.metrics_frame().equals(other.metrics_frame()), kw
+            n = ref.firms.n
+            for col in ("capital", "support_total", "digital_skill", "served_until"):
+                assert np.array_equal(getattr(ref.firms, col)[:n], getattr(other.firms, col)[:n]), (kw, col)
