@@ -666,11 +666,15 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     everyone = np.arange(nreg)
     part = money[:, None] * np.take_along_axis(mix_r, order, axis=1)  # council r's money for its j-th instrument
     request = everyone[:, None] * K + order  # and its request in ``ranked``
+    cheapest = pg.cheapest_units(model)[order]
     left = np.zeros(nreg)
     served = np.zeros((nreg, K), dtype=np.int64)  # how many of ``ranked`` each (council, instrument) serves
     late = []
     for j in range(K):
         net = part[:, j] + left
+        if not (net >= cheapest[:, j]).any():  # no council can pay one unit: all of it carries over
+            left = net  # (a council without money has net = left = 0)
+            continue
         m, used, done = ranked.count_served(request[:, j], net, bonus_w)
         if done is None:  # the first level holds every eligible firm (small populations)
             has = net > 0  # councils with no money for their j-th instrument skip it
