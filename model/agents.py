@@ -128,14 +128,22 @@ class Programme(Agent):
         self.programme_id = len(model.programme_agents_by_id)
         model.programme_agents_by_id[self.programme_id] = self
         self.budget = 0.0
-        self.spent_total = 0.0
-        self.support_total = 0.0
-        self.firms_served = 0
+
+    # totals paid out, kept for all programmes at once in ``model.programme_book`` (programmes.deliver)
+    @property
+    def firms_served(self) -> int:
+        return int(self.model.programme_book[self.programme_id, 0])
+
+    @property
+    def support_total(self) -> float:
+        return float(self.model.programme_book[self.programme_id, 1])
+
+    @property
+    def spent_total(self) -> float:
+        return float(self.model.programme_book[self.programme_id, 2])
 
     def record(self, n_served: int, support: float, gross: float) -> None:
-        self.firms_served += int(n_served)
-        self.support_total += float(support)
-        self.spent_total += float(gross)
+        self.model.programme_book[self.programme_id] += (n_served, support, gross)
 
 
 class Ministry(Agent):

@@ -154,8 +154,8 @@ def programme_formation(model) -> None:
     prob = (share_to_join / 18) / max(1e-9, 1 - share_to_join * (t - 1) / 18)
     joiners = np.flatnonzero(eligible & (u < prob))
     if joiners.size:
-        v = model.streams.uniform(t, streams.CLUSTER + 20, n)
-        join_existing(model, joiners, v[joiners], only_programme=True)
+        v = model.streams.uniform_rows(t, streams.CLUSTER + 20, joiners)  # (the joiners' numbers only)
+        join_existing(model, joiners, v, only_programme=True)
 
 
 def monthly_budget_zero(model) -> bool:

@@ -84,9 +84,9 @@ def update(model) -> None:
         f.literacy[:n][mentor] += 0.10 * (1 - f.literacy[:n][mentor])
         report = adv & (step == 6)
         f.literacy[:n][report] += 0.15 * (1 - f.literacy[:n][report])
-        g = model.streams.uniform(t, streams.FINANCE, n)
-        bank = report & (g > 0.7)  # bank partners read the financial reports
-        f.credit_access[:n][bank] = 2
+        report = report.nonzero()[0]
+        g = model.streams.uniform_rows(t, streams.FINANCE, report)  # (the same numbers, for these rows only)
+        f.credit_access[report[g > 0.7]] = 2  # bank partners read the financial reports
 
 
 def allocate(model) -> None:
@@ -105,7 +105,11 @@ def allocate(model) -> None:
     if budget <= 0 or n == 0:
         return
     mode = p["governance_mode"]
-    mix = instrument_mix(p)
+    levers = tuple(p[name] for name in _MIX_LEVERS)
+    cached = model.__dict__.get("_mix")
+    if cached is None or cached[0] != levers:  # the mix levers may change during a run (the app)
+        cached = model._mix = (levers, instrument_mix(p))
+    mix = cached[1]
     pool = RankedPool(model)
     if mode == "centralised":
         _allocate_central(model, budget, mix, pool)
@@ -115,11 +119,7 @@ def allocate(model) -> None:
         _allocate_platform(model, budget, mix, pool)
 
 
-def _rotated(u: np.ndarray, j: int) -> np.ndarray:
-    """A distinct uniform per programme from one array (Weyl rotation; marginally uniform)."""
-    v = u + 0.6180339887 * (j + 1)
-    v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
-    return v
+_MIX_LEVERS = tuple(f"mix_{k}" for k in INSTRUMENTS)
 
 
 def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
@@ -134,20 +134,54 @@ def base_eligible(model, rows: np.ndarray | None = None) -> np.ndarray:
 class _Level:
     """The firms whose priority is at least ``thr``, sorted by priority (descending, then row).
 
-    Per-firm values are read in row order (``rows_asc``, memory-friendly) and cached in priority order.
+    Per-firm values are read in row order (``rows_asc``, memory-friendly; for small levels in
+    priority order) and cached in priority order.
     """
 
+    # Up to this many firms, a level reads the columns in priority order directly: they fit in
+    # the CPU cache, and nothing then needs reordering.
+    SMALL = 1 << 16
+
     def __init__(self, model, rows_asc: np.ndarray, by_prio: np.ndarray, thr: float, complete: bool):
-        self.model, self.rows_asc, self.by_prio = model, rows_asc, by_prio
+        self.model, self.thr, self.complete = model, thr, complete
         self.rows = rows_asc[by_prio]
-        self.thr, self.complete = thr, complete
+        if self.rows.size <= self.SMALL:
+            rows_asc, by_prio = self.rows, None
+        self.rows_asc, self.by_prio = rows_asc, by_prio
         self._cache: dict = {}
 
     def get(self, key, fn):
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
         v = self._cache.get(key)
         if v is None:
-            v = self._cache[key] = fn()[self.by_prio]
+            v = fn()
+            # (2-D values, one row per instrument, are kept C-contiguous for _pairs: take gives that)
+            v = v.take(self.by_prio, axis=-1) if self.by_prio is not None else np.ascontiguousarray(v)
+            self._cache[key] = v
+        return v
+
+    def col(self, name: str) -> np.ndarray:
+        """Firm column ``name`` over ``rows_asc`` (gathered once; a column accessor for the rules)."""
+        v = self._cache.get(("col", name))
+        if v is None:
+            v = self._cache[("col", name)] = getattr(self.model.firms, name)[self.rows_asc]
+        return v
+
+    def head(self, width: int) -> _Level:
+        """The level's first ``width`` firms as a level of their own (for their per-firm values:
+        a programme that needs only its first candidates reads no more firms than that)."""
+        if width >= self.rows.size:
+            return self
+        v = self._cache.get(("head", width))
+        if v is None:
+            rows = self.rows[:width]
+            if width <= self.SMALL:
+                order = by_prio = np.arange(width)  # read in priority order (see SMALL)
+            else:
+                order = rows.argsort()
+                by_prio = np.empty(width, dtype=np.int64)
+                by_prio[order] = np.arange(width)
+            v = self._cache[("head", width)] = _Level(self.model, rows[order], by_prio, self.thr, False)
         return v
 
     def all_true(self) -> np.ndarray:
@@ -156,17 +190,49 @@ class _Level:
             v = self._cache["all_true"] = np.ones(self.rows_asc.size, dtype=bool)
         return v
 
-    def region_idx(self, r: int) -> np.ndarray:
-        """Positions (in ``rows``) of the firms of region ``r``."""
-        def split():
-            reg = self.model.firms.region[self.rows_asc][self.by_prio]
-            order = np.argsort(reg, kind="stable")
-            bounds = np.searchsorted(reg[order], np.arange(len(self.model.council_cap) + 1))
-            return [order[bounds[i]:bounds[i + 1]] for i in range(bounds.size - 1)]
+    def region_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The level's positions grouped by region (each region's in priority order), and where each
+        region's block starts and how long it is."""
         v = self._cache.get("regions")
         if v is None:
-            v = self._cache["regions"] = split()
-        return v[r]
+            reg = self.model.firms.region[self.rows]
+            counts = np.bincount(reg, minlength=len(self.model.council_cap))
+            v = self._cache["regions"] = (np.argsort(reg, kind="stable"), np.cumsum(counts) - counts, counts)
+        return v
+
+
+def _argsort_desc(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(-x, kind="stable")``: descending, ties in index order. A quicksort is several
+    times faster on random values but does not keep ties in order, so it is used only when there
+    are none (checked on the result; ties are rare with continuous priorities)."""
+    order = (-x).argsort()
+    xs = x[order]
+    if (xs[1:] == xs[:-1]).any():
+        order = (-x).argsort(kind="stable")
+    return order
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The index ranges ``starts[i] .. starts[i] + lengths[i] - 1``, one after the other."""
+    ends = lengths.cumsum()
+    return (starts - ends + lengths).repeat(lengths) + np.arange(int(ends[-1]) if ends.size else 0)
+
+
+def _nonzero2(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D mask (row, column), the same order; much faster on small masks."""
+    return np.divmod(mask.ravel().nonzero()[0], mask.shape[1])
+
+
+def _pairs(table: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``table[i, j]`` for a C-contiguous 2-D table (one gather on the flat table: faster)."""
+    return table.ravel().take(i * table.shape[1] + j)
+
+
+# Unit costs are whole rupiah (all but KUR's, which depends on the loan): the money m firms cost is
+# then m * unit exactly, as NumPy's sum of the m costs gives it (every partial sum is exact).
+_KUR = INSTRUMENTS.index("kur_credit")
+assert all(float(c).is_integer() for k, c in enumerate(pg.UNIT) if k != _KUR)
+_UNIT_OR_1 = np.where(np.isnan(pg.UNIT), 1.0, pg.UNIT)  # KUR's (per firm) replaced where used
 
 
 class RankedPool:
@@ -179,6 +245,7 @@ class RankedPool:
     """
 
     FIRST_SHARE = 0.06
+    FIRST_MIN = 2048
     GROWTH = 4
 
     def __init__(self, model):
@@ -189,81 +256,277 @@ class RankedPool:
         base = base_eligible(model)
         self.n_base = int(np.count_nonzero(base))
         self.ranked = np.where(base, self.prio, -np.inf)
-        self._levels: list[_Level] = []
-        self._size = max(2048, int(self.FIRST_SHARE * self.n_base))
+        self._levels: dict[int, _Level] = {}
+        self._complete: tuple[int, _Level] | None = None  # the first complete level built
+        self._size = max(self.FIRST_MIN, int(self.FIRST_SHARE * self.n_base))
+        self.last_level = 0  # the level where the last ``serve`` finished
 
-    @property
-    def first_level(self) -> _Level | None:
-        return self._levels[0] if self._levels else None
+    def level(self, i: int) -> _Level:
+        """Level ``i``, built on first use (the levels before it need not be); a level past a
+        complete one is that one."""
+        lvl = self._levels.get(i)
+        if lvl is not None:
+            return lvl
+        if self._complete is not None and self._complete[0] <= i:
+            return self._complete[1]
+        size = self._size * self.GROWTH ** i
+        n = self.ranked.size
+        if size >= self.n_base or size >= n:
+            rows = np.flatnonzero(self.ranked > -np.inf)
+            thr, complete = -np.inf, True
+        else:
+            # threshold from a strided sample (the level is "all firms at or above it": exact
+            # whatever its size, so an estimate of the quantile is enough)
+            step = max(1, n // 65536)
+            sample = self.ranked[::step]
+            k = min(sample.size - 1, max(0, sample.size - 1 - size // step))
+            thr = float(np.partition(sample, k)[k])
+            if thr == -np.inf:
+                thr = float(np.min(self.ranked[self.ranked > -np.inf]))
+            rows = np.flatnonzero(self.ranked >= thr)
+            complete = rows.size >= self.n_base
+        lvl = self._levels[i] = _Level(self.model, rows, _argsort_desc(self.ranked[rows]), thr, complete)
+        if complete and (self._complete is None or i < self._complete[0]):
+            self._complete = (i, lvl)
+        return lvl
 
-    def level(self, i: int) -> _Level | None:
-        while len(self._levels) <= i:
-            if self._levels and self._levels[-1].complete:
-                return None
-            size = self._size * self.GROWTH ** len(self._levels)
-            n = self.ranked.size
-            if size >= self.n_base or size >= n:
-                rows = np.flatnonzero(self.ranked > -np.inf)
-                thr, complete = -np.inf, True
-            else:
-                # threshold from a strided sample (the level is "all firms at or above it": exact
-                # whatever its size, so an estimate of the quantile is enough)
-                step = max(1, n // 65536)
-                sample = self.ranked[::step]
-                k = min(sample.size - 1, max(0, sample.size - 1 - size // step))
-                thr = float(np.partition(sample, k)[k])
-                if thr == -np.inf:
-                    thr = float(np.min(self.ranked[self.ranked > -np.inf]))
-                rows = np.flatnonzero(self.ranked >= thr)
-                complete = rows.size >= self.n_base
-            by_prio = np.argsort(-self.ranked[rows], kind="stable")
-            self._levels.append(_Level(self.model, rows, by_prio, thr, complete))
-        return self._levels[i]
+    def serve(self, ks, money, picks, bonus=None, bonus_max=0.0, regions=None, spent=False, first_level=0):
+        """Serve several programmes at once; programme (request) ``q`` has instrument ``ks[q]`` and
+        ``money[q]``, and takes its candidates in the order of priority (+ bonus) until its money runs
+        out, exactly as if it were served alone. The requests must not depend on one another (they
+        are of different instruments, or reach different firms, or have no registry).
 
-    def serve(self, k: int, money: float, pick, bonus=None, bonus_max: float = 0.0, region: int | None = None):
-        """Candidates of instrument ``k`` chosen by ``pick(level, idx) -> mask`` in the order of
-        priority (+ ``bonus(level, idx)``), served until ``money`` runs out. Returns (rows, amounts).
+        ``picks(lvl, q, None)`` gives the candidates of requests ``q`` (an index array) among the
+        level's firms, a boolean matrix with one row per request; with ``regions``, request ``q`` is
+        restricted to the firms of region ``regions[q]`` and ``picks(lvl, q, (r, at))`` says whether
+        the firm at level position ``at[i]`` is a candidate of request ``q[r[i]]``.
+        ``bonus(lvl, q, r, at)`` gives the score bonus of those (request, firm) pairs and their
+        classes (see ``_Candidates``). Serving starts at level ``first_level``: any level gives the
+        same selections (each is exact), only the work differs.
 
-        ``idx`` given to ``pick`` is an index array or ``slice(None)`` (every firm of the level); the
-        one given to ``bonus`` is always an index array."""
-        empty = np.zeros(0, dtype=np.int64)
-        if money <= 0:
-            return empty, np.zeros(0)
-        i = 0
-        while True:
+        All requests are served together level by level (one pass of NumPy calls, not one per
+        programme). Returns (req, rows, amounts), the firms served ordered by request then row, and
+        with ``spent=True`` also the money each request spent (what ``amounts.sum()`` of that request
+        would give).
+        """
+        ks = np.asarray(ks, dtype=np.int64)
+        money = np.asarray(money, dtype=np.float64)
+        if np.ndim(bonus_max) == 0:
+            bonus_max = np.full(ks.size, float(bonus_max))
+        used = np.zeros(ks.size)
+        found = []
+        # a programme whose money does not reach the cheapest unit serves nobody (at any level)
+        cheapest = pg.cheapest_units(self.model)[ks]
+        pending = ((money > 0) & (money >= cheapest)).nonzero()[0]
+        need = _need(money, cheapest)
+        i = first_level
+        while pending.size:
             lvl = self.level(i)
-            if region is None:  # the whole level: pick reads the cached arrays as they are (no gather)
-                idx = np.flatnonzero(pick(lvl, slice(None)))
-            else:
-                idx = lvl.region_idx(region)
-                idx = idx[pick(lvl, idx)]
-            cand = lvl.rows[idx]
-            score = self.prio[cand]
-            if bonus is not None:
-                score = score + bonus(lvl, idx)
-                order = np.argsort(-score, kind="stable")
-                cand, score = cand[order], score[order]
-            costs = pg.unit_costs(self.model, k, cand)
-            rows, amts, stop = pg.serve_in_order(cand, score, costs, money)
-            if lvl.complete or (stop < cand.size and score[stop] > lvl.thr + bonus_max):
-                return rows, amts
+            cands = _Candidates.of(self, lvl, pending, ks, picks, bonus, regions, need[pending])
+            every = np.arange(pending.size)
+            done, got, got_used = cands.take(every, money[pending], bonus_max[pending])
+            found.append(got)
+            used[pending[done]] = got_used
+            pending = pending[~done]
+            self.last_level = i
             i += 1
+        return _gather(found, self.ranked.size, used if spent else None)
 
 
-def _elig(lvl: _Level, k: int) -> np.ndarray:
-    """Instrument ``k``'s eligibility over a level's firms (cached)."""
-    # every firm of a level is base-eligible (alive, small enough: that is how levels are drawn,
-    # and nothing changes it during the allocation), so only the instrument's own rule is read
-    return lvl.get(("elig", k), lambda: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true()))
+def _need(money: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
+    """More candidates than ``money`` can pay for at ``cheapest`` a unit, plus one (the first not
+    served, which decides whether a larger level is needed); unbounded (2^40) when units are free."""
+    need = np.where(cheapest >= 1.0, np.floor(money / np.maximum(cheapest, 1.0)) + 2, 2.0 ** 40)
+    return np.minimum(need, 2.0 ** 40).astype(np.int64)
 
 
-def _cons(lvl: _Level, k: int) -> np.ndarray:
-    return lvl.get(("cons", k), lambda: pg.constraint(lvl.model, k, lvl.rows_asc))
+def _gather(found, n_rows: int, used=None):
+    """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
+    if found:
+        req, rows, amounts = (np.concatenate(x) for x in zip(*found, strict=True)) if len(found) > 1 else found[0]
+        order = (req * (n_rows + 1) + rows).argsort()
+        req, rows, amounts = req[order], rows[order], amounts[order]
+    else:
+        req, rows, amounts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    return (req, rows, amounts) if used is None else (req, rows, amounts, used)
 
 
-def _served(lvl: _Level, k: int) -> np.ndarray:
+class _Candidates:
+    """The candidates of requests ``q`` (see ``RankedPool.serve``) among a level's firms, each
+    request's in its order of service: by score (priority + bonus) descending, ties in priority
+    order. Request ``q[i]``'s are entries ``first[i] ..`` (``count[i]`` of them) of ``at`` (their
+    positions in the level) and ``score``. The money is not needed yet: see :meth:`take`.
+
+    Built from (request index ``r`` into ``q``, position ``at``) pairs ordered by request, then
+    position, with the bonus of each pair (or None); :meth:`of` finds the pairs with ``picks``.
+
+    With a bonus, only the candidates that can be among the first ``need[i]`` of request ``i`` are
+    kept (``need``: more than the request can pay for). A bonus takes a few values, one per
+    ``classes`` value of the pair (a class of firms, e.g. constrained or not); within a class the
+    candidates are already in the order of service (priority order, the same bonus), so the first
+    ``need`` of the request are among the first ``need`` of each of its classes. This keeps the
+    sort small when a level holds many candidates.
+    """
+
+    FIRST_WIDTH = 256  # the first firms of a level searched for a programme's first candidates (+ 8 x need)
+
+    def __init__(self, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, r: np.ndarray,
+                 at: np.ndarray, bonus: tuple[np.ndarray, np.ndarray] | None = None, need: np.ndarray | None = None):
+        self.pool, self.lvl, self.q, self.ks = pool, lvl, q, ks
+        score = lvl.get("prio", lambda: pool.prio[lvl.rows_asc])[at]
+        if bonus is not None:
+            bonus, classes = bonus
+            if need is not None and r.size:
+                n_cls = int(classes.max()) + 1
+                key = r * n_cls + classes
+                o = np.argsort(key.astype(np.int16 if q.size * n_cls < 1 << 15 else np.int64), kind="stable")
+                key = key[o]
+                cnt = np.bincount(key, minlength=q.size * n_cls)
+                rank = np.arange(key.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)  # within its class
+                keep = np.sort(o[rank < need[r[o]]])  # back in the order of request, then position
+                r, at, score, bonus = r[keep], at[keep], score[keep], bonus[keep]
+            score += bonus
+            # by request, then score descending: a quicksort on the score, then a (stable, radix)
+            # sort on the request. Equal scores within a request (rare) must stay in priority
+            # order, which a quicksort does not promise: then sort again on all three keys.
+            o = (-score).argsort()
+            o = o[r[o].astype(np.int16 if q.size < 1 << 15 else np.int64).argsort(kind="stable")]
+            rs, ss = r[o], score[o]
+            if ((rs[1:] == rs[:-1]) & (ss[1:] == ss[:-1])).any():
+                o = np.lexsort((at, -score, r))
+            r, at, score = r[o], at[o], score[o]
+        self.at, self.score = at, score
+        self.count = np.bincount(r, minlength=q.size)
+        self.first = self.count.cumsum() - self.count
+        # KUR's costs are per firm (its loan): those of its requests' candidates, computed at once
+        self.unit = _UNIT_OR_1[ks[q]]
+        self.kur = ks[q] == _KUR
+        self.kur_cost = None
+        if self.kur.any():
+            idx = _ranges(self.first[self.kur], self.count[self.kur])
+            self.kur_cost = np.zeros(at.size)
+            self.kur_cost[idx] = pg.unit_costs(pool.model, _KUR, lvl.rows[at[idx]])
+
+    @classmethod
+    def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None,
+           need=None):
+        """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
+        if regions is None and bonus is None and need is not None:
+            r, at = cls._first_candidates(lvl, q, picks, need)
+        elif regions is None:
+            r, at = _nonzero2(picks(lvl, q, None))  # by request, then position
+        else:
+            order, start, length = lvl.region_blocks()
+            reg = regions[q]
+            r = np.repeat(np.arange(q.size), length[reg])
+            at = order[_ranges(start[reg], length[reg])]
+            keep = picks(lvl, q, (r, at))
+            r, at = r[keep], at[keep]
+        return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at), need)
+
+    @staticmethod
+    def _first_candidates(lvl: _Level, q: np.ndarray, picks, need: np.ndarray):
+        """Without a bonus the order of service is the level's order: a request needs only its first
+        ``need`` candidates, found among the first ``width`` firms of the level (``picks(lvl, q, None,
+        width)``), the width growing for the requests that have not found them yet."""
+        size = lvl.rows.size
+        width = min(size, _Candidates.FIRST_WIDTH + 8 * int(need.max()))
+        r_parts, at_parts = [], []
+        todo = np.arange(q.size)
+        while True:
+            cand = picks(lvl, q[todo], None, width)
+            found = cand.sum(axis=1)
+            ok = (found >= need[todo]) | (width == size)
+            r, at = _nonzero2(cand[ok] if not ok.all() else cand)
+            r_parts.append(todo[ok][r])
+            at_parts.append(at)
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+            width = min(size, 4 * width)
+        if len(r_parts) == 1:
+            return r_parts[0], at_parts[0]
+        r, at = np.concatenate(r_parts), np.concatenate(at_parts)
+        o = r.argsort(kind="stable")  # by request, then position
+        return r[o], at[o]
+
+    def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray | None = None):
+        """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
+        service, while the money lasts; the money each spends; and whether each is done (could not
+        serve better at a larger level of the pool; None: all are, the level is complete)."""
+        count = self.count[sel]
+        # served while the cumulative cost stays within the money. Unit costs of one instrument
+        # are equal whole rupiah (asserted above), so the cumulative cost of the first m is exactly
+        # m * unit: m is the largest whole number with m * unit <= money (the division is off by
+        # at most one, corrected both ways)
+        unit = self.unit[sel]
+        m = np.floor(money / unit)
+        m -= m * unit > money
+        m += (m + 1) * unit <= money
+        m = np.minimum(m, count).astype(np.int64)
+        used = m * unit
+        if self.kur_cost is not None:
+            for j in self.kur[sel].nonzero()[0].tolist():
+                c = self.kur_cost[self.first[sel[j]]:self.first[sel[j]] + count[j]]
+                m[j] = c.cumsum().searchsorted(money[j], side="right")
+                used[j] = c[:m[j]].sum()  # as the programme's amounts.sum(), in the order of service
+        # done unless the first candidate not served could be outranked by a firm of a larger level
+        lvl = self.lvl
+        if lvl.complete:
+            return m, used, None
+        first = self.first[sel]
+        nxt = self.score[np.minimum(first + m, self.score.size - 1)] if self.score.size else np.zeros(sel.size)
+        return m, used, (m < count) & (nxt > lvl.thr + bonus_max)
+
+    def served(self, sel: np.ndarray, m: np.ndarray):
+        """The first ``m`` candidates of requests ``q[sel]``: (req, rows, amounts)."""
+        idx = _ranges(self.first[sel], m)
+        req = self.q[sel].repeat(m)
+        amounts = pg.UNIT[self.ks[req]]
+        if self.kur_cost is not None:
+            kur = self.kur[sel].repeat(m)
+            amounts[kur] = self.kur_cost[idx[kur]]
+        return req, self.lvl.rows[self.at[idx]], amounts
+
+    def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
+        """Serve requests ``q[sel]`` with ``money`` each: which are done, their firms served as
+        (req, rows, amounts), and the money each of the done ones spent."""
+        m, used, done = self.count_served(sel, money, bonus_max)
+        if done is None:
+            return np.ones(sel.size, dtype=bool), self.served(sel, m), used
+        return done, self.served(sel[done], m[done]), used[done]
+
+
+# Per-level values of every instrument at once (rows = instruments), cached. Every firm of a level
+# is base-eligible (alive, small enough: that is how levels are drawn, and nothing changes it during
+# the allocation), so only each instrument's own eligibility rule is read.
+def _elig(lvl: _Level) -> np.ndarray:
+    return lvl.get("elig", lambda: pg.eligible_all(lvl.model, lvl.rows_asc, base=lvl.all_true(), c=lvl.col))
+
+
+def _elig_of(lvl: _Level, ks: np.ndarray) -> np.ndarray:
+    """``_elig(lvl)[ks]``, evaluating only the rules of instruments ``ks``."""
+    if "elig" in lvl._cache:
+        return lvl._cache["elig"][ks]
+    out = np.empty((ks.size, lvl.rows.size), dtype=bool)
+    for i, k in enumerate(ks.tolist()):
+        if pg.has_own_rule(k):
+            out[i] = lvl.get(("elig", k), lambda k=k: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true(),
+                                                                   c=lvl.col))
+        else:  # every firm of a level is base-eligible
+            out[i] = True
+    return out
+
+
+def _cons(lvl: _Level) -> np.ndarray:
+    return lvl.get("cons", lambda: pg.constraint_all(lvl.model, lvl.rows_asc, c=lvl.col))
+
+
+def _served(lvl: _Level) -> np.ndarray:
+    # read when the level is first used: later reservations of an instrument are by the programme
+    # that serves it, after its own selection, so no stale value is ever read
     m = lvl.model
-    return lvl.get(("served", k), lambda: m.firms.served_until[:, k][lvl.rows_asc] > m.month)
+    return lvl.get("served", lambda: (m.firms.served_until[lvl.rows_asc] > m.month).T)
 
 
 def _u_aware(lvl: _Level) -> np.ndarray:
@@ -273,51 +536,41 @@ def _u_aware(lvl: _Level) -> np.ndarray:
 
 def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
-    owners = model.__dict__.get("_owners")
-    if owners is None:  # fixed for the run
-        owners = model._owners = np.bincount([k for _, k in model.ownership], minlength=N_INSTRUMENTS)
-
-    def aware_p(lvl):
-        return lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
-
     progs = model.programme_list
-    nets = []
-    for prog in progs:
-        money = budget * mix[INSTRUMENTS[prog.instrument]] / owners[prog.instrument]
-        prog.budget = money
-        nets.append(money * (1 - p["central_overhead"]))
-    live = [j for j, net in enumerate(nets) if net > 0]
+    plan = model.__dict__.get("_central_plan")
+    if plan is None:  # fixed for the run: instrument, number of ministries running it, programme id
+        ks = np.array([prog.instrument for prog in progs], dtype=np.int64)
+        owners = np.bincount(ks, minlength=N_INSTRUMENTS)[ks]
+        ids = np.array([prog.programme_id for prog in progs], dtype=np.int64)
+        # the programmes of one instrument are paid as one group (see programmes.Deliveries)
+        groups = np.concatenate(([0], np.cumsum(ks[1:] != ks[:-1])))
+        plan = model._central_plan = (ks, owners, ids, groups)
+    ks, owners, ids, groups = plan
+    money = budget * np.array([mix[INSTRUMENTS[k]] for k in ks.tolist()]) / owners
+    for prog, b in zip(progs, money.tolist(), strict=True):
+        prog.budget = b
+    nets = money * (1 - p["central_overhead"])
 
-    def first_level_picks(lvl):
-        """Every funded programme's candidates in the first level, in one 2-D pass: row r is
-        programme live[r]'s ``pick`` (the same values, computed element by element alike)."""
-        got = lvl._cache.get("central_picks")
-        if got is None:
-            v = _u_aware(lvl)[None, :] + 0.6180339887 * (np.asarray(live, dtype=np.float64) + 1)[:, None]
-            v -= np.trunc(v)
-            picks = v < aware_p(lvl)[None, :]
-            for r, j in enumerate(live):
-                picks[r] &= _elig(lvl, progs[j].instrument)
-            got = lvl._cache["central_picks"] = (picks, {j: r for r, j in enumerate(live)})
-        return got
+    def picks(lvl, q, pos, width=None):
+        """Programme j's candidates among the level's first ``width`` firms: eligible and aware of
+        it (one awareness draw per firm, rotated per programme by a Weyl step: a distinct,
+        marginally uniform number for each), all at once."""
+        lvl = lvl.head(width)
+        v = _u_aware(lvl)[None, :] + 0.6180339887 * (q.astype(np.float64) + 1)[:, None]
+        v -= np.trunc(v)  # the fractional part, exactly (== np.modf(v)[0] for v >= 0)
+        aware = v < lvl.get("aware_p", lambda: awareness_national(model, lvl.rows_asc))
+        aware &= _elig_of(lvl, ks[q])
+        return aware
 
-    for j, prog in enumerate(progs):
-        k = prog.instrument
-        net = nets[j]
-
-        def pick(lvl, idx, j=j, k=k):
-            if isinstance(idx, slice) and lvl is pool.first_level:
-                picks, pos = first_level_picks(lvl)
-                return picks[pos[j]]
-            return _elig(lvl, k)[idx] & (_rotated(_u_aware(lvl)[idx], j) < aware_p(lvl)[idx])
-
-        rows, amts = pool.serve(k, net, pick)
-        pg.schedule(model, t + p["central_lag_months"],
-                    pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
+    req, rows, amts = pool.serve(ks, nets, picks)
+    pg.schedule(model, t + p["central_lag_months"],
+                pg.Deliveries.from_selection(req, rows, amts, ks.size, ks, ids, groups, p["central_overhead"],
+                                             registry=False))
 
 
-def _reserve(model, k: int, rows: np.ndarray, lag: int) -> None:
-    model.firms.served_until[rows, k] = model.month + lag + pg.DUR[k]
+def _reserve(model, ks: np.ndarray, rows: np.ndarray, lag: int) -> None:
+    """The registry: firm ``rows[i]`` counts as served for instrument ``ks[i]`` from now on."""
+    model.firms.served_until[rows, ks] = model.month + lag + pg.DUR[ks]
 
 
 def constraint_prevalence(model) -> np.ndarray:
@@ -333,8 +586,11 @@ def constraint_prevalence(model) -> np.ndarray:
         code |= np.left_shift(m.view(np.uint8), np.uint16(k), dtype=np.uint16)
     hist = np.bincount(f.region[:n].astype(np.int64) * (1 << N_INSTRUMENTS) + code,
                        minlength=nreg << N_INSTRUMENTS).reshape(nreg, 1 << N_INSTRUMENTS)
-    bits = (np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS)[None, :]) & 1
-    return (hist @ bits).astype(float)
+    return hist.astype(np.float64) @ _CODE_BITS  # float product: exact for counts, and fast
+
+
+# bit k of each code 0 .. 2^K - 1 (constraint_prevalence)
+_CODE_BITS = ((np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS)[None, :]) & 1).astype(np.float64)
 
 
 def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
@@ -342,11 +598,33 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     cap = model.council_cap
     lag = p["local_lag_months"]
     national = np.array([mix[k] for k in INSTRUMENTS])
-    prevalence = constraint_prevalence(model)
+    nreg, K = cap.size, N_INSTRUMENTS
+    lvl0 = pool.level(0)
+    region = lvl0.get("region", lambda: model.firms.region[lvl0.rows_asc].astype(np.int64))
+    if lvl0.complete:  # the first level holds every eligible firm: count them there
+        kk, at = _nonzero2(_elig(lvl0) & _cons(lvl0))
+        prevalence = np.bincount(region[at] * K + kk, minlength=nreg * K).reshape(nreg, K).astype(np.float64)
+    else:
+        prevalence = constraint_prevalence(model)
     # costed at unit cost
     unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
     need = prevalence * unit
     need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
+    # every council at once (one row each)
+    b = budget * model.region_budget_share
+    capture = b * p["capture_rate"] * (1 - 0.5 * (cap - 0.25) / 0.75)
+    booked = capture[:, None] * national  # booked against the national mix
+    led = model.ledger[t]
+    for col in (pg.CAPTURE, pg.SPENT):  # council by council (a cumulative sum adds them in that order)
+        led[:, col] = np.cumsum(np.vstack([led[None, :, col], booked]), axis=0)[-1]
+    for council, c, c_cap in zip(model.council_agents, capture.tolist(), cap.tolist(), strict=True):
+        council.record_capture(c, c_cap)
+    mix_r = (1 - cap)[:, None] * national + cap[:, None] * need_mix
+    money = (b - capture) * (1 - p["council_overhead"])
+    bonus_w = 2.0 * cap
+    ids = model.__dict__.get("_council_ids")
+    if ids is None:  # fixed for the run: programme id of (council, instrument)
+        ids = model._council_ids = np.array([c.programme_ids for c in model.council_agents], dtype=np.int64)
 
     def aware(lvl):
         def calc():
@@ -356,40 +634,96 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
             return model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < a_p
         return lvl.get("aware", calc)
 
-    for r, council in enumerate(model.council_agents):
-        b_r = budget * model.region_budget_share[r]
-        capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
-        model.ledger[t, :, pg.CAPTURE] += capture * national  # booked against the national mix
-        model.ledger[t, :, pg.SPENT] += capture * national
-        council.record_capture(capture, cap[r])
-        mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
-        money = (b_r - capture) * (1 - p["council_overhead"])
-        bonus_w = 2.0 * cap[r]
-        # a council's budget is flexible: what one instrument cannot place goes to the next, in the
-        # order of the council's priorities (a mechanism the centralised ministries lack)
-        left = 0.0
-        for k in np.argsort(-mix_r, kind="stable"):
-            net = money * mix_r[k] + left
-            if net <= 0:
-                continue
+    def picks(lvl, q, pairs, ks):
+        r, at = pairs
+        k = ks[q][r]
+        return _pairs(_elig(lvl), k, at) & aware(lvl)[at] & ~_pairs(_served(lvl), k, at)
 
-            def pick(lvl, idx, k=k):
-                return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+    def bonus(lvl, q, r, at, ks, regions):
+        cons = _pairs(_cons(lvl), ks[q][r], at)
+        return bonus_w[regions[q][r]] * cons, cons.view(np.int8)  # classes: constrained or not
 
-            def bonus(lvl, idx, k=k):
-                return bonus_w * _cons(lvl, k)[idx]
+    # Every council's candidates for every instrument, ranked once on the first level of the pool:
+    # request r * K + k is council r's instrument k. What the councils select below reserves only
+    # firms of their own region for the instrument just served, so these rankings stay valid.
+    kk, at = _nonzero2(_elig(lvl0) & aware(lvl0) & ~_served(lvl0))
+    reg = region[at]
+    req = reg * K + kk
+    o = np.argsort(req.astype(np.int16 if nreg * K < 1 << 15 else np.int64), kind="stable")  # by request, then position
+    req, kk, at = req[o], kk[o], at[o]
+    cons = _pairs(_cons(lvl0), kk, at)
+    # a council's instrument never has more money than the council (what one cannot place goes
+    # to the next): at most that many of its candidates matter (+ a margin for rounding)
+    enough = _need(np.repeat(money * (1 + 1e-9), K), np.tile(pg.cheapest_units(model), nreg))
+    ranked = _Candidates(pool, lvl0, np.arange(nreg * K), np.tile(np.arange(K), nreg), req, at,
+                         (bonus_w[reg[o]] * cons, cons.view(np.int8)), enough)
 
-            rows, amts = pool.serve(k, net, pick, bonus, bonus_w, region=r)
-            left = net - float(amts.sum())
-            _reserve(model, k, rows, lag)
-            pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
-                                                    council.programme_ids[k], registry=True))
+    # a council's budget is flexible: what one instrument cannot place goes to the next, in the
+    # order of the council's priorities (a mechanism the centralised ministries lack). Councils
+    # reach different firms, so they are served side by side: the j-th instrument of every council,
+    # then the next (each council's money carries over only to its own next instrument).
+    order = np.argsort(-mix_r, axis=1, kind="stable")
+    everyone = np.arange(nreg)
+    part = money[:, None] * np.take_along_axis(mix_r, order, axis=1)  # council r's money for its j-th instrument
+    request = everyone[:, None] * K + order  # and its request in ``ranked``
+    cheapest = pg.cheapest_units(model)[order]
+    left = np.zeros(nreg)
+    served = np.zeros((nreg, K), dtype=np.int64)  # how many of ``ranked`` each (council, instrument) serves
+    late = []
+    for j in range(K):
+        net = part[:, j] + left
+        if not (net >= cheapest[:, j]).any():  # no council can pay one unit: all of it carries over
+            left = net  # (a council without money has net = left = 0)
+            continue
+        m, used, done = ranked.count_served(request[:, j], net, bonus_w)
+        if done is None:  # the first level holds every eligible firm (small populations)
+            has = net > 0  # councils with no money for their j-th instrument skip it
+            served[has, order[has, j]] = m[has]
+            left[has] = net[has] - used[has]
+            continue
+        q = np.flatnonzero(net > 0)
+        kq = order[q, j]
+        done = done[q]
+        served[q[done], kq[done]] = m[q[done]]
+        left[q[done]] = net[q[done]] - used[q[done]]
+        if not done.all():  # served from larger levels of the pool, as RankedPool.serve does
+            lq, lk = q[~done], kq[~done]
+            req, rows, amts, used = pool.serve(
+                lk, net[lq], lambda lvl, r, pairs, lk=lk: picks(lvl, r, pairs, lk),
+                lambda lvl, r, r2, at, lk=lk, lq=lq: bonus(lvl, r, r2, at, lk, lq), bonus_w[lq],
+                regions=lq, spent=True, first_level=1)
+            left[lq] = net[lq] - used
+            late.append((lq[req] * K + lk[req], rows, amts, j))
+    # what each council's instrument j served, step by step; reserved in the registry
+    step = np.empty((nreg, K), dtype=np.int64)
+    step[everyone[:, None], order] = np.arange(K)
+    sel = np.flatnonzero(served.ravel())
+    m = served.ravel()[sel]
+    req, rows, amts = ranked.served(sel, m)
+    js = np.repeat(step.ravel()[sel], m)
+    if late:
+        req, rows, amts = (np.concatenate([a] + [x[i] for x in late]) for i, a in enumerate((req, rows, amts)))
+        js = np.concatenate([js] + [np.full(x[0].size, x[3]) for x in late])
+    if req.size == 0:
+        return
+    _reserve(model, req % K, rows, lag)
+    # one delivery, step by step, council by council within a step (a step's councils reach
+    # different firms, see programmes.Deliveries); the firms of one segment in row order
+    key = (js * nreg * K + req) * (pool.ranked.size + 1) + rows
+    o = np.argsort(key)
+    seg, first_of = np.unique(key[o] // (pool.ranked.size + 1), return_inverse=True)
+    pg.schedule(model, t + lag, pg.Deliveries.from_selection(
+        first_of, rows[o], amts[o], seg.size, seg % K, ids.ravel()[seg % (nreg * K)], seg // (nreg * K),
+        p["council_overhead"], registry=True))
 
 
 def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
     p, t = model.p, model.month
     lag = p["local_lag_months"]
     f = model.firms
+    ks = np.arange(N_INSTRUMENTS)
+    money = budget * np.array([mix[name] for name in INSTRUMENTS])
+    nets = money * (1 - p["platform_overhead"])
 
     def registered(lvl):
         return lvl.get("registered", lambda: f.platform_step[lvl.rows_asc] > 0)
@@ -398,24 +732,30 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
         return lvl.get("aware", lambda: (f.platform_step[lvl.rows_asc] > 0) | (
             model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < awareness_national(model, lvl.rows_asc)))
 
-    for k, name in enumerate(INSTRUMENTS):
-        money = budget * mix[name]
-        net = money * (1 - p["platform_overhead"])
-        steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
+    def on_step(lvl):
+        """Whether the firm is at a PAS step the instrument serves (one row per instrument)."""
+        def calc():
+            match = np.zeros((N_INSTRUMENTS, len(PAS_STEPS) + 1), dtype=bool)
+            for s, names in pg.PAS_INSTRUMENTS.items():
+                match[[INSTRUMENTS.index(name) for name in names], s] = True
+            return match[:, f.platform_step[lvl.rows_asc]]
+        return lvl.get("on_step", calc)
 
-        def pick(lvl, idx, k=k):
-            return _elig(lvl, k)[idx] & aware(lvl)[idx] & ~_served(lvl, k)[idx]
+    def picks(lvl, q, pairs):
+        return _elig(lvl)[q] & aware(lvl) & ~_served(lvl)[q]
 
-        def bonus(lvl, idx, k=k, steps=steps):
-            step = f.platform_step[lvl.rows[idx]]
-            on_step = np.zeros(idx.size, dtype=bool)
-            for s in steps:
-                on_step |= step == s
-            return 2.0 * _cons(lvl, k)[idx] + 1.5 * on_step + 1.0 * registered(lvl)[idx]
+    def bonus(lvl, q, r, at):
+        k = q[r]
+        cons, step, reg = _pairs(_cons(lvl), k, at), _pairs(on_step(lvl), k, at), registered(lvl)[at]
+        classes = cons.view(np.int8) * 4 + step.view(np.int8) * 2 + reg.view(np.int8)  # the bonus's 8 values
+        return 2.0 * cons + 1.5 * step + 1.0 * reg, classes
 
-        rows, amts = pool.serve(k, net, pick, bonus, 2.0 + 1.5 + 1.0)
-        if rows.size == 0:
-            continue
-        _reserve(model, k, rows, lag)
-        pg.schedule(model, t + lag, pg.Delivery(k, rows, amts, p["platform_overhead"],
-                                                model.platform_agent.programme_ids[k], registry=True))
+    # with bonuses of up to 4.5 the platform's programmes often need the larger levels: start at
+    # the level where they finished last month (the selections are the same from any level)
+    req, rows, amts = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0,
+                                 first_level=model.__dict__.get("_platform_level", 0))
+    model._platform_level = pool.last_level
+    _reserve(model, req, rows, lag)
+    pg.schedule(model, t + lag, pg.Deliveries.from_selection(
+        req, rows, amts, ks.size, ks, [model.platform_agent.programme_ids[k] for k in ks.tolist()], ks,
+        p["platform_overhead"], registry=True))

@@ -65,8 +65,13 @@ def join_marketplace(model, rows: np.ndarray) -> None:
     """Firms ``rows`` start selling online (digital stage 3.0) on a marketplace of their choice."""
     if rows.size == 0:
         return
-    f = model.firms
-    cum = np.cumsum(choice_probabilities(model.market_table))
+    f, mt = model.firms, model.market_table
+    # the choice probabilities change only with the seller counts (a new array each month, see
+    # update): computed once for all the joins of a month
+    cached = mt.__dict__.get("_cum")
+    if cached is None or cached[0] is not mt.sellers:
+        cached = mt._cum = (mt.sellers, np.cumsum(choice_probabilities(mt)))
+    cum = cached[1]
     u = model.streams.uniform_rows(model.month, streams.MARKET, rows)
     f.marketplace[rows] = np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
     f.stage[rows] = 3

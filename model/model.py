@@ -133,6 +133,8 @@ class MSMEEcosystem(mesa.Model):
         self.platform_agent = CollaborativePlatform(self)
         self.platform_agent.programme_ids = [Programme(self, k, "platform").programme_id
                                              for k in range(len(INSTRUMENTS))]
+        # firms served, support and money spent of every programme (``pg.BOOK_*`` columns)
+        self.programme_book = np.zeros((len(self.programme_agents_by_id), 3))
 
     def add_msme_agents(self, rows: np.ndarray) -> None:
         """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
@@ -195,9 +197,7 @@ class MSMEEcosystem(mesa.Model):
         self.participation_propensity = pp[: f.n]
         for batch in self.pipeline.values():  # firms that exited are not paid (programmes.deliver)
             for d in batch:
-                r = new_row[d.rows]
-                ok = r >= 0
-                d.rows, d.amounts = r[ok], d.amounts[ok]
+                d.remap(new_row)
         if self.msme_by_row:  # views of alive firms (exits removed theirs), so every one keeps a row
             moved = {}
             for r, a in self.msme_by_row.items():

@@ -41,71 +41,107 @@ def region_layout(n_regions: int) -> dict[str, np.ndarray]:
     """Regions from core (Java-like, 0) to remote (1): firm weights, remoteness, internet and demand factors."""
     remoteness = np.linspace(0.0, 1.0, n_regions) if n_regions > 1 else np.zeros(1)
     weight = np.exp(-1.6 * remoteness)
+    weight /= weight.sum()
     return {
         "remoteness": remoteness,
-        "weight": weight / weight.sum(),
+        "weight": weight,
+        "weight_cdf": _cdf(weight),  # for drawing regions (population._choice)
         # internet penetration relative to national: core above, remote below (BPS pattern, seed 003)
         "internet_factor": 1.2 - 0.6 * remoteness,
     }
 
 
-# target workforce against log capital: a log-linear curve through the class means (FACTS)
-WORKER_CURVE = (np.log([5e6, 3e7, 3e8, 1e9, 2.5e9, 5e9, 7.5e9, 1e10, 5e10]),
-                np.array([1.3, 1.75, 3.0, 4.5, 7.5, 15.0, 50.0, 80.0, 250.0]))
-
-
 def workers_for_capital(capital: np.ndarray) -> np.ndarray:
     """Target workforce for a capital stock: a log-linear curve through the class means (FACTS)."""
     logk = np.log(np.maximum(capital, 1.0))
-    knots, workers = WORKER_CURVE
-    if np.ndim(logk) == 0 or knots.size > 100:
-        return np.interp(logk, knots, workers)
-    return interp_few_knots(logk, knots, workers)
+    if np.ndim(logk) == 0 or _LOG_KNOTS.size > 100:
+        return np.interp(logk, _LOG_KNOTS, _KNOT_WORKERS)
+    return _WORKER_CURVE(logk)
+
+
+# target workforce against log capital: a log-linear curve through the class means (FACTS)
+_LOG_KNOTS = np.log([5e6, 3e7, 3e8, 1e9, 2.5e9, 5e9, 7.5e9, 1e10, 5e10])
+_KNOT_WORKERS = np.array([1.3, 1.75, 3.0, 4.5, 7.5, 15.0, 50.0, 80.0, 250.0])
+WORKER_CURVE = (_LOG_KNOTS, _KNOT_WORKERS)  # (log capital, workers) knots, for compiled loops
 
 
 def interp_few_knots(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """``np.interp(x, xp, fp)``, bit for bit, faster for a few knots and unsorted ``x``.
+    """``np.interp(x, xp, fp)``, bit for bit, faster for a few knots and unsorted ``x``."""
+    return _FewKnots(xp, fp)(x)
+
+
+class _FewKnots:
+    """``np.interp(x, xp, fp)`` for fixed knots, bit for bit, faster for a few knots and unsorted ``x``.
 
     The segment of each value is found by counting the knots at or below it (branch-free), then
-    the value is ``slope * (x - xp[j]) + fp[j]`` with NumPy's slopes; outside the knots it is the end value.
+    the value is ``slope * (x - xp[j]) + fp[j]`` with NumPy's slopes; outside the knots it is the
+    end value. The per-segment tables are computed once.
     """
-    slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
-    s_ext = np.concatenate(([0.0], slopes, [0.0]))
-    x_ext = np.concatenate(([0.0], xp[:-1], [0.0]))
-    y_ext = np.concatenate(([fp[0]], fp[:-1], [fp[-1]]))
-    j = np.zeros(x.shape, dtype=np.int8)
-    for k in xp:
-        j += x >= k
-    j = j.astype(np.intp)
-    out = x - x_ext.take(j)
-    out *= s_ext.take(j)
-    out += y_ext.take(j)
-    return out
+
+    def __init__(self, xp: np.ndarray, fp: np.ndarray):
+        slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
+        self.xp = xp
+        self.s_ext = np.concatenate(([0.0], slopes, [0.0]))
+        self.x_ext = np.concatenate(([0.0], xp[:-1], [0.0]))
+        self.y_ext = np.concatenate(([fp[0]], fp[:-1], [fp[-1]]))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        j = np.zeros(x.shape, dtype=np.int8)
+        for k in self.xp:
+            j += x >= k
+        j = j.astype(np.intp)
+        out = x - self.x_ext.take(j)
+        out *= self.s_ext.take(j)
+        out += self.y_ext.take(j)
+        return out
+
+
+_WORKER_CURVE = _FewKnots(_LOG_KNOTS, _KNOT_WORKERS)
 
 
 def _draw_capital(rng: np.random.Generator, cls: np.ndarray) -> np.ndarray:
     n = cls.size
-    cap = np.empty(n)
     m = cls == 0
+    k = int(np.count_nonzero(m))
     # micro: lognormal, median Rp 25 M, truncated to (2 M, 1 bn]
-    cap[m] = np.clip(np.exp(np.log(25e6) + 1.15 * rng.standard_normal(m.sum())), 2e6, CLASS_CAPITAL_LIMITS[0])
+    micro = np.clip(np.exp(_LOG_MICRO_MEDIAN + 1.15 * rng.standard_normal(k)), 2e6, CLASS_CAPITAL_LIMITS[0])
+    if k == n:  # all micro (entrants): the draws below would be of size 0
+        return micro
+    cap = np.empty(n)
+    cap[m] = micro
     for c, (lo, hi) in ((1, (1e9, 5e9)), (2, (5e9, 10e9))):
         mc = cls == c
         cap[mc] = np.exp(rng.uniform(np.log(lo * 1.02), np.log(hi), mc.sum()))
     return cap
 
 
-def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
-    """``rng.choice(len(p), size=n, p=p)``, bit for bit and with the same draws (NumPy's algorithm:
-    one uniform per firm through the cumulative shares), without its per-call checks of ``p``."""
+_LOG_MICRO_MEDIAN = np.log(25e6)
+
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    """Cumulative shares as ``rng.choice`` computes them."""
     cdf = np.cumsum(p, dtype=np.float64)
     cdf /= cdf[-1]
+    return cdf
+
+
+def _choice(rng: np.random.Generator, p: np.ndarray, n: int, cdf: np.ndarray | None = None) -> np.ndarray:
+    """``rng.choice(len(p), size=n, p=p)``, bit for bit and with the same draws (NumPy's algorithm:
+    one uniform per firm through the cumulative shares), without its per-call checks of ``p``
+    (``cdf``: ``_cdf(p)`` if already known)."""
+    cdf = _cdf(p) if cdf is None else cdf
     return cdf.searchsorted(rng.random(n), side="right").astype(np.int64)
+
+
+_SECTOR_CDF = _cdf(SECTOR_SHARES)
 
 
 def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions: dict, month: int,
                internet: float, entrants: bool) -> None:
-    """Draw the attributes of new firms (initial population or entrants) into ``rows``."""
+    """Draw the attributes of new firms (initial population or entrants) into ``rows``.
+
+    Entrants are all micro (class 0): the terms in ``cls`` are then 0 and left out (adding 0.0
+    changes nothing), which saves a NumPy call each on a few rows a month."""
     n = rows.stop - rows.start
     if n <= 0:
         return
@@ -113,23 +149,35 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
         cls = np.zeros(n, dtype=np.int8)  # entrants are micro
     else:
         cls = _choice(rng, CLASS_SHARES, n).astype(np.int8)
-    state.region[rows] = _choice(rng, regions["weight"], n)
-    state.sector[rows] = _choice(rng, SECTOR_SHARES, n)
+    region = _choice(rng, regions["weight"], n, regions.get("weight_cdf"))
+    state.region[rows] = region
+    state.sector[rows] = _choice(rng, SECTOR_SHARES, n, _SECTOR_CDF)
     capital = _draw_capital(rng, cls)
     if entrants:
         capital = np.clip(capital * 0.6, 2e6, CLASS_CAPITAL_LIMITS[0])
     state.capital[rows] = capital
-    state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
+    if entrants:  # one mean for all: the same draws as per-firm means (NumPy draws them one by one)
+        state.workers[rows] = WORKER_MIN[0] + rng.poisson(WORKER_EXTRA_MEAN[0], n)
+    else:
+        state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
     state.productivity[rows] = np.exp(0.30 * rng.standard_normal(n) - 0.045)
-    state.size_class[rows] = size_class(capital)
-    state.initial_class[rows] = state.size_class[rows]
-    state.max_class[rows] = state.size_class[rows]
-    remote = regions["remoteness"][state.region[rows]]
-    skill = rng.beta(2.0, 3.0, n) * (1.0 - 0.3 * remote) + 0.08 * cls
-    state.digital_skill[rows] = np.clip(skill, 0.0, 1.0)
-    state.literacy[rows] = np.clip(rng.beta(2.0, 3.0, n) + 0.12 * cls, 0.0, 1.0)
+    size = cls if entrants else size_class(capital)  # entrants' capital is clipped to the micro limit
+    state.size_class[rows] = size
+    state.initial_class[rows] = size
+    state.max_class[rows] = size
+    remote = regions["remoteness"][region]
+    skill = rng.beta(2.0, 3.0, n) * (1.0 - 0.3 * remote)
+    if not entrants:
+        skill += 0.08 * cls
+    skill = np.clip(skill, 0.0, 1.0)
+    state.digital_skill[rows] = skill
+    literacy = rng.beta(2.0, 3.0, n)
+    if not entrants:
+        literacy += 0.12 * cls
+    literacy = np.clip(literacy, 0.0, 1.0)
+    state.literacy[rows] = literacy
     # digital stage: the most skilled firms in well-connected places are the ones online
-    readiness = state.digital_skill[rows] + 0.3 * (1 - remote) + 0.25 * rng.random(n)
+    readiness = skill + 0.3 * (1 - remote) + 0.25 * rng.random(n)
     scale = internet / 0.537  # entrants later find a more connected country
     s3 = min(STAGE3_SHARE * scale, 0.9)
     s2 = min(STAGE2_SHARE * scale, 0.95 - s3)
@@ -140,7 +188,10 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
     stage[order[k3:k3 + k2]] = 2
     state.stage[rows] = stage
     u = rng.random(n)
-    formal_p = np.clip(FORMAL_CREDIT_SHARE * (0.6 + 0.8 * state.literacy[rows]) + 0.5 * cls, 0, 0.98)
+    formal_p = FORMAL_CREDIT_SHARE * (0.6 + 0.8 * literacy)
+    if not entrants:
+        formal_p += 0.5 * cls
+    formal_p = np.clip(formal_p, 0, 0.98)
     access = np.where(u < formal_p, 2, np.where(u < formal_p + MONEYLENDER_SHARE, 1, 0)).astype(np.int8)
     state.credit_access[rows] = access
     state.licensed[rows] = rng.random(n) < LICENSED_SHARE[cls]
@@ -148,7 +199,7 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
     state.debt[rows] = capital * debt_ratio
     state.debt_rate[rows] = np.where(access == 1, 0.6, 0.14)
     state.autonomy[rows] = rng.beta(4.0, 3.0, n)
-    state.competence[rows] = np.clip(0.5 * rng.beta(4.0, 3.0, n) + 0.5 * state.literacy[rows], 0, 1)
+    state.competence[rows] = np.clip(0.5 * rng.beta(4.0, 3.0, n) + 0.5 * literacy, 0, 1)
     state.relatedness[rows] = rng.beta(3.0, 3.0, n)
     state.effort[rows] = 0.6
     state.reputation[rows] = np.where(stage == 3, 0.2 + 0.4 * rng.random(n), 0.0)

@@ -45,6 +45,8 @@ KUR_MIN, KUR_MAX = 10e6, 500e6  # KUR micro from Rp 10 M up to KUR small Rp 500 
 # ledger columns
 SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE = range(5)
 LEDGER_FIELDS = ("spent", "support", "overhead", "duplication", "capture")
+# programme book columns (``model.programme_book``, one row per programme): firms served, support, spent
+BOOK_SERVED, BOOK_SUPPORT, BOOK_SPENT = range(3)
 
 
 @dataclass
@@ -57,6 +59,68 @@ class Delivery:
     overhead_rate: float
     programme: int
     registry: bool
+
+    def remap(self, new_row: np.ndarray) -> None:
+        """Rows after a compaction (``new_row[old] = new``, -1 for removed rows): firms that
+        exited meanwhile are dropped (:func:`deliver` would not pay them)."""
+        r = new_row[self.rows]
+        ok = r >= 0
+        self.rows, self.amounts = r[ok], self.amounts[ok]
+
+    def as_batch(self) -> Deliveries:
+        """This delivery as a :class:`Deliveries` of one segment."""
+        return Deliveries(np.array([self.instrument]), np.array([self.programme]), np.zeros(1, dtype=np.int64),
+                          np.array([0, self.rows.size]), self.rows, self.amounts, self.overhead_rate, self.registry)
+
+
+@dataclass
+class Deliveries:
+    """The deliveries of several programmes approved in one month, paid out together ``lag`` months
+    later (what the vectorised allocation schedules: one object a month instead of one per programme).
+
+    Segment ``s`` is programme ``programmes[s]`` paying instrument ``instruments[s]`` to the firms
+    ``rows[starts[s]:starts[s + 1]]`` (ascending) the ``amounts`` beside them. Segments are paid in
+    order, exactly as separate :class:`Delivery` objects would be. Consecutive segments with the
+    same ``groups`` value never pay one firm twice: they reach different firms (councils of different
+    regions), or they are of one instrument without a registry (a firm a second ministry selects
+    again is a duplicate, not paid). Their effects may therefore be applied together, one call per
+    instrument (see :func:`deliver`).
+    """
+
+    instruments: np.ndarray
+    programmes: np.ndarray
+    groups: np.ndarray
+    starts: np.ndarray
+    rows: np.ndarray
+    amounts: np.ndarray
+    overhead_rate: float
+    registry: bool
+
+    def remap(self, new_row: np.ndarray) -> None:
+        """Rows after a compaction (``new_row[old] = new``, -1 for removed rows): firms that
+        exited meanwhile are dropped (:func:`deliver` would not pay them); segments keep their order
+        (and may become empty)."""
+        r = new_row[self.rows]
+        ok = r >= 0
+        if ok.all():
+            self.rows = r
+            return
+        seg = np.arange(self.instruments.size).repeat(self.starts[1:] - self.starts[:-1])
+        counts = np.bincount(seg[ok], minlength=self.instruments.size)
+        self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.rows, self.amounts = r[ok], self.amounts[ok]
+
+    @classmethod
+    def from_selection(cls, req: np.ndarray, rows: np.ndarray, amounts: np.ndarray, n_req: int,
+                       instruments, programmes, groups, overhead_rate: float, registry: bool) -> Deliveries:
+        """From firms served by requests ``0..n_req-1`` (``req`` per firm, ordered by request then
+        row) and each request's instrument, programme and group; requests that served nobody are left out."""
+        counts = np.bincount(req, minlength=n_req)
+        keep = counts > 0
+        starts = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+        np.cumsum(counts[keep], out=starts[1:])
+        return cls(np.asarray(instruments)[keep], np.asarray(programmes)[keep], np.asarray(groups)[keep],
+                   starts, rows, amounts, overhead_rate, registry)
 
 
 def monthly_budget(model, month: int) -> float:
@@ -78,6 +142,15 @@ def kur_loan(capital: np.ndarray) -> np.ndarray:
     return np.clip(0.5 * capital, KUR_MIN, KUR_MAX)
 
 
+def cheapest_units(model) -> np.ndarray:
+    """Per instrument, a cost no firm's unit is below (KUR's: the smallest loan's)."""
+    p = model.p
+    spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
+    out = UNIT.copy()
+    out[I["kur_credit"]] = KUR_MIN * spread * KUR_TERM_YEARS  # kur_loan >= KUR_MIN, see unit_costs
+    return out
+
+
 def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
     """Support value per firm for instrument ``k``."""
     if k == I["kur_credit"]:
@@ -90,46 +163,79 @@ def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # eligibility and constraints
 def _cols(model, rows):
-    """Column accessor over all used rows (``rows=None``) or over some rows."""
+    """Column accessor over all used rows (``rows=None``) or over some rows; a column read twice
+    (by several instruments' rules) is gathered once."""
     f, n = model.firms, model.firms.n
-    if rows is None:
-        return lambda name: getattr(f, name)[:n]
-    return lambda name: getattr(f, name)[rows]
+    got: dict[str, np.ndarray] = {}
+
+    def c(name: str) -> np.ndarray:
+        v = got.get(name)
+        if v is None:
+            v = got[name] = getattr(f, name)[:n] if rows is None else getattr(f, name)[rows]
+        return v
+    return c
 
 
-def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | None = None) -> np.ndarray:
+def eligible(model, k: int, rows: np.ndarray | None = None, base: np.ndarray | None = None, c=None) -> np.ndarray:
     """Boolean mask over used rows (or over ``rows``): firms that may receive instrument ``k``.
 
-    ``base`` may pass the mask shared by all instruments (alive and small enough) if already known.
+    ``base`` may pass the mask shared by all instruments (alive and small enough) if already known;
+    ``c`` a column accessor of :func:`_cols` over the same rows (to share it between instruments).
     """
-    c = _cols(model, rows)
+    c = _cols(model, rows) if c is None else c
     if base is None:
         maxc = SIZE_CLASSES.index(model.p["max_eligible_class"])
         m = c("alive") & (c("size_class") <= maxc)
     else:
         m = base.copy()
-    name = INSTRUMENTS[k]
-    if name == "kur_credit":  # bank screening: licensed, profitable, not over-indebted
-        m &= c("licensed") & (c("own_profit") > 0) & (c("debt") < 0.5 * c("capital"))
-    elif name == "ecommerce_promotion":
-        stage = c("stage")
-        m &= (stage == 3) | ((stage == 2) & model.p["ecommerce_onboarding"])
-    elif name == "shared_facilities":
-        m &= c("cluster") >= 0
-    elif name == "licensing":
-        m &= ~c("licensed")
-    elif name == "financing":
-        m &= c("credit_access") < 2
+    own = _own_rule(model, k, c)
+    if own is not None:
+        m &= own
     return m
 
 
-def constraint(model, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+def eligible_all(model, rows: np.ndarray, base: np.ndarray, c=None) -> np.ndarray:
+    """:func:`eligible` of every instrument over ``rows``, one row per instrument (columns read once)."""
+    c = _cols(model, rows) if c is None else c
+    out = np.empty((N_INSTRUMENTS, base.size), dtype=bool)
+    out[:] = base
+    for k in range(N_INSTRUMENTS):
+        own = _own_rule(model, k, c)
+        if own is not None:
+            out[k] &= own
+    return out
+
+
+def has_own_rule(k: int) -> bool:
+    """Whether instrument ``k`` has an eligibility rule beyond the shared base."""
+    return INSTRUMENTS[k] in ("kur_credit", "ecommerce_promotion", "shared_facilities", "licensing", "financing")
+
+
+def _own_rule(model, k: int, c) -> np.ndarray | None:
+    """Instrument ``k``'s own eligibility rule beyond the shared base (None if it has none)."""
+    name = INSTRUMENTS[k]
+    if name == "kur_credit":  # bank screening: licensed, profitable, not over-indebted
+        return c("licensed") & (c("own_profit") > 0) & (c("debt") < 0.5 * c("capital"))
+    if name == "ecommerce_promotion":
+        stage = c("stage")
+        return (stage == 3) | ((stage == 2) & model.p["ecommerce_onboarding"])
+    if name == "shared_facilities":
+        return c("cluster") >= 0
+    if name == "licensing":
+        return ~c("licensed")
+    if name == "financing":
+        return c("credit_access") < 2
+    return None
+
+
+def constraint(model, k: int, rows: np.ndarray | None = None, c=None) -> np.ndarray:
     """Boolean mask: the firm's binding constraint is one that instrument ``k`` relieves.
 
     This is what a council observes among its own firms (seed 001, self-governance) and what the
-    collaborative platform's matching uses (seed 000). Over all used rows, or over ``rows``.
+    collaborative platform's matching uses (seed 000). Over all used rows, or over ``rows``
+    (``c``: a column accessor of :func:`_cols` over the same rows, to share it between instruments).
     """
-    c = _cols(model, rows)
+    c = _cols(model, rows) if c is None else c
     name = INSTRUMENTS[k]
     if name == "hr_training":
         return (c("digital_skill") < 0.35) | (c("literacy") < 0.35)
@@ -152,6 +258,12 @@ def constraint(model, k: int, rows: np.ndarray | None = None) -> np.ndarray:
         usage = np.asarray(model.facility_usage_firm) if rows is None else model.facility_usage_firm[rows]
         return (c("cluster") >= 0) & (usage < 0.5)
     raise KeyError(name)
+
+
+def constraint_all(model, rows: np.ndarray, c=None) -> np.ndarray:
+    """:func:`constraint` of every instrument over ``rows``, one row per instrument (columns read once)."""
+    c = _cols(model, rows) if c is None else c
+    return np.stack([constraint(model, k, rows, c) for k in range(N_INSTRUMENTS)])
 
 
 PAS_INSTRUMENTS = {  # PAS step (seed 000) -> instruments the platform matches a firm to next
@@ -192,29 +304,18 @@ def select(rows: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float)
     return rows[take], costs[take]
 
 
-def serve_in_order(cand: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float
-                   ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Serve ``cand`` (already in the order of service) until the money runs out.
-
-    Returns (rows served, their amounts, index of the first candidate not served, == len if none).
-    A candidate is served while the cumulative cost stays within the money, so the served firms are
-    a prefix of the order.
-    """
-    if money <= 0 or cand.size == 0:
-        return cand[:0], costs[:0], 0
-    c = np.cumsum(costs)
-    k = int(np.searchsorted(c, money, side="right"))
-    return cand[:k], costs[:k], k
-
-
-def schedule(model, due: int, d: Delivery) -> None:
-    """Queue a delivery for month ``due`` (dropped if programmes have ended by then)."""
+def schedule(model, due: int, d: Delivery | Deliveries) -> None:
+    """Queue a delivery for month ``due`` (dropped if programmes have ended by then, or if it pays
+    nobody: :func:`deliver` would skip it)."""
     end = model.p["phase_out_month"]
     if end > 0 and due >= end:
         return
     if due > model.p["n_months"]:
         return
-    if d.rows.size > 1:  # firms in row order: memory-friendly delivery (the order has no other meaning)
+    if d.rows.size == 0:
+        return
+    if isinstance(d, Delivery) and d.rows.size > 1:
+        # firms in row order: memory-friendly delivery (the order has no other meaning)
         order = np.argsort(d.rows, kind="stable")
         d.rows, d.amounts = d.rows[order], d.amounts[order]
     model.pipeline.setdefault(due, []).append(d)
@@ -229,42 +330,92 @@ def deliver(model, effect=None) -> None:
     :func:`apply_effect`, vectorised; the reference engine passes a per-agent version).
     """
     effect = apply_effect if effect is None else effect
-    t = model.month
-    f = model.firms
-    batch = model.pipeline.pop(t, [])
-    led = model.ledger[t]
-    for d in batch:
-        alive = f.alive[d.rows]
-        rows, amounts = d.rows[alive], d.amounts[alive]  # firms that exited meanwhile are not paid
+    paid = [_pay(model, d if isinstance(d, Deliveries) else d.as_batch(), effect)
+            for d in model.pipeline.pop(model.month, ())]
+    _book(model, [x for x in paid if x is not None])
+
+
+def _book(model, paid: list) -> None:
+    """Book the month's payments in the ledger, by instrument. Each instrument's payments are added
+    up in the order of the firms (rows), so the books do not depend on how the programmes' deliveries
+    were batched (one object a month here, one per programme in the reference engine)."""
+    if not paid:
+        return
+    k, rows, gross, amounts, dup = (np.concatenate(x) for x in zip(*paid, strict=True)) if len(paid) > 1 else paid[0]
+    if k.size > 1:
+        order = (k * (model.firms.n + 1) + rows).argsort(kind="stable")
+        k, gross, amounts, dup = k[order], gross[order], amounts[order], dup[order]
+    led = model.ledger[model.month]
+    led[:, SPENT] += np.bincount(k, weights=gross, minlength=N_INSTRUMENTS)
+    led[:, OVERHEAD] += np.bincount(k, weights=gross - amounts, minlength=N_INSTRUMENTS)
+    if dup.any():
+        led[:, DUPLICATION] += np.bincount(k[dup], weights=amounts[dup], minlength=N_INSTRUMENTS)
+        k, amounts = k[~dup], amounts[~dup]
+    led[:, SUPPORT] += np.bincount(k, weights=amounts, minlength=N_INSTRUMENTS)
+
+
+def _pay(model, d: Deliveries, effect):
+    """Pay the segments of ``d`` in order (one pass over all of them; see :class:`Deliveries`).
+
+    Per segment, as for one programme: firms that exited meanwhile are not paid; without a shared
+    registry, a firm already served for the instrument (earlier, or by an earlier segment this
+    month) is paid again to no use (duplication); the rest are paid and the effect applied.
+    Returns (instrument, row, gross, amount, duplicate) of every firm paid, for the books.
+    """
+    t, f = model.month, model.firms
+    seg = np.arange(d.instruments.size).repeat(d.starts[1:] - d.starts[:-1])
+    rows, amounts = d.rows, d.amounts
+    alive = f.alive[rows]
+    if not alive.all():
+        rows, amounts, seg = rows[alive], amounts[alive], seg[alive]
         if rows.size == 0:
-            continue
-        k = d.instrument
-        if d.registry:
-            dup = np.zeros(rows.size, dtype=bool)
-        else:  # no shared registry: a firm already served for this instrument gets it again, to no use
-            dup = f.served_until[:, k][rows] > t
-            # the same firm twice in one delivery: rows are in row order (``schedule``), so repeats are adjacent
-            if rows.size > 1 and (rows[1:] < rows[:-1]).any():
-                order = np.argsort(rows, kind="stable")
-                rows, amounts = rows[order], amounts[order]
-                dup = dup[order]
-            dup[1:] |= rows[1:] == rows[:-1]
-        gross = amounts / (1.0 - d.overhead_rate)
-        led[k, SPENT] += gross.sum()
-        led[k, OVERHEAD] += (gross - amounts).sum()
-        led[k, DUPLICATION] += amounts[dup].sum()
-        led[k, SUPPORT] += amounts[~dup].sum()
-        ok_rows, ok_amt = rows[~dup], amounts[~dup]
-        model.programme_agents_by_id[d.programme].record(ok_rows.size, amounts.sum(), gross.sum())
-        if ok_rows.size:
-            f.served_until[:, k][ok_rows] = t + DUR[k]   # column views: 1-D indexing is faster
-            f.support_month[ok_rows] += ok_amt
-            f.support_by_instrument[:, k][ok_rows] += ok_amt
-            effect(model, k, ok_rows, ok_amt)
+            return None
+    k = d.instruments[seg]
+    if d.registry:
+        dup = np.zeros(rows.size, dtype=bool)
+    else:
+        dup = f.served_until[rows, k] > t
+        if rows.size > 1:  # the same firm and instrument again later this month (stable sort: later ones)
+            key = rows * N_INSTRUMENTS + k
+            order = key.argsort(kind="stable")
+            key = key[order]
+            dup[order[1:][key[1:] == key[:-1]]] = True
+    gross = amounts / (1.0 - d.overhead_rate)
+    booked = (k, rows, gross, amounts, dup)
+    # the programmes' own books (their agents)
+    prog = d.programmes[seg]
+    book = model.programme_book
+    book[:, BOOK_SUPPORT] += np.bincount(prog, weights=amounts, minlength=len(book))
+    book[:, BOOK_SPENT] += np.bincount(prog, weights=gross, minlength=len(book))
+    if dup.any():
+        ok = ~dup
+        rows, amounts, k, seg, prog = rows[ok], amounts[ok], k[ok], seg[ok], prog[ok]
+    book[:, BOOK_SERVED] += np.bincount(prog, minlength=len(book))
+    if rows.size == 0:
+        return booked
+    f.served_until[rows, k] = t + DUR[k]
+    np.add.at(f.support_month, rows, amounts)  # a firm paid by several programmes: added in order
+    # (on the flat table: np.add.at's 2-D indexing is ~20x slower)
+    np.add.at(f.support_by_instrument.reshape(-1), rows * N_INSTRUMENTS + k, amounts)
+    # effects: group by group, one call per instrument of a group (the firms of a group are all
+    # different, see Deliveries), each call over its firms in the order of the segments
+    key = d.groups[seg] * N_INSTRUMENTS + k
+    if rows.size > 1 and (key[1:] < key[:-1]).any():
+        order = key.argsort(kind="stable")
+        rows, amounts, key = rows[order], amounts[order], key[order]
+    cuts = [0, *((key[1:] != key[:-1]).nonzero()[0] + 1).tolist(), rows.size]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        effect(model, int(key[a]) % N_INSTRUMENTS, rows[a:b], amounts[a:b])
+    return booked
 
 
 def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
-    """What a unit of each instrument does to a firm (ODD 7.4 gives each effect's source)."""
+    """What a unit of each instrument does to a firm (ODD 7.4 gives each effect's source).
+
+    Each effect changes only the firms paid (``rows``, all different) and, for shared facilities,
+    their clusters' facility (added in the order of ``rows``); it reads nothing another firm's
+    effect writes. This is what lets :func:`deliver` pay several programmes' firms in one call.
+    """
     f = model.firms
     name = INSTRUMENTS[k]
     if name == "market_access":

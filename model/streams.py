@@ -28,6 +28,7 @@ the rows; an unbound one treats rows as firm ids (row ``r`` is firm ``r``).
 from __future__ import annotations
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 # purposes: one independent stream each
 INIT, ENTRY, PRODUCTIVITY, ADOPTION, EXIT, AWARENESS, PRIORITY, FINANCE, GOVERNANCE, CLUSTER, MARKET = range(11)
@@ -40,6 +41,9 @@ _U53 = 2.0 ** -53
 _U32 = 2.0 ** -32
 TWO_PI = 2.0 * np.pi
 _BLOCK = 1 << 15
+# the hash's shifts and multipliers as NumPy scalars (made once, not per call)
+_S11, _S27, _S30, _S31 = (np.uint64(k) for k in (11, 27, 30, 31))
+_UM1, _UM2 = np.uint64(_M1), np.uint64(_M2)
 
 
 # NumPy's SeedSequence hash (numpy/random/bit_generator.pyx), vectorised over many entropy lists
@@ -60,9 +64,11 @@ def _words(x: int) -> list[int]:
     return out
 
 
-def seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
+def seed_sequence_states(entropy: np.ndarray, n_words: int = 1) -> np.ndarray:
     """``SeedSequence(list(row)).generate_state(1, np.uint64)[0]`` for each row of ``entropy``
-    (a 2-D array of 32-bit words, already split as ``SeedSequence`` splits its ints)."""
+    (a 2-D array of 32-bit words, already split as ``SeedSequence`` splits its ints); with
+    ``n_words`` > 1, ``generate_state(n_words, np.uint64)`` (one row each)."""
+    n_out = n_words
     e = np.ascontiguousarray(entropy, dtype=np.uint32)
     m, n_words = e.shape
     hc = [_INIT_A]
@@ -88,12 +94,26 @@ def seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
             pool[i_dst] = mix(pool[i_dst], hashmix(e[:, i_src]))
     out = []
     h = _INIT_B
-    for i in range(2):
-        v = pool[i] ^ np.uint32(h)
+    for i in range(2 * n_out):  # 32-bit words drawn from the pool in turn; two make a 64-bit one
+        v = pool[i % _POOL] ^ np.uint32(h)
         h = (h * _MULT_B) & _M32
         v = v * np.uint32(h)
         out.append((v ^ (v >> np.uint32(16))).astype(np.uint64))
-    return out[0] | (out[1] << np.uint64(32))
+    words = [out[2 * i] | (out[2 * i + 1] << np.uint64(32)) for i in range(n_out)]
+    return words[0] if n_out == 1 else np.stack(words, axis=1)
+
+
+class _KnownState(ISeedSequence):
+    """A ``SeedSequence([...])`` whose 4 x 64-bit state (what ``PCG64`` asks for) is already known;
+    anything else it is asked is computed by a real ``SeedSequence`` of the same entropy."""
+
+    def __init__(self, words: np.ndarray, entropy: list[int]):
+        self.words, self.entropy = words, entropy
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        if n_words == 4 and np.dtype(dtype) == np.uint64:
+            return self.words.copy()
+        return np.random.SeedSequence(self.entropy).generate_state(n_words, dtype)
 
 
 def id_gamma(firm_ids: np.ndarray) -> np.ndarray:
@@ -115,7 +135,9 @@ class Streams:
 
     def __init__(self, key: int):
         self.key = int(key)
-        self._seeds: dict[tuple[int, int], int] = {}
+        self._seeds: dict[tuple[int, int], np.uint64] = {}  # (month, purpose) outside the runs below
+        self._runs: dict[int, tuple[int, np.ndarray]] = {}  # purpose -> (first month, seeds of the next months)
+        self._gen_runs: dict[int, tuple[int, np.ndarray]] = {}  # the same for ``gen`` (4 words a month)
         self._firms = None  # a FirmState once bound: its ``id_gamma`` column gives each row's term
         self._gamma_rows = np.zeros(0, dtype=np.uint64)  # unbound: (row + 1) * gamma mod 2^64, grown on demand
         self._buf = np.zeros(0, dtype=np.uint64)
@@ -128,39 +150,55 @@ class Streams:
 
     # -- keys ----------------------------------------------------------------------------------
     def gen(self, month: int, purpose: int) -> np.random.Generator:
-        """A fresh NumPy generator for this month and purpose (for draws not indexed by row)."""
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.key, int(month) + 1, purpose])))
+        """A fresh NumPy generator for this month and purpose (for draws not indexed by row):
+        ``Generator(PCG64(SeedSequence([key, month + 1, purpose])))``. The seed state is computed
+        for a run of months at once (as the stream seeds are): the same generator, without a
+        ``SeedSequence`` a month."""
+        month, purpose = int(month), int(purpose)
+        entropy = [self.key, month + 1, purpose]
+        if month < 0 or purpose < 0 or purpose >= 1 << 32 or month + 1 >= 1 << 32:  # rare: as it reads
+            return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+        run = self._gen_runs.get(purpose)
+        if run is None or not 0 <= month - run[0] < run[1].shape[0]:
+            months = np.arange(month, month + self._SEED_MONTHS, dtype=np.int64)
+            cols = [np.full(months.size, w, dtype=np.uint32) for w in _words(self.key)]
+            cols += [(months + 1).astype(np.uint32), np.full(months.size, purpose, dtype=np.uint32)]
+            run = self._gen_runs[purpose] = (month, seed_sequence_states(np.stack(cols, axis=1), n_words=4))
+        return np.random.Generator(np.random.PCG64(_KnownState(run[1][month - run[0]], entropy)))
 
     def stream_seed(self, month: int, purpose: int) -> int:
         """The 64-bit seed of the row-indexed stream ``(month, purpose)``."""
-        k = (int(month), int(purpose))
-        s = self._seeds.get(k)
-        if s is None:
-            self._fill_seeds(*k)
-            s = self._seeds[k]
-        return s
+        return int(self._seed(month, purpose))
 
-    _SEED_MONTHS = 16  # stream seeds are computed for this many months at a time
+    _SEED_MONTHS = 128  # stream seeds are computed for this many months of a purpose at a time
 
-    def _fill_seeds(self, month: int, purpose: int) -> None:
+    def _seed(self, month: int, purpose: int) -> np.uint64:
+        """``stream_seed`` as a NumPy scalar (what the vectorised draws add), from the seeds of the
+        purpose's current run of months."""
+        run = self._runs.get(purpose)
+        if run is not None:
+            i = month - run[0]
+            if 0 <= i < run[1].size:
+                return run[1][i]
+        return self._fill_seeds(month, purpose)
+
+    def _fill_seeds(self, month: int, purpose: int) -> np.uint64:
         """Seeds of ``SeedSequence([key, month + 1, purpose, 0x5EED])`` for ``month`` and the next
-        months, for every purpose asked for so far (one vectorised pass; same values)."""
-        known = self.__dict__.setdefault("_purposes", set())
-        known.add(purpose)
+        months of the purpose, in one vectorised pass (same values); returns ``month``'s."""
+        month, purpose = int(month), int(purpose)
         if month < 0 or purpose < 0 or purpose >= 1 << 32:  # rare: one at a time
-            ss = np.random.SeedSequence([self.key, month + 1, purpose, 0x5EED])
-            self._seeds[(month, purpose)] = int(ss.generate_state(1, np.uint64)[0])
-            return
-        purposes = sorted(p for p in known if 0 <= p < 1 << 32)
+            s = self._seeds.get((month, purpose))
+            if s is None:
+                ss = np.random.SeedSequence([self.key, month + 1, purpose, 0x5EED])
+                s = self._seeds[(month, purpose)] = ss.generate_state(1, np.uint64)[0]
+            return s
         months = np.arange(month, month + self._SEED_MONTHS, dtype=np.int64)
-        mm, pp = np.meshgrid(months, np.asarray(purposes, dtype=np.int64), indexing="ij")
-        key = _words(self.key)
-        cols = [np.full(mm.size, w, dtype=np.uint32) for w in key]
-        cols += [(mm.ravel() + 1).astype(np.uint32), pp.ravel().astype(np.uint32),
-                 np.full(mm.size, 0x5EED, dtype=np.uint32)]
+        cols = [np.full(months.size, w, dtype=np.uint32) for w in _words(self.key)]
+        cols += [(months + 1).astype(np.uint32), np.full(months.size, purpose, dtype=np.uint32),
+                 np.full(months.size, 0x5EED, dtype=np.uint32)]
         seeds = seed_sequence_states(np.stack(cols, axis=1))
-        for (t, q), s in zip(zip(mm.ravel().tolist(), pp.ravel().tolist()), seeds.tolist()):
-            self._seeds.setdefault((t, q), s)
+        self._runs[purpose] = (month, seeds)
+        return seeds[0]
 
     # -- vectorised ----------------------------------------------------------------------------
     def _gamma(self, n: int) -> np.ndarray:
@@ -180,7 +218,7 @@ class Streams:
     def _bits(self, month: int, purpose: int, n: int | None = None, rows=None) -> np.ndarray:
         """Raw 64-bit outputs for the firms in rows ``0..n-1`` or in a slice of rows (in a reused
         buffer), or in ``rows`` (a new array)."""
-        s = np.uint64(self.stream_seed(month, purpose))
+        s = self._seed(month, purpose)
         if isinstance(rows, slice):
             g = self._gamma(rows.stop)[rows]
             k = g.size
@@ -198,21 +236,20 @@ class Streams:
             z = id_gamma(rows)
             z += s
             tmp = np.empty_like(z)
-        np.right_shift(z, np.uint64(30), out=tmp)
+        np.right_shift(z, _S30, out=tmp)
         z ^= tmp
-        z *= np.uint64(_M1)
-        np.right_shift(z, np.uint64(27), out=tmp)
+        z *= _UM1
+        np.right_shift(z, _S27, out=tmp)
         z ^= tmp
-        z *= np.uint64(_M2)
-        np.right_shift(z, np.uint64(31), out=tmp)
+        z *= _UM2
+        np.right_shift(z, _S31, out=tmp)
         z ^= tmp
         return z
 
     @staticmethod
     def _to_uniform(z: np.ndarray) -> np.ndarray:
-        out = np.right_shift(z, np.uint64(11)).astype(np.float64)
-        out *= _U53
-        return out
+        # the top 53 bits times 2^-53 (exact: the integer converts to float64 without rounding)
+        return np.multiply(np.right_shift(z, _S11, out=z), _U53)
 
     def uniform(self, month: int, purpose: int, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1), one per row ``0..n-1``; each row gets its firm's number, whatever ``n`` is."""
@@ -280,3 +317,5 @@ class Streams:
         """Drop cached stream seeds of months before ``before_month`` (memory hygiene)."""
         for k in [k for k in self._seeds if k[0] < before_month]:
             del self._seeds[k]
+        for q in [q for q, (first, seeds) in self._runs.items() if first + seeds.size <= before_month]:
+            del self._runs[q]

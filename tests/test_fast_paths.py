@@ -21,6 +21,29 @@ def test_stream_seeds_equal_seed_sequence():
             assert s.stream_seed(month, purpose) == int(ref)
 
 
+def test_generators_equal_seed_sequence_generators():
+    rng = np.random.default_rng(3)
+    for key in [0, 1, 2**32 - 1, 2**32, 2**62 - 1] + [int(k) for k in rng.integers(0, 2**62, 5)]:
+        s = Streams(key)
+        for month, purpose in [(-1, 0), (0, 1), (5, 1), (127, 1), (128, 1), (400, 1), (3, 61)]:
+            ref = np.random.Generator(np.random.PCG64(np.random.SeedSequence([key, month + 1, purpose])))
+            got = s.gen(month, purpose)
+            assert np.array_equal(got.random(20), ref.random(20))
+            assert np.array_equal(got.poisson(3.0, 5), ref.poisson(3.0, 5))
+        assert s.gen(7, 1).bit_generator.seed_seq.generate_state(3).tolist() == \
+            np.random.SeedSequence([key, 8, 1]).generate_state(3).tolist()
+
+
+def test_instruments_with_own_eligibility_rule():
+    from model import programmes as pg
+    from model.params import N_INSTRUMENTS
+
+    m = MSMEEcosystem(seed=1, n_firms=200, n_months=2, msme_agents=False)
+    c = pg._cols(m, None)
+    for k in range(N_INSTRUMENTS):
+        assert pg.has_own_rule(k) == (pg._own_rule(m, k, c) is not None)
+
+
 def test_choice_equals_generator_choice():
     weights = region_layout(34)["weight"]
     for seed in range(50):
@@ -50,3 +73,30 @@ def test_metrics_collector_matches_mesa_and_falls_back():
     m.datacollector.model_vars["my_month"] = []
     m.datacollector.collect(m)
     assert m.datacollector.model_vars["my_month"] == [3]
+
+
+def test_allocation_levels_do_not_change_selections(monkeypatch):
+    """The ranked pool's levels only save work: with tiny levels (so that programmes move up
+    level after level, and the ministries' search widens its prefix) every run is the same."""
+    from model.governance import RankedPool, _Candidates
+
+    cases = [dict(governance_mode="centralised", targeting="need"),
+             dict(governance_mode="centralised", mix_kur_credit=5.0, targeting="untargeted"),
+             dict(governance_mode="self_governance", targeting="potential"),
+             dict(governance_mode="platform")]
+    for kw in cases:
+        kw = dict(n_firms=600, n_months=18, msme_agents=False, budget_per_firm_month=200_000.0, **kw)
+        ref = MSMEEcosystem(seed=4, **kw).run()
+        with monkeypatch.context() as mp:
+            mp.setattr(RankedPool, "FIRST_MIN", 8)
+            mp.setattr(RankedPool, "FIRST_SHARE", 0.002)
+            mp.setattr(RankedPool, "GROWTH", 2)
+            small = MSMEEcosystem(seed=4, **kw).run()
+        with monkeypatch.context() as mp:
+            mp.setattr(_Candidates, "FIRST_WIDTH", -4)  # the ministries' search widens step by step
+            narrow = MSMEEcosystem(seed=4, **kw).run()
+        for other in (small, narrow):
+            assert ref.metrics_frame().equals(other.metrics_frame()), kw
+            n = ref.firms.n
+            for col in ("capital", "support_total", "digital_skill", "served_until"):
+                assert np.array_equal(getattr(ref.firms, col)[:n], getattr(other.firms, col)[:n]), (kw, col)
