@@ -13,6 +13,8 @@ import numpy as np
 from numba import njit
 
 from . import streams
+from .clusters import as_table
+from .scan import check_rows
 
 # Four marketplaces of falling size with rising commission (assumption: 2-8 %, typical fees).
 BASE_COMMISSION = np.array([0.05, 0.04, 0.06, 0.08, 0.05, 0.07, 0.03, 0.06, 0.05, 0.04,
@@ -24,6 +26,10 @@ TOOLS = {  # name: (share of a promotion budget, visibility per Rp 1 M, uses rep
     "online_ads": (0.40, 0.35, False),
     "email": (0.15, 0.30, True),   # email marketing works through an existing customer base
 }
+# the tools as arrays, for compiled loops
+_TOOL_SHARE = np.array([share for share, _, _ in TOOLS.values()])
+_TOOL_PER_M = np.array([per_m for _, per_m, _ in TOOLS.values()])
+_TOOL_USES_REP = np.array([uses_rep for _, _, uses_rep in TOOLS.values()])
 VISIBILITY_DECAY = 0.25     # monthly
 OWN_PROMOTION_RATE = 0.03   # share of online revenue sellers spend on promotion, times effort
 RANK_WEIGHTS = {"quality": 1.5, "reputation": 2.0, "visibility": 1.0, "logistics": 0.4}
@@ -109,28 +115,64 @@ def update(model, local_demand_total: float) -> None:
     model.seller_rows = srows
     ms = f.marketplace[srows].astype(np.int64)
     mt.sellers = np.bincount(ms, minlength=mt.n)
-    # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform
-    own = OWN_PROMOTION_RATE * f.online_revenue[srows] * f.effort[srows]
-    rep = f.reputation[srows]
-    vis_all = f.visibility[:n]
-    # joint promotion: clusters (by type) and the platform's marketing step (PAS 5)
-    joint = model.cluster_promotion_firm[srows] + 0.1 * (f.platform_step[srows] >= 5)
-    vis = vis_all[srows] + (promotion_visibility(own, rep) + joint)
-    vis_all[srows] = vis
+    # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform's
+    # marketing step (PAS 5) buys visibility, which decays (above) when promotion stops
     model.own_promotion = np.zeros(n)
-    model.own_promotion[srows] = own
+    promo_t, promo_i = as_table(model.cluster_promotion_firm)
+    check_rows(n, "marketplaces.update", cluster_promotion=promo_i)
+    k = srows.size
+    rep, vis, logq, logistics = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
+    _promote(srows, OWN_PROMOTION_RATE, _TOOL_SHARE, _TOOL_PER_M, _TOOL_USES_REP, promo_t, promo_i, f.online_revenue,
+             f.effort, f.reputation, f.platform_step, f.visibility, f.productivity, f.logistics,
+             model.own_promotion, rep, vis, logq, logistics)
     buyer_pools(model, local_demand_total)
-    # ranking score
+    # ranking score: quality (productivity), reputation, visibility, logistics
     w = RANK_WEIGHTS
-    score = np.exp(w["quality"] * np.log(f.productivity[srows]) + w["reputation"] * rep
-                   + w["visibility"] * np.log1p(vis) + w["logistics"] * f.logistics[srows])
-    weight = score * np.sqrt(np.maximum(f.capacity[srows], 1.0) / 1e7)
-    tot = np.bincount(ms, weights=weight, minlength=mt.n)
-    share = weight / np.maximum(tot[ms], 1e-300)
+    np.log(logq, out=logq)
+    np.log1p(vis, out=vis)
+    score = np.exp(w["quality"] * logq + w["reputation"] * rep + w["visibility"] * vis + w["logistics"] * logistics)
+    size = np.sqrt(np.maximum(f.capacity[srows], 1.0) / 1e7)
     model.online_demand = np.zeros(n)
-    model.online_demand[srows] = share * mt.pool[ms]
     model.commission_firm = np.zeros(n)
-    model.commission_firm[srows] = mt.commission[ms]
+    _orders(srows, ms, score, size, mt.pool, mt.commission, model.online_demand, model.commission_firm)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _promote(srows, rate, tool_share, tool_per_m, uses_rep, promo_t, promo_i, online_revenue, effort, reputation, platform_step,
+             visibility, productivity, logistics, own_promotion, rep_out, vis_out, q_out, logistics_out):
+    """Per seller (rows ``srows``): own promotion spending, the visibility it and joint promotion
+    buy (:func:`promotion_visibility`, tool by tool), and the seller's ranking inputs gathered
+    into contiguous arrays (``q_out``: productivity, whose log the caller takes)."""
+    for j in range(srows.size):
+        i = srows[j]
+        own = rate * online_revenue[i] * effort[i]
+        rep = reputation[i]
+        bought = 0.0
+        for t in range(tool_share.size):
+            eff = tool_per_m[t] * (0.5 + rep) if uses_rep[t] else tool_per_m[t]
+            bought += tool_share[t] * eff * own / 1e6
+        joint = promo_t[promo_i[i]] + 0.1 * (1.0 if platform_step[i] >= 5 else 0.0)
+        vis = visibility[i] + (bought + joint)
+        visibility[i] = vis
+        own_promotion[i] = own
+        rep_out[j] = rep
+        vis_out[j] = vis
+        q_out[j] = productivity[i]
+        logistics_out[j] = logistics[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _orders(srows, ms, score, size, pool, commission, online_demand, commission_firm):
+    """Each marketplace's buyer spending shared among its sellers by ranking weight
+    (score x sqrt(capacity / 10^7)); the sellers' commission rate."""
+    weight = score * size
+    tot = np.zeros(pool.size)
+    for j in range(srows.size):
+        tot[ms[j]] += weight[j]
+    for j in range(srows.size):
+        m = ms[j]
+        online_demand[srows[j]] = weight[j] / max(tot[m], 1e-300) * pool[m]
+        commission_firm[srows[j]] = commission[m]
 
 
 def after_sales(model) -> None:
