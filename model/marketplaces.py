@@ -129,6 +129,7 @@ def update(model, local_demand_total: float) -> None:
     # ranking score: quality (productivity), reputation, visibility, logistics
     w = RANK_WEIGHTS
     np.log(logq, out=logq)
+    model.seller_markets, model.seller_log_quality = ms, logq  # read again by after_sales
     np.log1p(vis, out=vis)
     score = np.exp(w["quality"] * logq + w["reputation"] * rep + w["visibility"] * vis + w["logistics"] * logistics)
     size = np.sqrt(np.maximum(f.capacity[srows], 1.0) / 1e7)
@@ -178,13 +179,14 @@ def _orders(srows, ms, score, size, pool, commission, online_demand, commission_
 def after_sales(model) -> None:
     """Reputation follows fulfilled orders (quality and logistics) of active sellers."""
     f, mt = model.firms, model.market_table
-    srows = model.seller_rows  # this month's sellers (listing and exits change at the month's end)
-    ms = f.marketplace[srows].astype(np.int64)
+    # this month's sellers, their marketplaces and log productivity, as found by update() (listing,
+    # exits and productivity change only after this, at the month's end)
+    srows, ms, logq = model.seller_rows, model.seller_markets, model.seller_log_quality
     online = f.online_revenue[srows]
     mt.online_sales = np.bincount(ms, weights=online, minlength=mt.n)
-    active = srows[online > 0]
-    target = np.clip(0.3 + 0.3 * np.log(f.productivity[active]) + 0.3 * f.logistics[active]
-                     + 0.2 * f.literacy[active], 0, 1)
+    sold = online > 0
+    active = srows[sold]
+    target = np.clip(0.3 + 0.3 * logq[sold] + 0.3 * f.logistics[active] + 0.2 * f.literacy[active], 0, 1)
     rate = 0.05
     rep = f.reputation[active]
     f.reputation[active] = rep + rate * (target - rep)
