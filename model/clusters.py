@@ -80,6 +80,29 @@ class ClusterTable:
     def n(self) -> int:
         return self.region.size
 
+    def group_index(self, only_programme: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The clusters of every (region, sector) group as ``(start, size, flat)``: group ``g``'s
+        cluster ids (those formed by the programme only, if asked) are
+        ``flat[start[g]:start[g] + size[g]]``, in ``by_group`` order. Cached until clusters are added."""
+        cache = self.__dict__.setdefault("_group_index", {})
+        if only_programme not in cache:
+            ng = max(self.by_group) + 1 if self.by_group else 0
+            size = np.zeros(ng, dtype=np.int64)
+            parts = []
+            for grp in range(ng):
+                ids = self.by_group.get(grp)
+                if ids is not None and only_programme:
+                    ids = ids[self.programme[ids]]
+                if ids is not None and ids.size:
+                    size[grp] = ids.size
+                    parts.append(ids)
+            start = np.zeros(ng, dtype=np.int64)
+            if ng:
+                np.cumsum(size[:-1], out=start[1:])
+            flat = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+            cache[only_programme] = (start, size, flat)
+        return cache[only_programme]
+
     def add(self, region, sector, ctype, programme: bool) -> np.ndarray:
         k = len(region)
         start = self.n
@@ -90,6 +113,7 @@ class ClusterTable:
         self.members = np.concatenate([self.members, np.zeros(k, dtype=np.int64)])
         self.programme = np.concatenate([self.programme, np.full(k, programme)])
         ids = np.arange(start, start + k)
+        self.__dict__.pop("_group_index", None)  # the groups' flat index is rebuilt on next use
         n_sect = 8
         for cid in ids:
             g = int(self.region[cid]) * n_sect + int(self.sector[cid])
@@ -185,15 +209,14 @@ def join_existing(model, rows: np.ndarray, u: np.ndarray, only_programme: bool =
         if orphan.any():
             _assign(model, rows[orphan], u[orphan], model.p["cluster_mean_size"], programme=only_programme)
         return
-    for grp in np.unique(g):
-        sel = g == grp
-        ids = ct.by_group.get(int(grp))
-        if ids is not None and only_programme:
-            ids = ids[ct.programme[ids]]
-        if ids is None or ids.size == 0:
-            orphan |= sel
-            continue
-        f.cluster[rows[sel]] = ids[(u[sel] * ids.size).astype(np.int64).clip(0, ids.size - 1)]
+    # many firms: each picks from its group's clusters, all at once through the table's flat index
+    start, size, flat = ct.group_index(only_programme)
+    gi = np.minimum(g, size.size - 1) if size.size else np.zeros_like(g)
+    sz = size[gi] * (g < size.size) if size.size else np.zeros_like(g)
+    orphan = sz == 0
+    has = ~orphan
+    pick = (u[has] * sz[has]).astype(np.int64).clip(0, sz[has] - 1)
+    f.cluster[rows[has]] = flat[start[g[has]] + pick]
     if orphan.any():
         _assign(model, rows[orphan], u[orphan], model.p["cluster_mean_size"], programme=only_programme)
 
