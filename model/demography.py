@@ -15,6 +15,7 @@ from . import clusters, streams
 from .population import fill_firms
 from .scan import check_rows
 from .state import BLOCK, blocks
+from .streams import uniform_of
 
 MIN_CAPITAL = 1.0e6
 MAX_LOSS_MONTHS = 12
@@ -30,12 +31,12 @@ def exit_firms(model) -> int:
         check_rows(f.n, "demography.exit_firms", exposure=exp_arr)
     shock = float(1.5 * model.shock)
     scalar_shock = 1.0 + shock * (0.0 if per_row else float(exposure))
+    seed, terms = model.streams.compiled_keys(t, streams.EXIT, f.n)  # drawn in the loop, where needed
     buf = np.empty(min(f.n, BLOCK) + 1, dtype=np.int64)
     out = []
     for sl in blocks(f.n):
-        u = model.streams.uniform_rows(t, streams.EXIT, sl)
-        k = _exits(sl.start, sl.stop, t, u, float(p["exit_hazard"]), per_row, exp_arr, shock, scalar_shock,
-                   f.alive, f.capital, f.debt, f.loss_months, f.born, buf)
+        k = _exits(sl.start, sl.stop, t, seed, terms, float(p["exit_hazard"]), per_row, exp_arr, shock,
+                   scalar_shock, f.alive, f.capital, f.debt, f.loss_months, f.born, buf)
         out.append(buf[:k].copy())
     rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
@@ -86,11 +87,11 @@ def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _exits(lo, hi, t, u, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt, loss_months,
+def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt, loss_months,
            born, out):
     """Alive rows ``lo..hi-1`` that exit this month, written to ``out`` (ascending); returns how many.
     Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years and
-    raised by the shock. ``u``: the block's uniforms."""
+    raised by the shock. A row's uniform is drawn (``seed``, ``terms``: its stream) only if it is solvent."""
     k = 0
     for i in range(lo, hi):
         if not alive[i]:
@@ -99,7 +100,7 @@ def _exits(lo, hi, t, u, exit_hazard, per_row, exposure, shock, scalar_shock, al
         insolvent = c < MIN_CAPITAL or debt[i] > 1.5 * c or loss_months[i] >= MAX_LOSS_MONTHS
         hazard = exit_hazard * (1.5 if t - born[i] < 24 else 1.0)
         hazard *= 1.0 + shock * exposure[i] if per_row else scalar_shock
-        if insolvent or u[i - lo] < hazard:
+        if insolvent or uniform_of(seed, terms[i]) < hazard:
             out[k] = i
             k += 1
     return k

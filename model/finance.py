@@ -16,6 +16,7 @@ from . import streams
 from .population import WORKER_CURVE
 from .scan import check_rows
 from .state import blocks
+from .streams import uniform_of
 
 FIXED_BASE = 150_000.0     # IDR a month: rent, utilities, fees
 FIXED_CAPITAL = 0.002      # monthly maintenance per IDR of capital
@@ -39,7 +40,7 @@ def profit_and_loss(model) -> None:
 
 
 def _profit_block(model, sl: slice) -> None:
-    p, f, n = model.p, model.firms, sl
+    p, f = model.p, model.firms
     alive = f.alive[sl]
     k = f.capital[sl]
     debt, rate = f.debt[sl], f.debt_rate[sl]
@@ -78,9 +79,9 @@ def settle(model) -> None:
     logk_knots, worker_knots = WORKER_CURVE
     check_rows(f.n, "finance.settle", commission=model.commission_firm, own_promotion=model.own_promotion,
                exposure=exp_arr if per_row_exposure else np.zeros(f.n))
+    seed, terms = model.streams.compiled_keys(t, streams.FINANCE + 30, f.n)  # loan decisions, drawn in the loop
     for sl in blocks(f.n):
-        u = model.streams.uniform_rows(t, streams.FINANCE + 30, sl)  # loan decisions
-        _settle(sl.start, sl.stop, u, float(p["wage_per_worker"]), float(p["commercial_interest_rate"]),
+        _settle(sl.start, sl.stop, seed, terms, float(p["wage_per_worker"]), float(p["commercial_interest_rate"]),
                 float(p["moneylender_interest_rate"]), per_row_exposure, exp_arr, tight_scale, scalar_tight,
                 model.commission_firm, model.own_promotion,
                 f.alive, f.licensed, f.credit_access, f.value_added, f.revenue, f.online_revenue, f.support_cash,
@@ -92,12 +93,12 @@ def settle(model) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _settle(lo, hi, u, wage, commercial_rate, moneylender_rate, per_row_exposure, exposure, tight_scale,
+def _settle(lo, hi, seed, terms, wage, commercial_rate, moneylender_rate, per_row_exposure, exposure, tight_scale,
             scalar_tight, commission, own_promotion,
             alive, licensed, credit, value_added, revenue, online_revenue, support_cash, utilisation, effort,
             capital, workers, debt, debt_rate, profit_out, own_out, loss_months):
     """Rows ``lo..hi-1``: the reference engine's ``ReferenceMSME.settle_accounts``, row by row
-    (profit as in :func:`_profit_block`). ``u``: the block's uniforms for loan decisions."""
+    (profit as in :func:`_profit_block`). A would-be borrower's uniform is drawn in the loop (``seed``, ``terms``: its stream)."""
     for i in range(lo, hi):
         if not alive[i]:
             profit_out[i] = 0.0
@@ -136,7 +137,7 @@ def _settle(lo, hi, u, wage, commercial_rate, moneylender_rate, per_row_exposure
         c = credit[i]
         if c == 2 and util > 0.9 and pr > 0 and d < 0.6 * k:
             tight = 1.0 - tight_scale * exposure[i] if per_row_exposure else scalar_tight
-            if u[i - lo] < BORROW_PROB * effort[i] * tight:
+            if uniform_of(seed, terms[i]) < BORROW_PROB * effort[i] * tight:
                 new_debt = LOAN_SHARE * k
                 rate_new = commercial_rate
         elif c == 1 and lossy and d < 0.5 * k:

@@ -20,6 +20,7 @@ from .clusters import as_table
 from .marketplaces import join_marketplace
 from .scan import check_rows
 from .state import BLOCK, blocks
+from .streams import uniform_of
 
 SDT_RATE = 0.04           # monthly adjustment of autonomy, competence, relatedness
 INNOVATION = 0.0025       # monthly log-productivity gain at full effort and literacy
@@ -54,15 +55,15 @@ def update(model) -> None:
     net_region = f.derived("internet_factor", lambda r: model.region_internet[f.region[r]])
     check_rows(n, "learning.update", cluster_coop=coop_idx, cluster_skill=skill_idx, spillover=spill,
                internet=net_region)
+    seed, terms = model.streams.compiled_keys(t, streams.ADOPTION, n)  # adoption draws, in the loop
     buf = np.empty(min(n, BLOCK) + 1, dtype=np.int64)
     up23 = []
     for sl in blocks(n):
         z = model.streams.normal_rows(t, streams.PRODUCTIVITY, sl)
-        u = model.streams.uniform_rows(t, streams.ADOPTION, sl)
         # log and exp of productivity as NumPy passes (SIMD; the compiled loop would call libm per row)
         logp = np.log(f.productivity[sl])
         k = _learn(sl.start, sl.stop, bool(councils), bool(platform), float(p["dependence_elasticity"]),
-                   float(p["productivity_volatility"]), float(model.internet), z, u, logp,
+                   float(p["productivity_volatility"]), float(model.internet), z, seed, terms, logp,
                    coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
                    f.alive, f.support_ewm, f.income_ewm, f.platform_step, f.participant, f.literacy,
                    f.digital_skill, f.own_profit, f.autonomy, f.competence, f.relatedness, f.effort,
@@ -76,14 +77,14 @@ def update(model) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, u, logp,
+def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, seed, terms, logp,
            coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
            alive, support_ewm, income_ewm, platform_step, participant, literacy, digital_skill, own_profit,
            autonomy, competence, relatedness, effort, stage, capital, online_revenue, revenue,
            marketplace, market_reach, logistics, up23):
     """The month's learning of alive rows ``lo..hi-1`` (the reference engine's
-    ``ReferenceMSME.learn_and_adopt``, row by row). ``z``/``u``: the block's normal and uniform
-    numbers; ``logp``: the block's log productivity, advanced in place (the caller takes its exp).
+    ``ReferenceMSME.learn_and_adopt``, row by row). ``z``: the block's normal numbers (drawn
+    in NumPy); the adoption uniforms are drawn in the loop (``seed``, ``terms``); ``logp``: the block's log productivity, advanced in place (the caller takes its exp).
     Rows that start selling online are written to ``up23``; returns how many."""
     k = 0
     for i in range(lo, hi):
@@ -138,7 +139,7 @@ def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, 
         # digital adoption (seed 000 stages); the platform removes search and information costs
         net = min(internet * net_region[i], 1.0)
         search = 1.0 + 0.6 * (1.0 if platform_step[i] > 0 else 0.0) if platform else 1.0
-        uj = u[j]
+        uj = uniform_of(seed, terms[i])
         if st == 1:
             if uj < ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
                 stage[i] = 2

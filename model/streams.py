@@ -28,6 +28,7 @@ the rows; an unbound one treats rows as firm ids (row ``r`` is firm ``r``).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from numpy.random.bit_generator import ISeedSequence
 
 # purposes: one independent stream each
@@ -122,6 +123,18 @@ def id_gamma(firm_ids: np.ndarray) -> np.ndarray:
     z += np.uint64(1)
     z *= np.uint64(_GAMMA)
     return z
+
+
+@njit(cache=True, nogil=True, inline="always")
+def uniform_of(seed, term) -> float:
+    """One row-indexed uniform inside a compiled loop: SplitMix64's output function of
+    ``seed + term`` (``term`` = the row's ``(firm id + 1) * gamma``), its top 53 bits times 2^-53.
+    Unsigned 64-bit arithmetic wraps as in the NumPy version; the same bits."""
+    z = np.uint64(seed) + np.uint64(term)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * _U53
 
 
 def _mix_scalar(z: int) -> int:
@@ -262,6 +275,12 @@ class Streams:
             z = np.right_shift(self._bits(month, purpose, rows=sl), np.uint64(11))
             np.multiply(z, _U53, out=out[sl])
         return out
+
+    def compiled_keys(self, month: int, purpose: int, n: int) -> tuple[np.uint64, np.ndarray]:
+        """``(seed, terms)`` for drawing the uniforms of rows ``0..n-1`` inside a compiled loop with
+        :func:`uniform_of` (``uniform_of(seed, terms[r])`` is ``uniform(month, purpose, n)[r]``, bit
+        for bit), so that a loop draws only for the rows it needs."""
+        return self._seed(month, purpose), self._gamma(n)
 
     def uniform_rows(self, month: int, purpose: int, rows) -> np.ndarray:
         """The uniforms of ``rows`` (an index array or a slice) only: ``uniform(month, purpose, n)[rows]``."""
