@@ -175,6 +175,6 @@ def _interp(x, xp, fp):
     if x >= xp[last]:
         return fp[last]
     j = 0
-    while x >= xp[j + 1]:
-        j += 1
+    for m in range(1, last):  # the segment: interior knots at or below x (counted, not searched)
+        j += x >= xp[m]
     return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]
