@@ -30,7 +30,7 @@ from .params import DEFAULTS, INSTRUMENTS
 from .population import fill_firms, region_layout
 from .scan import Scan
 from .scenario import Scenario, validate_params
-from .state import FirmState
+from .state import FirmState, load_move_kernels
 
 EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
 _KERNELS_LOADED = False
@@ -45,6 +45,7 @@ def load_kernels() -> None:
     if _KERNELS_LOADED:
         return
     _KERNELS_LOADED = True
+    load_move_kernels()
     for shock in (False, True):  # the shock's per-firm exposure takes other paths in some passes
         MSMEEcosystem(seed=1, n_firms=300, n_months=2, msme_agents=False, shock_enabled=shock, shock_month=1,
                       cluster_programme=True).run()

@@ -19,6 +19,7 @@ Arrays are allocated with head-room and doubled when entrants fill them.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .params import N_INSTRUMENTS
 from .streams import id_gamma
@@ -323,14 +324,38 @@ class FirmState:
         return alive
 
 
-def _move_rows(arr: np.ndarray, keep: np.ndarray, block: int = 1 << 16) -> None:
-    """``arr[:keep.size] = arr[keep]`` in place for sorted ``keep`` (``keep[i] >= i``), a block of rows
-    at a time: the rows a block reads are at or after the rows it writes, and later blocks read only
-    rows after it, so nothing is overwritten before it is read. Small temporaries instead of one the
-    size of the array (whose fresh pages would each fault in)."""
-    for lo in range(0, keep.size, block):
-        idx = keep[lo:lo + block]
-        arr[lo:lo + idx.size] = arr.take(idx, axis=0) if arr.ndim == 1 else arr[idx]
+def _move_rows(arr: np.ndarray, keep: np.ndarray) -> None:
+    """``arr[:keep.size] = arr[keep]`` in place for ascending ``keep`` (``keep[i] >= i``): row ``i``
+    is written after every row it reads, so nothing is overwritten before it is read. One compiled
+    pass, no temporary."""
+    if arr.ndim == 1:
+        _move_1d(arr, keep)
+    else:
+        _move_2d(arr, keep)
+
+
+def load_move_kernels() -> None:
+    """Compile or load :func:`_move_rows` for every column type (see ``model.load_kernels``)."""
+    keep = np.arange(2)
+    dtypes = {dtype for dtype, _ in COLUMNS.values()} | {np.float64, np.uint64, np.int64, np.bool_}
+    for dtype in dtypes:
+        _move_rows(np.zeros(2, dtype=dtype), keep)
+    for dtype in (np.float64, np.int32):
+        _move_rows(np.zeros((2, N_INSTRUMENTS), dtype=dtype), keep)
+
+
+@njit(cache=True, nogil=True)
+def _move_1d(arr, keep):
+    for i in range(keep.size):
+        arr[i] = arr[keep[i]]
+
+
+@njit(cache=True, nogil=True)
+def _move_2d(arr, keep):
+    for i in range(keep.size):
+        j = keep[i]
+        if j != i:
+            arr[i, :] = arr[j, :]
 
 
 class _Record:
