@@ -100,3 +100,50 @@ def test_allocation_levels_do_not_change_selections(monkeypatch):
             n = ref.firms.n
             for col in ("capital", "support_total", "digital_skill", "served_until"):
                 assert np.array_equal(getattr(ref.firms, col)[:n], getattr(other.firms, col)[:n]), (kw, col)
+
+
+def test_compiled_uniforms_equal_numpy_streams():
+    """``streams.uniform_of`` (drawn inside compiled loops) gives the NumPy streams' numbers, bit
+    for bit, for every row and for firms whose ids are not their rows."""
+    from numba import njit
+
+    from model.state import FirmState
+    from model.streams import id_gamma, uniform_of
+
+    @njit
+    def draw(seed, terms, out):
+        for i in range(terms.size):
+            out[i] = uniform_of(seed, terms[i])
+
+    s = Streams(987654321)
+    for month, purpose in [(0, 3), (17, 4), (239, 37)]:
+        seed, terms = s.compiled_keys(month, purpose, 70_000)
+        out = np.empty(70_000)
+        draw(seed, terms, out)
+        assert np.array_equal(out, s.uniform(month, purpose, 70_000))
+        ids = np.array([0, 5, 123_456, 2**40])
+        draw(seed, id_gamma(ids), out[:4])
+        assert np.array_equal(out[:4], s.uniform_rows(month, purpose, ids))
+    # bound to a firm table: row r draws firm firm_id[r]'s number
+    f = FirmState(64)
+    f.add_rows(8)
+    f.firm_id[:8] = [3, 4, 9, 10, 11, 40, 41, 90]
+    f.id_gamma[:8] = id_gamma(f.firm_id[:8])
+    s.bind(f)
+    seed, terms = s.compiled_keys(5, 3, 8)
+    out = np.empty(8)
+    draw(seed, terms, out)
+    assert np.array_equal(out, Streams(987654321).uniform_rows(5, 3, f.firm_id[:8]))
+
+
+def test_compiled_passes_refuse_stale_per_firm_arrays():
+    """Compiled loops do not check bounds, so their callers check every per-firm input's length:
+    running a stage out of the month's order is a clear error, not a read past an array's end."""
+    import pytest
+
+    from model import learning
+
+    m = MSMEEcosystem(seed=1, n_firms=2000, n_months=24, msme_agents=False)
+    m.run(12)  # entrants joined after this month's cluster effects were computed
+    with pytest.raises(RuntimeError, match="learning.update: .* rows, the firm table"):
+        learning.update(m)
