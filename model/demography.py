@@ -87,11 +87,12 @@ def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt, loss_months,
-           born, out):
+def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt,
+           loss_months, born, out):
     """Alive rows ``lo..hi-1`` that exit this month, written to ``out`` (ascending); returns how many.
     Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years and
-    raised by the shock. A row's uniform is drawn (``seed``, ``terms``: its stream) only if it is solvent."""
+    raised by the shock. A row's uniform is drawn (``seed``, ``terms``: its stream) only if it is
+    solvent."""
     k = 0
     for i in range(lo, hi):
         if not alive[i]:

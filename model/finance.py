@@ -98,7 +98,8 @@ def _settle(lo, hi, seed, terms, wage, commercial_rate, moneylender_rate, per_ro
             alive, licensed, credit, value_added, revenue, online_revenue, support_cash, utilisation, effort,
             capital, workers, debt, debt_rate, profit_out, own_out, loss_months):
     """Rows ``lo..hi-1``: the reference engine's ``ReferenceMSME.settle_accounts``, row by row
-    (profit as in :func:`_profit_block`). A would-be borrower's uniform is drawn in the loop (``seed``, ``terms``: its stream)."""
+    (profit as in :func:`_profit_block`). A would-be borrower's uniform is drawn in the loop
+    (``seed``, ``terms``: its stream)."""
     for i in range(lo, hi):
         if not alive[i]:
             profit_out[i] = 0.0

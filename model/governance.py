@@ -99,7 +99,7 @@ def allocate(model) -> None:
     from its top: the result is exactly that of sorting every programme's candidates (see
     ``model/reference.py``), at a cost that does not grow with the number of programmes.
     """
-    p, t, f, n = model.p, model.month, model.firms, model.firms.n
+    p, t, n = model.p, model.month, model.firms.n
     budget = pg.monthly_budget(model, t)
     model.budget_this_month = budget
     if budget <= 0 or n == 0:
@@ -249,7 +249,7 @@ class RankedPool:
     GROWTH = 4
 
     def __init__(self, model):
-        p, t, f, n = model.p, model.month, model.firms, model.firms.n
+        p, t, n = model.p, model.month, model.firms.n
         self.model = model
         u = model.streams.uniform(t, streams.PRIORITY, n)
         self.prio = pg.priority(model, p["targeting"], u)

@@ -84,7 +84,8 @@ def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, 
            marketplace, market_reach, logistics, up23):
     """The month's learning of alive rows ``lo..hi-1`` (the reference engine's
     ``ReferenceMSME.learn_and_adopt``, row by row). ``z``: the block's normal numbers (drawn
-    in NumPy); the adoption uniforms are drawn in the loop (``seed``, ``terms``); ``logp``: the block's log productivity, advanced in place (the caller takes its exp).
+    in NumPy); the adoption uniforms are drawn in the loop (``seed``, ``terms``); ``logp``: the
+    block's log productivity, advanced in place (the caller takes its exp).
     Rows that start selling online are written to ``up23``; returns how many."""
     k = 0
     for i in range(lo, hi):

@@ -31,19 +31,25 @@ def collaboration(model) -> np.ndarray:
     return np.clip(c, 0.0, 1.0)
 
 
+def capital_labour(f, sl: slice) -> np.ndarray:
+    """``K^a L^(1-a)`` of rows ``sl`` (capital and workers at least 1), as ``exp(a log K + (1-a) log L)``:
+    vectorised exp/log are ~20x faster than ``pow``."""
+    k = np.maximum(f.capital[sl], 1.0)
+    np.log(k, out=k)
+    k *= ALPHA
+    lab = np.maximum(f.workers[sl], 1.0)
+    np.log(lab, out=lab)
+    lab *= 1 - ALPHA
+    k += lab
+    np.exp(k, out=k)
+    return k
+
+
 def capacity(model, sl: slice | None = None) -> np.ndarray:
     """Monthly output capacity, IDR at reference prices (0 for dead firms), of rows ``sl`` (all by default)."""
     f = model.firms
     sl = slice(0, f.n) if sl is None else sl
-    # K^a L^(1-a) as exp(a log K + (1-a) log L): vectorised exp/log are ~20x faster than pow
-    k = np.maximum(f.capital[sl], 1.0)
-    np.log(k, out=k)
-    k *= ALPHA
-    l = np.maximum(f.workers[sl], 1.0)
-    np.log(l, out=l)
-    l *= 1 - ALPHA
-    k += l
-    np.exp(k, out=k)
+    k = capital_labour(f, sl)
     base = A_SCALE * f.productivity[sl]
     base *= k
     facility = FACILITY_TECH * model.facility_usage_firm[sl]
@@ -98,14 +104,7 @@ def produce_and_sell(model) -> None:
     we_tot = 0.0
     supply_scale = float(p["shock_supply_cut"] * s)
     for sl in blocks(n):
-        kl = np.maximum(f.capital[sl], 1.0)
-        np.log(kl, out=kl)
-        kl *= ALPHA
-        lab = np.maximum(f.workers[sl], 1.0)
-        np.log(lab, out=lab)
-        lab *= 1 - ALPHA
-        kl += lab
-        np.exp(kl, out=kl)
+        kl = capital_labour(f, sl)
         # one running sum in row order across blocks: the same additions whatever the block size and
         # wherever dead rows (skipped) sit, so compacting them away does not change its last bits
         we_tot = _capacity_weights(sl.start, sl.stop, kl, shock, supply_scale, exp_arr, f.productivity,
