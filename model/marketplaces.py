@@ -140,8 +140,7 @@ def update(model, local_demand_total: float) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _promote(srows, rate, tool_share, tool_per_m, uses_rep, promo_t, promo_i, online_revenue, effort, reputation,
-             platform_step,
-             visibility, productivity, logistics, own_promotion, rep_out, vis_out, q_out, logistics_out):
+             platform_step, visibility, productivity, logistics, own_promotion, rep_out, vis_out, q_out, logistics_out):
     """Per seller (rows ``srows``): own promotion spending, the visibility it and joint promotion
     buy (:func:`promotion_visibility`, tool by tool), and the seller's ranking inputs gathered
     into contiguous arrays (``q_out``: productivity, whose log the caller takes)."""
