@@ -13,7 +13,7 @@ from numba import njit
 
 from . import clusters, streams
 from .population import fill_firms
-from .scan import check_rows
+from .production import shock_exposure
 from .state import BLOCK, blocks
 from .streams import uniform_of
 
@@ -24,13 +24,9 @@ MAX_LOSS_MONTHS = 12
 def exit_firms(model) -> int:
     """Mark exiting firms dead; return how many left."""
     p, f, t = model.p, model.firms, model.month
-    exposure = model.exposure
-    per_row = np.ndim(exposure) != 0
-    exp_arr = np.asarray(exposure, dtype=np.float64) if per_row else np.zeros(1)
-    if per_row:
-        check_rows(f.n, "demography.exit_firms", exposure=exp_arr)
+    per_row, exp_arr, exposure = shock_exposure(model, "demography.exit_firms")
     shock = float(1.5 * model.shock)
-    scalar_shock = 1.0 + shock * (0.0 if per_row else float(exposure))
+    scalar_shock = 1.0 + shock * exposure
     seed, terms = model.streams.compiled_keys(t, streams.EXIT, f.n)  # drawn in the loop, where needed
     buf = np.empty(min(f.n, BLOCK) + 1, dtype=np.int64)
     out = []

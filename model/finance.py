@@ -14,6 +14,7 @@ from numba import njit
 
 from . import streams
 from .population import WORKER_CURVE
+from .production import shock_exposure
 from .scan import check_rows
 from .state import blocks
 from .streams import uniform_of
@@ -71,14 +72,11 @@ def settle(model) -> None:
     """Profit, then investment, borrowing, repayment and hiring for every alive firm, in one
     compiled pass over the rows (:func:`_settle`), block by block."""
     p, f, t = model.p, model.firms, model.month
-    exposure = model.exposure
-    per_row_exposure = np.ndim(exposure) != 0
-    exp_arr = np.asarray(exposure, dtype=np.float64) if per_row_exposure else np.zeros(1)
+    per_row_exposure, exp_arr, exposure = shock_exposure(model, "finance.settle")
     tight_scale = float(p["shock_credit_tightening"] * model.shock)
-    scalar_tight = 1.0 - tight_scale * (0.0 if per_row_exposure else float(exposure))
+    scalar_tight = 1.0 - tight_scale * exposure
     logk_knots, worker_knots = WORKER_CURVE
-    check_rows(f.n, "finance.settle", commission=model.commission_firm, own_promotion=model.own_promotion,
-               exposure=exp_arr if per_row_exposure else np.zeros(f.n))
+    check_rows(f.n, "finance.settle", commission=model.commission_firm, own_promotion=model.own_promotion)
     seed, terms = model.streams.compiled_keys(t, streams.FINANCE + 30, f.n)  # loan decisions, drawn in the loop
     for sl in blocks(f.n):
         _settle(sl.start, sl.stop, seed, terms, float(p["wage_per_worker"]), float(p["commercial_interest_rate"]),

@@ -24,6 +24,20 @@ EXPORT_POOL = 0.03    # world demand reachable by firms with export networks, sh
 LOGISTICS_COST_CUT = 0.03
 
 
+def shock_exposure(model, where: str) -> tuple[bool, np.ndarray, float]:
+    """``model.exposure`` (set by :func:`produce_and_sell`) as compiled loops read it: whether it is
+    per firm (it is in months of the shock), the per-firm array (its length checked) or a
+    one-element placeholder, and its value when it is one number."""
+    e = model.exposure
+    if np.ndim(e) == 0:
+        return False, _NO_EXPOSURE, float(e)
+    check_rows(model.firms.n, where, exposure=e)
+    return True, np.asarray(e, dtype=np.float64), 0.0
+
+
+_NO_EXPOSURE = np.ones(1)
+
+
 def collaboration(model) -> np.ndarray:
     """How much a firm shares resources, marketing and delivery with others, 0..1 (seed 002)."""
     f, n = model.firms, model.firms.n
@@ -86,18 +100,14 @@ def produce_and_sell(model) -> None:
     # exposure to the shock (per firm); in months without a shock it multiplies 0 and is left at 1
     exposure = 1.0 - p["collaboration_softening"] * collaboration(model) if s > 0 else 1.0
     model.exposure = exposure
-    shock = s > 0
-    exp_arr = exposure if shock else np.ones(1)
+    shock, exp_arr, _ = shock_exposure(model, "production.produce_and_sell")
     fac_t, fac_i = as_table(model.facility_usage_firm)
     agg_t, agg_i = as_table(model.agglomeration_firm)
     ex_t, ex_i = as_table(model.cluster_export_firm)
     rs = group_of(model)
     input_share = f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
-    per_firm = dict(facility=fac_i, agglomeration=agg_i, export=ex_i, online_demand=model.online_demand,
-                    middleman=model.middleman_factor_firm)
-    if shock:
-        per_firm["exposure"] = exp_arr
-    check_rows(n, "production.produce_and_sell", **per_firm)
+    check_rows(n, "production.produce_and_sell", facility=fac_i, agglomeration=agg_i, export=ex_i,
+               online_demand=model.online_demand, middleman=model.middleman_factor_firm)
     w = np.empty(n)
     we = np.empty(n)
     tot = np.zeros(model.local_pool0.size)
