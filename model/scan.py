@@ -39,7 +39,7 @@ def check_rows(n: int, where: str, **arrays) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _scan(n, initial, ewm, chronic, limits, nreg,
+def _scan(n, initial, ewm, chronic, limits,
           alive, born, capital, size_class, max_class, upgrades, support_month, support_total, support_mask,
           support_ewm, income_ewm, value_added, revenue, workers, online_revenue, export_revenue,
           autonomy, competence, relatedness, effort, profit, own_profit, cluster, stage, region,
@@ -169,7 +169,7 @@ class Scan:
         buf = model.__dict__.get("_va_buffer")
         if buf is None or buf.size < n:
             buf = model._va_buffer = np.empty(max(n, int(n * 1.25) + 16))
-        k = _scan(n, initial, ewm, int(model.p["chronic_months"]), _LIMITS, nreg,
+        k = _scan(n, initial, ewm, int(model.p["chronic_months"]), _LIMITS,
                   f.alive, f.born, f.capital, f.size_class, f.max_class, f.upgrades, f.support_month,
                   f.support_total, f.support_mask, f.support_ewm, f.income_ewm, f.value_added, f.revenue,
                   f.workers, f.online_revenue, f.export_revenue, f.autonomy, f.competence, f.relatedness,
