@@ -192,27 +192,11 @@ def join_existing(model, rows: np.ndarray, u: np.ndarray, only_programme: bool =
     """Firms join a random existing cluster of their (region, sector); new ones are made if none."""
     f, ct = model.firms, model.cluster_table
     g = _groups(f, rows)
-    orphan = np.zeros(rows.size, dtype=bool)
-    if rows.size <= 64:  # a few firms (entrants, most months): firm by firm, the same choices
-        ids_of: dict[int, np.ndarray | None] = {}
-        for i, (grp, r, ui) in enumerate(zip(g.tolist(), rows.tolist(), u.tolist())):
-            if grp not in ids_of:
-                ids = ct.by_group.get(grp)
-                if ids is not None and only_programme:
-                    ids = ids[ct.programme[ids]]
-                ids_of[grp] = ids
-            ids = ids_of[grp]
-            if ids is None or ids.size == 0:
-                orphan[i] = True
-                continue
-            f.cluster[r] = ids[min(max(int(ui * ids.size), 0), ids.size - 1)]
-        if orphan.any():
-            _assign(model, rows[orphan], u[orphan], model.p["cluster_mean_size"], programme=only_programme)
-        return
-    # many firms: each picks from its group's clusters, all at once through the table's flat index
+    # each firm picks from its group's clusters, all at once through the table's flat index
     start, size, flat = ct.group_index(only_programme)
-    gi = np.minimum(g, size.size - 1) if size.size else np.zeros_like(g)
-    sz = size[gi] * (g < size.size) if size.size else np.zeros_like(g)
+    sz = np.zeros(rows.size, dtype=np.int64)
+    known = g < size.size
+    sz[known] = size[g[known]]
     orphan = sz == 0
     has = ~orphan
     pick = (u[has] * sz[has]).astype(np.int64).clip(0, sz[has] - 1)
