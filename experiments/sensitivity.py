@@ -262,6 +262,11 @@ def sobol_figure(df: pd.DataFrame, out: Path) -> Path:
     return _save(fig, out)
 
 
+def _plus_minus(d: pd.DataFrame, col: str) -> list[str]:
+    """Column ``col`` with its 95 % half-width (SALib's ``<col>_conf``), as "value ± half-width"."""
+    return [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(d[col], d[f"{col}_conf"], strict=True)]
+
+
 def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -> Path:
     """Sample, run, analyse and write tables, figures and the report."""
     t0 = time.perf_counter()
@@ -302,8 +307,7 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
                           "means the effect depends on the other parameters.", ""]
                 for m in sp.outcomes:
                     d = df[df["outcome"] == m].sort_values("mu_star", ascending=False)
-                    t = pd.DataFrame({"μ* [95 % CI]": [f"{fmt(a)} ± {fmt(b)}" for a, b in
-                                                       zip(d["mu_star"], d["mu_star_conf"], strict=True)],
+                    t = pd.DataFrame({"μ* [95 % CI]": _plus_minus(d, "mu_star"),
                                       "μ": [fmt(x) for x in d["mu"]], "σ": [fmt(x) for x in d["sigma"]]},
                                      index=d["parameter"])
                     lines += [f"### {OUTCOMES[m][0]} ({OUTCOMES[m][1]})", "", markdown_table(t, "parameter"), ""]
@@ -316,10 +320,7 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
                           "for that index.", ""]
                 for m in sp.outcomes:
                     d = df[df["outcome"] == m].sort_values("ST", ascending=False)
-                    t = pd.DataFrame({"S1 [95 % CI]": [f"{fmt(a)} ± {fmt(b)}" for a, b in
-                                                       zip(d["S1"], d["S1_conf"], strict=True)],
-                                      "ST [95 % CI]": [f"{fmt(a)} ± {fmt(b)}" for a, b in
-                                                       zip(d["ST"], d["ST_conf"], strict=True)]},
+                    t = pd.DataFrame({"S1 [95 % CI]": _plus_minus(d, "S1"), "ST [95 % CI]": _plus_minus(d, "ST")},
                                      index=d["parameter"])
                     lines += [f"### {OUTCOMES[m][0]} ({OUTCOMES[m][1]})", "", markdown_table(t, "parameter"), ""]
         lines += ["## Figures", ""]
