@@ -85,6 +85,11 @@ class Cluster(Agent):
         return CLUSTER_TYPES[self.model.cluster_table.ctype[self.cid]]
 
     @property
+    def capability(self) -> float:
+        """Continuous capability index 0..1; the type is its band (``clusters.TYPE_THRESHOLDS``)."""
+        return float(self.model.cluster_table.capability[self.cid])
+
+    @property
     def members(self) -> int:
         return int(self.model.cluster_table.members[self.cid])
 

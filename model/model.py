@@ -249,7 +249,6 @@ class MSMEEcosystem(mesa.Model):
         learning.update(self)              # self-reliance, effort, skills, productivity, adoption
         self.exits_month = demography.exit_firms(self)
         self.entries_month = demography.enter_firms(self)
-        clusters.evolve_types(self)        # yearly cluster type change
         self._bookkeeping()
         self._compact()                    # archive this month's exits; drop dead rows when many
         if self.month >= self.p["n_months"]:

@@ -473,7 +473,6 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self.exits_month = 0
         firms.shuffle_do("consider_exit")
         self.entries_month = demography.enter_firms(self)
-        clusters.evolve_types(self)
         self._bookkeeping()
         self._compact()                            # as in MSMEEcosystem.step: same months, same rows
         if self.month >= self.p["n_months"]:

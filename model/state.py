@@ -39,6 +39,7 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "capital": (np.float64, 0.0),       # IDR, business capital excl. land and buildings (GR 7/2021)
     "workers": (np.float64, 0.0),       # persons
     "productivity": (np.float64, 1.0),  # TFP index (mean 1 at start)
+    "absorbed": (np.float64, 0.0),      # log points of productivity absorbed from the cluster (spillover)
     "size_class": (np.int8, 0),         # 0 micro, 1 small, 2 medium, 3 large (from capital)
     "initial_class": (np.int8, 0),      # class at month 0 or at entry
     "max_class": (np.int8, 0),          # highest class reached
