@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 # modules that add commands, in the order they appear in --help
 COMMAND_MODULES = (
@@ -30,6 +32,15 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D102
         self.exit(2, f"{self.prog}: error: {message}\n(use `python {self.prog} --help` to see the options)\n")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler, ``kill``): stopped the same clean way as Ctrl-C, exit code 128 + 15."""
+
+
+def _terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not break the clean-up
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,15 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         func = default_comparison
     else:
         func = args.func
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return int(func(args) or 0)
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("\ninterrupted: finished runs are kept; run the same command again to complete the rest",
               file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(err, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ store (``experiments.store.RunStore``) each run is written as it finishes and re
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -100,6 +103,50 @@ def _mp_context():
     return multiprocessing.get_context("spawn")
 
 
+_LIFELINE: tuple[int, object, object] | None = None  # (pid, read end, write end) of the main process's lifeline
+
+
+def _lifeline():
+    """Read end of a pipe whose write end only this (main) process holds: it reaches end-of-file the moment
+    this process is gone, however it died (``kill -9``, out-of-memory killer), even while it is a zombie."""
+    global _LIFELINE
+    if _LIFELINE is None or _LIFELINE[0] != os.getpid():
+        r, w = multiprocessing.Pipe(duplex=False)
+        _LIFELINE = (os.getpid(), r, w)
+    return _LIFELINE[1]
+
+
+def _worker_init(lifeline) -> None:
+    """Worker start-up: die with the main process, and leave Ctrl-C to it.
+
+    A worker's parent is the forkserver, not the main process, so ``PR_SET_PDEATHSIG`` would not fire, and a
+    pool worker waiting for its next task never notices a lost parent: after ``kill -9`` of the main process
+    the workers (and, through them, the forkserver and the resource tracker) lived on, holding memory and the
+    terminal's stdout. A daemon thread waits on the lifeline and ends the process when it reaches end-of-file.
+    SIGINT is ignored: the main process turns Ctrl-C into a clean stop and terminates the workers itself
+    (a worker interrupted while waiting for its next task would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        try:
+            multiprocessing.connection.wait([lifeline])  # returns only at end-of-file: nothing is ever sent
+        except Exception:  # noqa: BLE001 - a watchdog that cannot watch must not break the runs
+            return
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+def _terminate_workers(ex: ProcessPoolExecutor) -> None:
+    """Stop a local pool now: running runs are abandoned (their processes terminated), not finished."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+
+
 class RunnerError(RuntimeError):
     """Runs could not be completed (the message says what to do)."""
 
@@ -181,7 +228,8 @@ class Runner:
     def _executor(self, n_pending: int):
         if self.scheduler is not None:
             return self._dask_client().get_executor(pure=False)
-        return ProcessPoolExecutor(max_workers=max(1, min(self.jobs, n_pending)), mp_context=_mp_context())
+        return ProcessPoolExecutor(max_workers=max(1, min(self.jobs, n_pending)), mp_context=_mp_context(),
+                                   initializer=_worker_init, initargs=(_lifeline(),))
 
     def close(self) -> None:
         if self._client is not None and self._own_client:
@@ -281,6 +329,8 @@ class Runner:
             except BaseException:
                 for fut in futs:
                     fut.cancel()
+                if isinstance(ex, ProcessPoolExecutor):
+                    _terminate_workers(ex)  # Ctrl-C, SIGTERM, an error: do not go on computing cancelled runs
                 raise
             finally:
                 if isinstance(ex, ProcessPoolExecutor):
