@@ -193,16 +193,80 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                                                "outcomes: " + ", ".join(OUTCOMES))
             continue
         if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values()):
-            spec.problem(f"[constraints] {k} = {v!r}", "expected a table with max and/or min numbers, "
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v.values()):
+            spec.problem(f"[constraints] {k} = {v!r}", "expected a table with max and/or min finite numbers, "
                                                        "e.g. { max = 60.0 }")
             continue
+        if "min" in v and "max" in v and v["min"] > v["max"]:
+            spec.problem(f"[constraints] {k} = {v!r}", "min is above max: no trial could be feasible")
+            continue
         constraints[k] = (v.get("min"), v.get("max"))
+    _check_against_horizon(spec, base, levers, objectives, constraints)
+    space = _space_size(levers)
+    if space is not None and not spec.problems and trials > space:
+        spec.problem("[sweep] trials" if not ov.get("trials") else "--trials",
+                     f"{trials} trials asked but the levers allow only {space} distinct parameter set(s); "
+                     f"ask for at most {space} trials or widen the levers (no set is evaluated twice)")
     spec.raise_if_problems()
     if sampler is None:  # NSGA-II for a Pareto front; TPE for one objective (Optuna's recommendations)
         sampler = "nsga2" if len(objectives) > 1 else "tpe"
     return SweepSpec(name, desc, base, levers, objectives, constraints, trials, seeds, sampler, pop_size, batch,
                      sseed, reference, str(spec.path), fixed)
+
+
+# outcomes a sweep never computes: the withdrawal test needs paired runs with and without phase-out, which
+# only `compare` runs; an objective or constraint on them would be NaN in every trial
+NOT_IN_SWEEP = tuple(m for m in OUTCOMES if m.startswith("withdrawal_"))
+# outcomes per unit of budget: undefined (NaN) when nothing is spent
+PER_BUDGET = ("budget_per_upgrade_bn", "budget_per_job_m")
+
+
+def _check_against_horizon(spec: Spec, base: Scenario | None, levers: list[LeverSpace], objectives: dict,
+                           constraints: dict) -> None:
+    """Refuse what would be NaN in every trial or what the horizon makes meaningless."""
+    for m in NOT_IN_SWEEP:
+        for where, names in (("objectives", objectives), ("constraints", constraints)):
+            if m in names:
+                spec.problem(f"[{where}] {m}", "a sweep does not run the withdrawal test (paired runs with and "
+                                               "without phase-out), so this outcome would be undefined in every "
+                                               "trial; use `python run.py compare` for it, or tune phase_out_month "
+                                               "against other outcomes")
+    if base is None:
+        return
+    tuned = {lv.name for lv in levers}
+    if "budget_per_firm_month" not in tuned and not base.params.get("budget_per_firm_month"):
+        for m in PER_BUDGET:
+            if m in objectives:
+                spec.problem(f"[objectives] {m}", "undefined in every trial: the budget is 0 and not a lever "
+                                                  "(nothing is spent)")
+    horizon = int(base.params["n_months"])
+    for lv in levers:
+        if not (lv.name.endswith("_month") and param_kind(lv.name) == "int"):
+            continue
+        where = "levers"
+        top = max(lv.choices) if lv.kind == "choice" else lv.high
+        if top is not None and top > horizon:
+            spec.problem(f"[{where}] {lv.name}", f"goes up to month {top:g} but the run lasts {horizon} months "
+                                                 f"(n_months = {horizon}, from horizon, --months or the scenario); "
+                                                 f"a month beyond the horizon never happens: use values up to "
+                                                 f"{horizon}")
+
+
+def _space_size(levers: list[LeverSpace]) -> int | None:
+    """Number of distinct parameter sets the levers allow (None when a lever is continuous)."""
+    n = 1
+    for lv in levers:
+        if lv.kind == "choice":
+            n *= len(lv.choices)
+        elif lv.kind == "int" and not lv.log:
+            n *= int(round((lv.high - lv.low) / (lv.step or 1))) + 1
+        elif lv.kind == "int":
+            n *= int(lv.high - lv.low) + 1
+        elif lv.step:
+            n *= int(round((lv.high - lv.low) / lv.step)) + 1
+        else:
+            return None
+    return n
 
 
 def _lever(spec: Spec, name: str, v: Any) -> LeverSpace | None:
@@ -224,8 +288,11 @@ def _lever(spec: Spec, name: str, v: Any) -> LeverSpace | None:
         if "choices" in v:
             v = v["choices"]
         else:
-            lo, hi = v.get("low"), v.get("high")
-            return _range(spec, name, where, shown, kind, lo, hi, bool(v.get("log", False)), v.get("step"))
+            lo, hi, log = v.get("low"), v.get("high"), v.get("log", False)
+            if not isinstance(log, bool):
+                spec.problem(f"[{where}] {shown} log = {log!r}", "expected true or false (without quotes)")
+                return None
+            return _range(spec, name, where, shown, kind, lo, hi, log, v.get("step"))
     if not isinstance(v, list) or not v:
         spec.problem(f"[{where}] {shown} = {v!r}", "expected [low, high], a list of choices, or a table "
                                                    "{ low = ..., high = ..., log = true }")
@@ -246,8 +313,9 @@ def _range(spec, name, where, shown, kind, lo, hi, log, step) -> LeverSpace | No
         spec.problem(f"[{where}] {shown}", "takes a list of choices, not a range; allowed values: "
                                            + ", ".join(str(c) for c in param_choices(name)))
         return None
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
-        spec.problem(f"[{where}] {shown}", f"expected low < high, got {lo!r} and {hi!r}")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi)) \
+            or not lo < hi:
+        spec.problem(f"[{where}] {shown}", f"expected finite numbers low < high, got {lo!r} and {hi!r}")
         return None
     value = int if kind == "int" else float
     if kind == "int" and (lo != int(lo) or hi != int(hi)):
@@ -258,6 +326,23 @@ def _range(spec, name, where, shown, kind, lo, hi, log, step) -> LeverSpace | No
     if log and lo <= 0:
         spec.problem(f"[{where}] {shown}", "log scale needs low > 0")
         return None
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or step <= 0:
+            spec.problem(f"[{where}] {shown} step = {step!r}", "expected a number > 0")
+            return None
+        if kind == "int" and step != int(step):
+            spec.problem(f"[{where}] {shown} step = {step!r}", "is a whole-number parameter: give a whole-number step")
+            return None
+        if log and (kind == "float" or step != 1):
+            spec.problem(f"[{where}] {shown}", "log = true cannot be combined with a step (Optuna samples a log "
+                                               "scale continuously); drop one of them")
+            return None
+        span = (hi - lo) / step
+        if step > hi - lo or abs(span - round(span)) > 1e-9 * max(1.0, span):
+            spec.problem(f"[{where}] {shown} step = {step!r}", f"must divide the range {lo:g} to {hi:g} into whole "
+                                                               f"steps (high - low = {hi - lo:g})")
+            return None
+        step = int(step) if kind == "int" else float(step)
     return LeverSpace(name, kind, float(lo), float(hi), log, step)
 
 
