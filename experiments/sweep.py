@@ -45,6 +45,7 @@ processes or machines can work on one study and an interrupted sweep resumes wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -369,18 +370,19 @@ def open_study(sp: SweepSpec, storage: str | None, out: Path, resume: bool, fres
     import optuna
 
     url = storage_url(storage, out)
-    stor = make_storage(url)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(stor)]
-    if sp.name in names:
-        if fresh:
-            optuna.delete_study(study_name=sp.name, storage=stor)
-        elif not resume:
-            n = len(optuna.load_study(study_name=sp.name, storage=stor).trials)
-            raise SpecError(f"{url}: study '{sp.name}' already exists with {n} trial(s); pass --resume to continue it "
-                            "(also to join it from another process or machine) or --fresh to start over")
     directions = list(sp.objectives.values())
-    study = optuna.create_study(study_name=sp.name, storage=stor, directions=directions, sampler=_make_sampler(sp),
-                                load_if_exists=True)
+    with _storage_errors(url, storage):
+        stor = make_storage(url)
+        names = [s.study_name for s in optuna.study.get_all_study_summaries(stor)]
+        if sp.name in names:
+            n = len(optuna.load_study(study_name=sp.name, storage=stor).trials)
+            if fresh or n == 0:  # an empty study (a sweep stopped before its first trial) holds nothing to keep
+                optuna.delete_study(study_name=sp.name, storage=stor)
+            elif not resume:
+                raise SpecError(f"{url}: study '{sp.name}' already exists with {n} trial(s); pass --resume to continue "
+                                "it (also to join it from another process or machine) or --fresh to start over")
+        study = optuna.create_study(study_name=sp.name, storage=stor, directions=directions,
+                                    sampler=_make_sampler(sp), load_if_exists=True)
     if [d.name.lower() for d in study.directions] != directions:
         raise SpecError(f"{sp.source}: [objectives] differ from the stored study '{sp.name}' "
                         f"({[d.name.lower() for d in study.directions]}); use --fresh or another [sweep] name")
@@ -408,11 +410,43 @@ def spec_fingerprint(sp: SweepSpec) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def storage_url(storage: str | None, out: Path) -> str:
+def storage_url(storage: str | None, out: Path, create: bool = True) -> str:
     if storage:
         return storage
-    out.mkdir(parents=True, exist_ok=True)
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SpecError(f"--out {out}: cannot create the output folder for study.db: "
+                            f"{err.strerror or err}") from None
     return f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+@contextlib.contextmanager
+def _storage_errors(url: str, given: str | None):
+    """Turn a storage that cannot be opened (unknown URL scheme, missing driver, unreachable server,
+    damaged database, unwritable journal) into one clear error; the storage itself is left as it is."""
+    from optuna.exceptions import OptunaError
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+
+    where = f"--storage {given}" if given else url.removeprefix("sqlite:///")
+    try:
+        yield
+    except SpecError:
+        raise
+    except NoSuchModuleError:
+        kind = url.split("://", 1)[0]
+        raise SpecError(f"{where}: unknown database kind '{kind}'; give an RDB URL (sqlite:///path/study.db, "
+                        "postgresql://user@host/db, mysql://user@host/db) or a JournalStorage file path "
+                        "(e.g. /shared/sweep.journal)") from None
+    except ImportError as err:
+        raise SpecError(f"{where}: the database driver is not installed ({err.name or err}); install it or use "
+                        "sqlite:/// or a JournalStorage file") from None
+    except (SQLAlchemyError, OSError, ValueError, OptunaError) as err:
+        reason = getattr(err, "orig", None) or getattr(err, "strerror", None) or err
+        raise SpecError(f"{where}: cannot open the sweep's study storage ({str(reason).splitlines()[0]}). "
+                        "If it is a file it may be damaged, unwritable or not an Optuna study; it was left as it is: "
+                        "move it aside and run again, or give another --storage") from None
 
 
 def make_storage(url: str):
@@ -424,7 +458,28 @@ def make_storage(url: str):
                                           if url.startswith("sqlite") else {})
     from optuna.storages.journal import JournalFileBackend
 
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(url)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(f"--storage {url}: {parent} is a file, not a folder; give a journal file path in a "
+                                "folder you can write to")
+            break
+    if path.is_dir():
+        raise SpecError(f"--storage {url}: is a folder; give a journal file path (e.g. {path / 'sweep.journal'}) or "
+                        "an RDB URL such as sqlite:///study.db")
+    if path.is_file() and path.stat().st_size:  # never append to a file that is not an Optuna journal
+        with open(path, "rb") as fh:
+            first = fh.readline(1 << 20)
+        try:
+            head = json.loads(first)
+            ok = isinstance(head, dict) and "op_code" in head
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SpecError(f"--storage {url}: not an Optuna journal file (damaged, or another kind of file); it was "
+                            "left as it is: move it aside or give another path")
+    path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(url)))
 
 
