@@ -354,15 +354,30 @@ def _trial_scenario(sp: SweepSpec, params: dict[str, Any]) -> Scenario:
     return sc
 
 
-def _make_sampler(sp: SweepSpec):
+def _make_sampler(sp: SweepSpec, seed: int | None = None):
     import optuna
 
+    seed = sp.sampler_seed if seed is None else seed
     if sp.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=sp.sampler_seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     # constraints are given per trial with Trial.set_constraint (Optuna 5), which every sampler reads
     if sp.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=sp.sampler_seed, multivariate=True)
-    return optuna.samplers.NSGAIISampler(population_size=sp.population_size, seed=sp.sampler_seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    return optuna.samplers.NSGAIISampler(population_size=sp.population_size, seed=seed)
+
+
+def continuation_seed(sampler_seed: int, n_stored: int, nonce: str) -> int:
+    """Sampler seed of a process that continues or joins a study holding ``n_stored`` trials.
+
+    A sampler restarted with the sweep's own seed replays its random sequence from the start, so a resumed
+    sweep (or a second machine joining) would propose the very parameter sets already evaluated. The seed
+    of a fresh study stays ``sampler_seed`` (reproducible); a continuation mixes in the number of trials
+    already stored and a per-process nonce (host and process id) so that concurrent joiners differ too.
+    """
+    import hashlib
+
+    blob = f"{sampler_seed}:{n_stored}:{nonce}".encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big") % 2**31
 
 
 def open_study(sp: SweepSpec, storage: str | None, out: Path, resume: bool, fresh: bool):
@@ -573,9 +588,44 @@ def _ask(study, distributions, attempts: int = 5):
     raise AssertionError("unreachable")
 
 
+def _param_key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _evaluated(study, but: int | None = None) -> dict[tuple, int]:
+    """Parameter sets already evaluated or being evaluated (complete, running, or failed after evaluation)
+    -> the first trial number that has them. Trials failed by an interruption are retried, so not counted."""
+    from optuna.trial import TrialState
+
+    seen: dict[tuple, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL)):
+        if t.number == but or not t.params or (t.state == TrialState.FAIL and not t.user_attrs.get("evaluated")):
+            continue
+        seen.setdefault(_param_key(t.params), t.number)
+    return seen
+
+
+# why an objective can be undefined in a trial (recorded with the failed trial)
+NAN_HINTS = {
+    "budget_per_upgrade_bn": "no size-class upgrade or no budget spent within the horizon",
+    "budget_per_job_m": "no net job created or no budget spent within the horizon",
+    "value_added_growth": "value added not positive at the start or end",
+    "employment_growth": "employment not positive at the start or end",
+    "productivity_growth": "productivity not positive at the start or end",
+}
+MAX_DUPLICATES_IN_A_ROW = 200
+
+
 def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = None, resume: bool = False,
               fresh: bool = False, stale_after: float | None = None, log=print, progress: bool = True):
-    """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study."""
+    """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study.
+
+    No parameter set is evaluated twice: a continuing process samples with its own seed
+    (:func:`continuation_seed`), and a proposal identical to a trial already evaluated or running is
+    recorded as a failed trial ("duplicate of trial N", not run) and the sampler is asked again.
+    A trial whose objective is undefined (NaN) in every seed fails with the reason in its ``fail_reason``
+    user attribute; after many failures in a row the sweep stops.
+    """
     import optuna
     from optuna.trial import TrialState
     from tqdm.auto import tqdm
@@ -583,6 +633,13 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(out)
     study, url = open_study(sp, storage, out, resume, fresh)
+    n_stored = len(study.get_trials(deepcopy=False))
+    seed = sp.sampler_seed
+    if n_stored:
+        seed = continuation_seed(sp.sampler_seed, n_stored, f"{socket.gethostname()}:{os.getpid()}")
+        study.sampler = _make_sampler(sp, seed)
+        log(f"resume: {n_stored} trial(s) stored; sampling continues with seed {seed} (derived from sampler_seed "
+            f"{sp.sampler_seed}) so that earlier parameter sets are not proposed again")
     if resume:
         recover_stale(study, stale_after, log)
     distributions = {lv.name: lv.distribution() for lv in sp.levers}
@@ -597,8 +654,11 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     bar = tqdm(total=sp.trials, initial=min(complete(), sp.trials), desc=f"{sp.name}: trials", unit="trial",
                disable=not progress, dynamic_ncols=True)
     attempts = 0
+    failed_in_row = 0
+    dup_in_row = 0
+    stop = ""
     try:
-        while True:
+        while not stop:
             done = complete()
             running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
             remaining = sp.trials - done - running
@@ -610,12 +670,27 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
                 break
             k = min(sp.batch, remaining)
             batch = []
-            for i in range(k):
-                if i and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
+            while len(batch) < k:
+                if batch and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
                     break
                 t = _ask(study, distributions)
-                batch.append(t)
+                t.set_user_attr("sampler_seed", seed)
+                first = _evaluated(study, but=t.number).get(_param_key(t.params))
+                if first is None:
+                    dup_in_row = 0
+                    batch.append(t)
+                    continue
+                t.set_user_attr("fail_reason", f"duplicate of trial {first}: the same parameter set is not "
+                                               "evaluated twice")
+                study.tell(t, state=TrialState.FAIL)
+                dup_in_row += 1
+                if dup_in_row >= MAX_DUPLICATES_IN_A_ROW:
+                    stop = (f"the sampler proposed {dup_in_row} parameter sets in a row that were already evaluated "
+                            "(the lever space looks exhausted); stopping")
+                    break
             k = len(batch)
+            if not k:
+                break
             tasks = []
             for t in batch:
                 sc = _trial_scenario(sp, t.params)
@@ -629,26 +704,44 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
                 for j, c in enumerate(attrs["constraint_values"]):
                     t.set_constraint(f"c{j}", float(c))
                 t.set_user_attr("seeds", sp.seeds)
+                t.set_user_attr("evaluated", True)
                 values = [attrs[f"mean_{m}"] for m in sp.objectives]
                 if all(np.isfinite(values)):
                     study.tell(t, values)
                     bar.update()
+                    failed_in_row = 0
                 else:
+                    bad = [m for m in sp.objectives if not np.isfinite(attrs[f"mean_{m}"])]
+                    reason = "; ".join(f"objective {m} undefined (NaN) in every seed"
+                                       + (f": {NAN_HINTS[m]}" if m in NAN_HINTS else "") for m in bad)
+                    t.set_user_attr("fail_reason", reason)
                     study.tell(t, state=TrialState.FAIL)
+                    failed_in_row += 1
+                    if failed_in_row >= max(2 * sp.batch, 8):
+                        stop = f"{failed_in_row} trials in a row failed (last: {reason}); stopping"
+        if stop:
+            log(stop + " (see trials.csv)")
     finally:
         bar.close()
     return study
 
 
 # -- results ---------------------------------------------------------------------------------------
-def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
-    """One row per complete trial: levers, objective means and standard errors, feasibility, Pareto flag."""
+def trials_frame(study, sp: SweepSpec, failed: bool = False) -> pd.DataFrame:
+    """One row per complete trial: levers, objective means and standard errors, feasibility, Pareto flag.
+
+    ``failed``: also the trials that were evaluated and failed (state ``failed``, reason in ``fail_reason``);
+    trials stopped by an interruption (retried) and duplicate proposals (never run) are left out."""
     from optuna.trial import TrialState
 
     rows = []
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     pareto = pareto_numbers(done, list(sp.objectives.values()))
-    for t in done:
+    shown = done
+    if failed:
+        shown = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+                 if t.state == TrialState.COMPLETE or t.user_attrs.get("evaluated")]
+    for t in shown:
         row: dict[str, Any] = {"trial": t.number}
         row.update({k: t.params.get(k) for k in [lv.name for lv in sp.levers]})
         for m in sp.objectives:
@@ -661,6 +754,9 @@ def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
         row["feasible"] = t.user_attrs.get("feasible", True)
         row["pareto"] = t.number in pareto
         row["reference"] = bool(t.user_attrs.get("reference", False))
+        if failed:
+            row["state"] = "complete" if t.state == TrialState.COMPLETE else "failed"
+            row["fail_reason"] = t.user_attrs.get("fail_reason", "")
         rows.append(row)
     return pd.DataFrame(rows)
 
