@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
-        print("\ninterrupted: finished runs are kept; run the same command again to complete the rest",
+        print("\ninterrupted: finished runs are kept; "
+              + (getattr(args, "resume_hint", None) or "run the same command again to complete the rest"),
               file=sys.stderr)
         return 128 + signal.SIGTERM if isinstance(err, Terminated) else 130
     finally:

@@ -196,15 +196,42 @@ def cmd_sweep(args) -> int:
     print(f"Sweep {sp.name}: {len(sp.levers)} levers, objectives {', '.join(sp.objectives)}, {sp.trials} trials x "
           f"{len(sp.seeds)} seeds, {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
     t0 = time.perf_counter()
+    args.resume_hint = _sweep_resume_command(args, out)  # what run.py's Ctrl-C message tells to run
     # the sweep shows one bar (trials done / total, time left); the runs of each batch run without their own
     with Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=False) as runner:
         study = run_sweep(sp, out, runner, args.storage, args.resume, args.fresh, args.stale_after,
                           progress=not args.no_progress)
         meta = sweep_meta(sp, storage_url(args.storage, out), time.perf_counter() - t0, runner)
     path = write_sweep_outputs(study, sp, out, meta)
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        reasons = sorted({t.user_attrs.get("fail_reason", "") for t in study.get_trials(
+            deepcopy=False, states=(TrialState.FAIL,)) if t.user_attrs.get("evaluated")} - {""})
+        raise ScenarioError(f"{args.file}: no trial completed" + (f"; every trial failed: {'; '.join(reasons)}"
+                                                                   if reasons else "")
+                            + f". Each trial and its reason are in {path / 'trials.csv'}; change the objectives, "
+                              "levers or horizon")
     print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, report.html, trials.csv, pareto.csv, "
           "importance.csv, figures/pareto.png, figures/importance.png, runs/")
     return 0
+
+
+def _sweep_resume_command(args, out: Path) -> str:
+    """The command that continues this sweep after an interruption (``--resume``, never ``--fresh``)."""
+    import shlex
+
+    cmd = ["python", "run.py", "sweep", str(args.file), "--out", str(out)]
+    for flag, value in (("--storage", args.storage), ("--trials", args.trials), ("--seeds", args.seeds),
+                        ("--firms", args.firms), ("--months", args.months), ("--jobs", args.jobs),
+                        ("--scheduler", args.scheduler), ("--stale-after", args.stale_after)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    for text in args.set or []:
+        cmd += ["--set", text]
+    if args.no_progress:
+        cmd.append("--no-progress")
+    return "to continue the sweep run: " + shlex.join([*cmd, "--resume"])
 
 
 def cmd_sensitivity(args) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from model import MSMEEcosystem
 from model.params import SIZE_CLASSES
-from model.scenario import Scenario
+from model.scenario import Scenario, ScenarioError
 
 TIDY_COLUMNS = ["run_id", "scenario", "seed", "month", "metric", "value"]
 
@@ -151,6 +151,35 @@ class RunnerError(RuntimeError):
     """Runs could not be completed (the message says what to do)."""
 
 
+class SchedulerError(RunnerError, ScenarioError):
+    """The Dask scheduler given with ``--scheduler`` cannot be used (a user error: ``run.py`` exits 2)."""
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail fast when nothing listens at a ``tcp://host:port`` scheduler address (Dask itself retries
+    until its timeout)."""
+    from urllib.parse import urlsplit
+
+    if "://" not in address:
+        address = "tcp://" + address
+    try:
+        u = urlsplit(address)
+        host, port = u.hostname, u.port
+    except ValueError as err:
+        raise SchedulerError(f"--scheduler {address}: not a scheduler address ({err}); expected e.g. "
+                             "tcp://10.0.0.5:8786") from None
+    if u.scheme in ("inproc", "ucx"):
+        return  # not a plain socket: let Dask try
+    if u.scheme not in ("tcp", "tls", "ws", "wss") or not host:
+        raise SchedulerError(f"--scheduler {address}: not a scheduler address; expected e.g. tcp://10.0.0.5:8786")
+    try:
+        socket.create_connection((host, port or 8786), timeout=timeout).close()
+    except OSError as err:
+        raise SchedulerError(f"--scheduler {address}: cannot reach the Dask scheduler "
+                             f"({err.strerror or err or 'timed out'}); is it running and is the address right?") \
+            from None
+
+
 def _execute_timed(task: Task) -> tuple[pd.DataFrame, float, str]:
     """Worker side: run a task, return its results, its wall time and the worker's name."""
     t0 = time.perf_counter()
@@ -185,6 +214,7 @@ class Runner:
         self.retries = retries
         self._client = None
         self._own_client = False
+        self.connect_timeout = float(os.environ.get("MSME_SCHEDULER_TIMEOUT", 5))  # seconds to reach a scheduler
 
     # -- backends --------------------------------------------------------------------------------
     @property
@@ -213,15 +243,16 @@ class Runner:
             try:
                 from distributed import Client
             except ImportError:
-                raise RunnerError("--scheduler needs dask distributed: pip install 'dask[distributed]'") from None
+                raise SchedulerError("--scheduler needs dask distributed: pip install 'dask[distributed]'") from None
             if isinstance(self.scheduler, Client):
                 self._client = self.scheduler
             else:
                 address = self.scheduler if isinstance(self.scheduler, str) else self.scheduler.scheduler_address
+                _check_reachable(address, self.connect_timeout)
                 try:
-                    self._client = Client(address, timeout="20s")
+                    self._client = Client(address, timeout=f"{max(self.connect_timeout, 20):g}s")
                 except (OSError, TimeoutError) as err:
-                    raise RunnerError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+                    raise SchedulerError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from None
                 self._own_client = True
         return self._client
 
@@ -237,6 +268,8 @@ class Runner:
         self._client = None
 
     def __enter__(self):
+        if self.scheduler is not None:  # an unusable scheduler is reported before any work starts
+            self._dask_client()
         return self
 
     def __exit__(self, *exc):

@@ -45,6 +45,7 @@ processes or machines can work on one study and an interrupted sweep resumes wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -193,16 +194,80 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                                                "outcomes: " + ", ".join(OUTCOMES))
             continue
         if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values()):
-            spec.problem(f"[constraints] {k} = {v!r}", "expected a table with max and/or min numbers, "
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v.values()):
+            spec.problem(f"[constraints] {k} = {v!r}", "expected a table with max and/or min finite numbers, "
                                                        "e.g. { max = 60.0 }")
             continue
+        if "min" in v and "max" in v and v["min"] > v["max"]:
+            spec.problem(f"[constraints] {k} = {v!r}", "min is above max: no trial could be feasible")
+            continue
         constraints[k] = (v.get("min"), v.get("max"))
+    _check_against_horizon(spec, base, levers, objectives, constraints)
+    space = _space_size(levers)
+    if space is not None and not spec.problems and trials > space:
+        spec.problem("[sweep] trials" if not ov.get("trials") else "--trials",
+                     f"{trials} trials asked but the levers allow only {space} distinct parameter set(s); "
+                     f"ask for at most {space} trials or widen the levers (no set is evaluated twice)")
     spec.raise_if_problems()
     if sampler is None:  # NSGA-II for a Pareto front; TPE for one objective (Optuna's recommendations)
         sampler = "nsga2" if len(objectives) > 1 else "tpe"
     return SweepSpec(name, desc, base, levers, objectives, constraints, trials, seeds, sampler, pop_size, batch,
                      sseed, reference, str(spec.path), fixed)
+
+
+# outcomes a sweep never computes: the withdrawal test needs paired runs with and without phase-out, which
+# only `compare` runs; an objective or constraint on them would be NaN in every trial
+NOT_IN_SWEEP = tuple(m for m in OUTCOMES if m.startswith("withdrawal_"))
+# outcomes per unit of budget: undefined (NaN) when nothing is spent
+PER_BUDGET = ("budget_per_upgrade_bn", "budget_per_job_m")
+
+
+def _check_against_horizon(spec: Spec, base: Scenario | None, levers: list[LeverSpace], objectives: dict,
+                           constraints: dict) -> None:
+    """Refuse what would be NaN in every trial or what the horizon makes meaningless."""
+    for m in NOT_IN_SWEEP:
+        for where, names in (("objectives", objectives), ("constraints", constraints)):
+            if m in names:
+                spec.problem(f"[{where}] {m}", "a sweep does not run the withdrawal test (paired runs with and "
+                                               "without phase-out), so this outcome would be undefined in every "
+                                               "trial; use `python run.py compare` for it, or tune phase_out_month "
+                                               "against other outcomes")
+    if base is None:
+        return
+    tuned = {lv.name for lv in levers}
+    if "budget_per_firm_month" not in tuned and not base.params.get("budget_per_firm_month"):
+        for m in PER_BUDGET:
+            if m in objectives:
+                spec.problem(f"[objectives] {m}", "undefined in every trial: the budget is 0 and not a lever "
+                                                  "(nothing is spent)")
+    horizon = int(base.params["n_months"])
+    for lv in levers:
+        if not (lv.name.endswith("_month") and param_kind(lv.name) == "int"):
+            continue
+        where = "levers"
+        top = max(lv.choices) if lv.kind == "choice" else lv.high
+        if top is not None and top > horizon:
+            spec.problem(f"[{where}] {lv.name}", f"goes up to month {top:g} but the run lasts {horizon} months "
+                                                 f"(n_months = {horizon}, from horizon, --months or the scenario); "
+                                                 f"a month beyond the horizon never happens: use values up to "
+                                                 f"{horizon}")
+
+
+def _space_size(levers: list[LeverSpace]) -> int | None:
+    """Number of distinct parameter sets the levers allow (None when a lever is continuous)."""
+    n = 1
+    for lv in levers:
+        if lv.kind == "choice":
+            n *= len(lv.choices)
+        elif lv.kind == "int" and not lv.log:
+            n *= int(round((lv.high - lv.low) / (lv.step or 1))) + 1
+        elif lv.kind == "int":
+            n *= int(lv.high - lv.low) + 1
+        elif lv.step:
+            n *= int(round((lv.high - lv.low) / lv.step)) + 1
+        else:
+            return None
+    return n
 
 
 def _lever(spec: Spec, name: str, v: Any) -> LeverSpace | None:
@@ -224,8 +289,11 @@ def _lever(spec: Spec, name: str, v: Any) -> LeverSpace | None:
         if "choices" in v:
             v = v["choices"]
         else:
-            lo, hi = v.get("low"), v.get("high")
-            return _range(spec, name, where, shown, kind, lo, hi, bool(v.get("log", False)), v.get("step"))
+            lo, hi, log = v.get("low"), v.get("high"), v.get("log", False)
+            if not isinstance(log, bool):
+                spec.problem(f"[{where}] {shown} log = {log!r}", "expected true or false (without quotes)")
+                return None
+            return _range(spec, name, where, shown, kind, lo, hi, log, v.get("step"))
     if not isinstance(v, list) or not v:
         spec.problem(f"[{where}] {shown} = {v!r}", "expected [low, high], a list of choices, or a table "
                                                    "{ low = ..., high = ..., log = true }")
@@ -246,8 +314,9 @@ def _range(spec, name, where, shown, kind, lo, hi, log, step) -> LeverSpace | No
         spec.problem(f"[{where}] {shown}", "takes a list of choices, not a range; allowed values: "
                                            + ", ".join(str(c) for c in param_choices(name)))
         return None
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
-        spec.problem(f"[{where}] {shown}", f"expected low < high, got {lo!r} and {hi!r}")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi)) \
+            or not lo < hi:
+        spec.problem(f"[{where}] {shown}", f"expected finite numbers low < high, got {lo!r} and {hi!r}")
         return None
     value = int if kind == "int" else float
     if kind == "int" and (lo != int(lo) or hi != int(hi)):
@@ -258,6 +327,23 @@ def _range(spec, name, where, shown, kind, lo, hi, log, step) -> LeverSpace | No
     if log and lo <= 0:
         spec.problem(f"[{where}] {shown}", "log scale needs low > 0")
         return None
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step) or step <= 0:
+            spec.problem(f"[{where}] {shown} step = {step!r}", "expected a number > 0")
+            return None
+        if kind == "int" and step != int(step):
+            spec.problem(f"[{where}] {shown} step = {step!r}", "is a whole-number parameter: give a whole-number step")
+            return None
+        if log and (kind == "float" or step != 1):
+            spec.problem(f"[{where}] {shown}", "log = true cannot be combined with a step (Optuna samples a log "
+                                               "scale continuously); drop one of them")
+            return None
+        span = (hi - lo) / step
+        if step > hi - lo or abs(span - round(span)) > 1e-9 * max(1.0, span):
+            spec.problem(f"[{where}] {shown} step = {step!r}", f"must divide the range {lo:g} to {hi:g} into whole "
+                                                               f"steps (high - low = {hi - lo:g})")
+            return None
+        step = int(step) if kind == "int" else float(step)
     return LeverSpace(name, kind, float(lo), float(hi), log, step)
 
 
@@ -268,15 +354,30 @@ def _trial_scenario(sp: SweepSpec, params: dict[str, Any]) -> Scenario:
     return sc
 
 
-def _make_sampler(sp: SweepSpec):
+def _make_sampler(sp: SweepSpec, seed: int | None = None):
     import optuna
 
+    seed = sp.sampler_seed if seed is None else seed
     if sp.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=sp.sampler_seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     # constraints are given per trial with Trial.set_constraint (Optuna 5), which every sampler reads
     if sp.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=sp.sampler_seed, multivariate=True)
-    return optuna.samplers.NSGAIISampler(population_size=sp.population_size, seed=sp.sampler_seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    return optuna.samplers.NSGAIISampler(population_size=sp.population_size, seed=seed)
+
+
+def continuation_seed(sampler_seed: int, n_stored: int, nonce: str) -> int:
+    """Sampler seed of a process that continues or joins a study holding ``n_stored`` trials.
+
+    A sampler restarted with the sweep's own seed replays its random sequence from the start, so a resumed
+    sweep (or a second machine joining) would propose the very parameter sets already evaluated. The seed
+    of a fresh study stays ``sampler_seed`` (reproducible); a continuation mixes in the number of trials
+    already stored and a per-process nonce (host and process id) so that concurrent joiners differ too.
+    """
+    import hashlib
+
+    blob = f"{sampler_seed}:{n_stored}:{nonce}".encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big") % 2**31
 
 
 def open_study(sp: SweepSpec, storage: str | None, out: Path, resume: bool, fresh: bool):
@@ -284,18 +385,19 @@ def open_study(sp: SweepSpec, storage: str | None, out: Path, resume: bool, fres
     import optuna
 
     url = storage_url(storage, out)
-    stor = make_storage(url)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(stor)]
-    if sp.name in names:
-        if fresh:
-            optuna.delete_study(study_name=sp.name, storage=stor)
-        elif not resume:
-            n = len(optuna.load_study(study_name=sp.name, storage=stor).trials)
-            raise SpecError(f"{url}: study '{sp.name}' already exists with {n} trial(s); pass --resume to continue it "
-                            "(also to join it from another process or machine) or --fresh to start over")
     directions = list(sp.objectives.values())
-    study = optuna.create_study(study_name=sp.name, storage=stor, directions=directions, sampler=_make_sampler(sp),
-                                load_if_exists=True)
+    with _storage_errors(url, storage):
+        stor = make_storage(url)
+        names = [s.study_name for s in optuna.study.get_all_study_summaries(stor)]
+        if sp.name in names:
+            n = len(optuna.load_study(study_name=sp.name, storage=stor).trials)
+            if fresh or n == 0:  # an empty study (a sweep stopped before its first trial) holds nothing to keep
+                optuna.delete_study(study_name=sp.name, storage=stor)
+            elif not resume:
+                raise SpecError(f"{url}: study '{sp.name}' already exists with {n} trial(s); pass --resume to continue "
+                                "it (also to join it from another process or machine) or --fresh to start over")
+        study = optuna.create_study(study_name=sp.name, storage=stor, directions=directions,
+                                    sampler=_make_sampler(sp), load_if_exists=True)
     if [d.name.lower() for d in study.directions] != directions:
         raise SpecError(f"{sp.source}: [objectives] differ from the stored study '{sp.name}' "
                         f"({[d.name.lower() for d in study.directions]}); use --fresh or another [sweep] name")
@@ -323,11 +425,43 @@ def spec_fingerprint(sp: SweepSpec) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def storage_url(storage: str | None, out: Path) -> str:
+def storage_url(storage: str | None, out: Path, create: bool = True) -> str:
     if storage:
         return storage
-    out.mkdir(parents=True, exist_ok=True)
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SpecError(f"--out {out}: cannot create the output folder for study.db: "
+                            f"{err.strerror or err}") from None
     return f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+@contextlib.contextmanager
+def _storage_errors(url: str, given: str | None):
+    """Turn a storage that cannot be opened (unknown URL scheme, missing driver, unreachable server,
+    damaged database, unwritable journal) into one clear error; the storage itself is left as it is."""
+    from optuna.exceptions import OptunaError
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+
+    where = f"--storage {given}" if given else url.removeprefix("sqlite:///")
+    try:
+        yield
+    except SpecError:
+        raise
+    except NoSuchModuleError:
+        kind = url.split("://", 1)[0]
+        raise SpecError(f"{where}: unknown database kind '{kind}'; give an RDB URL (sqlite:///path/study.db, "
+                        "postgresql://user@host/db, mysql://user@host/db) or a JournalStorage file path "
+                        "(e.g. /shared/sweep.journal)") from None
+    except ImportError as err:
+        raise SpecError(f"{where}: the database driver is not installed ({err.name or err}); install it or use "
+                        "sqlite:/// or a JournalStorage file") from None
+    except (SQLAlchemyError, OSError, ValueError, OptunaError) as err:
+        reason = getattr(err, "orig", None) or getattr(err, "strerror", None) or err
+        raise SpecError(f"{where}: cannot open the sweep's study storage ({str(reason).splitlines()[0]}). "
+                        "If it is a file it may be damaged, unwritable or not an Optuna study; it was left as it is: "
+                        "move it aside and run again, or give another --storage") from None
 
 
 def make_storage(url: str):
@@ -339,7 +473,28 @@ def make_storage(url: str):
                                           if url.startswith("sqlite") else {})
     from optuna.storages.journal import JournalFileBackend
 
-    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(url)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(f"--storage {url}: {parent} is a file, not a folder; give a journal file path in a "
+                                "folder you can write to")
+            break
+    if path.is_dir():
+        raise SpecError(f"--storage {url}: is a folder; give a journal file path (e.g. {path / 'sweep.journal'}) or "
+                        "an RDB URL such as sqlite:///study.db")
+    if path.is_file() and path.stat().st_size:  # never append to a file that is not an Optuna journal
+        with open(path, "rb") as fh:
+            first = fh.readline(1 << 20)
+        try:
+            head = json.loads(first)
+            ok = isinstance(head, dict) and "op_code" in head
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SpecError(f"--storage {url}: not an Optuna journal file (damaged, or another kind of file); it was "
+                            "left as it is: move it aside or give another path")
+    path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(url)))
 
 
@@ -433,9 +588,44 @@ def _ask(study, distributions, attempts: int = 5):
     raise AssertionError("unreachable")
 
 
+def _param_key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _evaluated(study, but: int | None = None) -> dict[tuple, int]:
+    """Parameter sets already evaluated or being evaluated (complete, running, or failed after evaluation)
+    -> the first trial number that has them. Trials failed by an interruption are retried, so not counted."""
+    from optuna.trial import TrialState
+
+    seen: dict[tuple, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL)):
+        if t.number == but or not t.params or (t.state == TrialState.FAIL and not t.user_attrs.get("evaluated")):
+            continue
+        seen.setdefault(_param_key(t.params), t.number)
+    return seen
+
+
+# why an objective can be undefined in a trial (recorded with the failed trial)
+NAN_HINTS = {
+    "budget_per_upgrade_bn": "no size-class upgrade or no budget spent within the horizon",
+    "budget_per_job_m": "no net job created or no budget spent within the horizon",
+    "value_added_growth": "value added not positive at the start or end",
+    "employment_growth": "employment not positive at the start or end",
+    "productivity_growth": "productivity not positive at the start or end",
+}
+MAX_DUPLICATES_IN_A_ROW = 200
+
+
 def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = None, resume: bool = False,
               fresh: bool = False, stale_after: float | None = None, log=print, progress: bool = True):
-    """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study."""
+    """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study.
+
+    No parameter set is evaluated twice: a continuing process samples with its own seed
+    (:func:`continuation_seed`), and a proposal identical to a trial already evaluated or running is
+    recorded as a failed trial ("duplicate of trial N", not run) and the sampler is asked again.
+    A trial whose objective is undefined (NaN) in every seed fails with the reason in its ``fail_reason``
+    user attribute; after many failures in a row the sweep stops.
+    """
     import optuna
     from optuna.trial import TrialState
     from tqdm.auto import tqdm
@@ -443,6 +633,13 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(out)
     study, url = open_study(sp, storage, out, resume, fresh)
+    n_stored = len(study.get_trials(deepcopy=False))
+    seed = sp.sampler_seed
+    if n_stored:
+        seed = continuation_seed(sp.sampler_seed, n_stored, f"{socket.gethostname()}:{os.getpid()}")
+        study.sampler = _make_sampler(sp, seed)
+        log(f"resume: {n_stored} trial(s) stored; sampling continues with seed {seed} (derived from sampler_seed "
+            f"{sp.sampler_seed}) so that earlier parameter sets are not proposed again")
     if resume:
         recover_stale(study, stale_after, log)
     distributions = {lv.name: lv.distribution() for lv in sp.levers}
@@ -457,8 +654,11 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     bar = tqdm(total=sp.trials, initial=min(complete(), sp.trials), desc=f"{sp.name}: trials", unit="trial",
                disable=not progress, dynamic_ncols=True)
     attempts = 0
+    failed_in_row = 0
+    dup_in_row = 0
+    stop = ""
     try:
-        while True:
+        while not stop:
             done = complete()
             running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
             remaining = sp.trials - done - running
@@ -470,12 +670,27 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
                 break
             k = min(sp.batch, remaining)
             batch = []
-            for i in range(k):
-                if i and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
+            while len(batch) < k:
+                if batch and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
                     break
                 t = _ask(study, distributions)
-                batch.append(t)
+                t.set_user_attr("sampler_seed", seed)
+                first = _evaluated(study, but=t.number).get(_param_key(t.params))
+                if first is None:
+                    dup_in_row = 0
+                    batch.append(t)
+                    continue
+                t.set_user_attr("fail_reason", f"duplicate of trial {first}: the same parameter set is not "
+                                               "evaluated twice")
+                study.tell(t, state=TrialState.FAIL)
+                dup_in_row += 1
+                if dup_in_row >= MAX_DUPLICATES_IN_A_ROW:
+                    stop = (f"the sampler proposed {dup_in_row} parameter sets in a row that were already evaluated "
+                            "(the lever space looks exhausted); stopping")
+                    break
             k = len(batch)
+            if not k:
+                break
             tasks = []
             for t in batch:
                 sc = _trial_scenario(sp, t.params)
@@ -489,26 +704,44 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
                 for j, c in enumerate(attrs["constraint_values"]):
                     t.set_constraint(f"c{j}", float(c))
                 t.set_user_attr("seeds", sp.seeds)
+                t.set_user_attr("evaluated", True)
                 values = [attrs[f"mean_{m}"] for m in sp.objectives]
                 if all(np.isfinite(values)):
                     study.tell(t, values)
                     bar.update()
+                    failed_in_row = 0
                 else:
+                    bad = [m for m in sp.objectives if not np.isfinite(attrs[f"mean_{m}"])]
+                    reason = "; ".join(f"objective {m} undefined (NaN) in every seed"
+                                       + (f": {NAN_HINTS[m]}" if m in NAN_HINTS else "") for m in bad)
+                    t.set_user_attr("fail_reason", reason)
                     study.tell(t, state=TrialState.FAIL)
+                    failed_in_row += 1
+                    if failed_in_row >= max(2 * sp.batch, 8):
+                        stop = f"{failed_in_row} trials in a row failed (last: {reason}); stopping"
+        if stop:
+            log(stop + " (see trials.csv)")
     finally:
         bar.close()
     return study
 
 
 # -- results ---------------------------------------------------------------------------------------
-def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
-    """One row per complete trial: levers, objective means and standard errors, feasibility, Pareto flag."""
+def trials_frame(study, sp: SweepSpec, failed: bool = False) -> pd.DataFrame:
+    """One row per complete trial: levers, objective means and standard errors, feasibility, Pareto flag.
+
+    ``failed``: also the trials that were evaluated and failed (state ``failed``, reason in ``fail_reason``);
+    trials stopped by an interruption (retried) and duplicate proposals (never run) are left out."""
     from optuna.trial import TrialState
 
     rows = []
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     pareto = pareto_numbers(done, list(sp.objectives.values()))
-    for t in done:
+    shown = done
+    if failed:
+        shown = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+                 if t.state == TrialState.COMPLETE or t.user_attrs.get("evaluated")]
+    for t in shown:
         row: dict[str, Any] = {"trial": t.number}
         row.update({k: t.params.get(k) for k in [lv.name for lv in sp.levers]})
         for m in sp.objectives:
@@ -521,6 +754,9 @@ def trials_frame(study, sp: SweepSpec) -> pd.DataFrame:
         row["feasible"] = t.user_attrs.get("feasible", True)
         row["pareto"] = t.number in pareto
         row["reference"] = bool(t.user_attrs.get("reference", False))
+        if failed:
+            row["state"] = "complete" if t.state == TrialState.COMPLETE else "failed"
+            row["fail_reason"] = t.user_attrs.get("fail_reason", "")
         rows.append(row)
     return pd.DataFrame(rows)
 

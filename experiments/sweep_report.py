@@ -197,12 +197,16 @@ def trade_offs(trials: pd.DataFrame, sp: SweepSpec) -> tuple[dict[str, int], str
 def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
     """trials.csv, pareto.csv, importance.csv, figures, report.md/.html, manifest.json (runs/ and study kept)."""
     trials = trials_frame(study, sp)
+    listed = trials_frame(study, sp, failed=True)  # trials.csv: complete and failed trials, with the reasons
+    failures = _failures(listed)
     stage = staging_dir(out)
     try:
         if trials.empty:
-            write_text(stage / "report.md", f"# Sweep {sp.name}\n\nNo complete trial yet.\n")
+            if not listed.empty:
+                write_csv(stage / "trials.csv", listed)
+            write_text(stage / "report.md", f"# Sweep {sp.name}\n\nNo complete trial yet.\n\n{failures}")
             return publish(stage, out)
-        write_csv(stage / "trials.csv", trials)
+        write_csv(stage / "trials.csv", listed)
         front = trials[trials["pareto"]].sort_values(list(sp.objectives)[0],
                                                      ascending=list(sp.objectives.values())[0] != "maximize")
         write_csv(stage / "pareto.csv", front)
@@ -224,6 +228,8 @@ def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
         lines += [f"- constraint: {k} " + " and ".join(
             x for x in ((f">= {lo:g}" if lo is not None else ""), (f"<= {hi:g}" if hi is not None else "")) if x)
             for k, (lo, hi) in sp.constraints.items()] + [""]
+        if failures:
+            lines += ["## Failed trials", "", failures]
         lines += ["## Best trade-offs", "", text]
         cols = ["trial", *[lv.name for lv in sp.levers]]
         show = front.copy()
@@ -244,8 +250,9 @@ def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
         lines += ["## Figures", ""]
         for k, v in figs.items():
             lines += [f"### {k}", "", f"![{k}]({Path(v).relative_to(stage)})", ""]
-        lines += ["## Files", "", "- `trials.csv`: every complete trial (levers, objective means and standard errors, "
-                  "headline outcomes, feasible, pareto)", "- `pareto.csv`: the Pareto front",
+        lines += ["## Files", "", "- `trials.csv`: every evaluated trial (levers, objective means and standard "
+                  "errors, headline outcomes, feasible, pareto; state complete or failed, with fail_reason)",
+                  "- `pareto.csv`: the Pareto front",
                   "- `importance.csv`: lever importance per objective",
                   "- `runs/`, `index.parquet`: every model run (see docs/EXPERIMENTS.md to query them)", ""]
         lines += ["## Provenance", "", "```", *[f"{k}: {v}" for k, v in meta.items()], "```", ""]
@@ -259,6 +266,20 @@ def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def _failures(listed: pd.DataFrame) -> str:
+    """The evaluated trials that failed, counted by reason (markdown), or ''."""
+    if listed.empty or "state" not in listed:
+        return ""
+    bad = listed[listed["state"] == "failed"]
+    if bad.empty:
+        return ""
+    lines = [f"{len(bad)} trial(s) were evaluated and failed (listed in `trials.csv` with `fail_reason`); they are "
+             "left out of the Pareto front and the importances:", ""]
+    for reason, n in bad["fail_reason"].value_counts().items():
+        lines.append(f"- {n} x {reason}")
+    return "\n".join(lines) + "\n"
 
 
 def sweep_meta(sp: SweepSpec, storage_url: str, wall: float, runner) -> dict:
