@@ -10,7 +10,7 @@ An experiment file::
     population = 5000                      # n_firms of every scenario (default: each scenario's own)
     horizon = 96                           # n_months
     baseline = "baseline"                  # label of the scenario the others are compared with (default: first)
-    withdrawal_month = 48                  # withdrawal test; 0 = none
+    withdrawal_month = 48                  # withdrawal test; 0 = none (default 48, or half a shorter horizon)
     outcomes = ["value_added_growth", "support_share_income"]   # report tables (default: headline outcomes)
 
     [experiment.set]                       # overrides for every scenario
