@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from model.params import FIELD_GROUP, GROUPS, allowed_values
+from experiments.spec import MAX_SEEDS
+from model.params import FIELD_GROUP, GROUPS, allowed_values, field_info
 from model.scenario import ScenarioError, available_scenarios, load_scenario, parse_override
 
 DEFAULT_SCENARIOS = ("baseline", "self_governance", "collaborative_platform", "clustering", "ecommerce_promotion",
@@ -16,28 +17,49 @@ DEFAULT_MONTHS = 96
 WITHDRAWAL_MONTH = 48
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def positive_int(text: str, hi: int | None = None) -> int:
+    """argparse type: an integer >= 1 (and <= ``hi``)."""
+    what = "a whole number >= 1" if hi is None else f"a whole number from 1 to {hi:,}"
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}") from None
+    if v < 1 or (hi is not None and v > hi):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {v:,}")
     return v
 
 
+def int_upto(hi: int):
+    """argparse type: an integer from 1 to ``hi``, checked before any work starts (a count asked for by
+    mistake, such as --seeds 1000000000, would otherwise fill the memory)."""
+    def parse(text: str) -> int:
+        return positive_int(text, hi)
+    parse.__name__ = "positive_int"
+    return parse
+
+
+def _field_max(name: str) -> int:
+    return int(next(m.le for m in field_info(name).metadata if getattr(m, "le", None) is not None))
+
+
+MAX_JOBS = 1024
+seeds_int = int_upto(MAX_SEEDS)
+firms_int = int_upto(_field_max("n_firms"))    # the same limits as in scenario files
+months_int = int_upto(_field_max("n_months"))
+jobs_int = int_upto(MAX_JOBS)
+
+
 def add_common(p: argparse.ArgumentParser, seeds: int, firms: int | None, months: int | None) -> None:
-    p.add_argument("--seeds", type=positive_int, default=seeds, metavar="N",
+    p.add_argument("--seeds", type=seeds_int, default=seeds, metavar="N",
                    help=f"replications (seeds 1..N) per scenario (default {seeds})")
-    p.add_argument("--firms", type=positive_int, default=firms, metavar="N",
+    p.add_argument("--firms", type=firms_int, default=firms, metavar="N",
                    help="initial number of firms (default: " + (f"{firms:,}" if firms else "the scenario's") + ")")
-    p.add_argument("--months", type=positive_int, default=months, metavar="N",
+    p.add_argument("--months", type=months_int, default=months, metavar="N",
                    help="months to simulate (default: " + (str(months) if months else "the scenario's") + ")")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any scenario field, e.g. --set budget_per_firm_month=80000 --set mix.grants=0.1 "
                         "(repeatable; `python run.py params` lists the fields)")
-    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+    p.add_argument("--jobs", type=jobs_int, default=None, metavar="N",
                    help="worker processes (default: all cores); results do not depend on it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -55,7 +77,8 @@ def add_parser(sub) -> None:
 
     d = sub.add_parser("default", help="the default comparison (same as running with no command)",
                        description="All bundled policy scenarios, paired seeds, withdrawal test at month "
-                                   f"{WITHDRAWAL_MONTH}; writes results/default/.")
+                                   f"{WITHDRAWAL_MONTH} (half the horizon when --months is below "
+                                   f"{2 * WITHDRAWAL_MONTH}); writes results/default/.")
     add_common(d, seeds=DEFAULT_SEEDS, firms=DEFAULT_FIRMS, months=DEFAULT_MONTHS)
     d.add_argument("--out", type=Path, default=Path("results/default"), metavar="DIR", help="output folder")
     d.set_defaults(func=default_comparison)
@@ -86,20 +109,53 @@ def _validate_overrides(ov: dict) -> None:
         validate_params(ov, "--set")  # raises with the list of unknown names
 
 
+def _fit_to_horizon(name: str, user: dict, n_months: int, withdrawal: int | None) -> tuple[dict, list[str]]:
+    """Months of a bundled scenario that fall beyond a shorter horizon, moved into it (the default
+    comparison's scenarios are defaults, not the user's choice); a user's own --set is never moved."""
+    p = load_scenario(name).params
+    fit, notes = {}, []
+    own = p["phase_out_month"]
+    if "phase_out_month" not in user and own > 0 and own >= n_months:
+        fit["phase_out_month"] = withdrawal or 0
+        notes.append(f"{name}: programmes end at month {withdrawal} (the withdrawal-test month) instead of month "
+                     f"{own}, which is not within the {n_months}-month horizon." if withdrawal else
+                     f"{name}: programmes never end (a {n_months}-month horizon has no room for its phase-out at "
+                     f"month {own}), so it runs like the baseline.")
+    shock = p["shock_month"]
+    if "shock_month" not in user and p["shock_enabled"] and shock > n_months:
+        fit["shock_month"] = max(1, round(shock * n_months / p["n_months"]))
+        notes.append(f"{name}: the shock starts at month {fit['shock_month']} (about the same share of the horizon) "
+                     f"instead of month {shock}, which is not within the {n_months}-month horizon.")
+    return fit, notes
+
+
 def default_comparison(args=None) -> int:
     """The default comparison on the embedded defaults (``python run.py``)."""
-    from analysis.comparison import Comparison, run_comparison
+    from analysis.comparison import Comparison, default_withdrawal_month, run_comparison
 
     seeds = getattr(args, "seeds", None) or DEFAULT_SEEDS
+    user = overrides_from(args) if args is not None else {}
     ov = {"n_firms": DEFAULT_FIRMS, "n_months": DEFAULT_MONTHS}
-    ov.update(overrides_from(args) if args is not None else {})
+    ov.update(user)
     _validate_overrides(ov)
-    scenarios = [load_scenario(name, ov) for name in DEFAULT_SCENARIOS]
+    n_months = ov["n_months"]
+    wm = default_withdrawal_month(n_months)
+    notes = [] if wm == WITHDRAWAL_MONTH else [
+        f"Withdrawal test at month {wm}, half the {n_months}-month horizon (month {WITHDRAWAL_MONTH} is used "
+        f"for horizons of {2 * WITHDRAWAL_MONTH} months or more)." if wm else
+        f"No withdrawal test: the horizon of {n_months} month is too short for one."]
+    scenarios = []
+    for name in DEFAULT_SCENARIOS:
+        fit, said = _fit_to_horizon(name, user, n_months, wm)
+        scenarios.append(load_scenario(name, {**ov, **fit}))
+        notes += said
     out = getattr(args, "out", None) or Path("results/default")
-    comp = Comparison(scenarios, list(range(1, seeds + 1)), WITHDRAWAL_MONTH,
-                      title="MSME ecosystem policy: default comparison of scenarios")
+    comp = Comparison(scenarios, list(range(1, seeds + 1)), wm,
+                      title="MSME ecosystem policy: default comparison of scenarios", notes=notes)
     print(f"Default comparison: {len(scenarios)} scenarios x {seeds} seeds, {ov['n_firms']:,} firms, "
-          f"{ov['n_months']} months, withdrawal test at month {WITHDRAWAL_MONTH}")
+          f"{n_months} months, " + (f"withdrawal test at month {wm}" if wm else "no withdrawal test"))
+    for note in notes:
+        print(f"note: {note}")
     path = run_comparison(comp, out, jobs=getattr(args, "jobs", None), progress=not getattr(args, "no_progress", False))
     _print_done(path)
     return 0

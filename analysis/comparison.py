@@ -13,13 +13,51 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.runner import Runner, Task
-from model.scenario import Scenario
+from model.scenario import Scenario, ScenarioError
 
 from . import figures
 from .io import publish, staging_dir, write_csv, write_parquet, write_text
 from .metrics import HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
 from .report import write_report
 from .stats import paired_differences, summarise
+
+DEFAULT_WITHDRAWAL_MONTH = 48  # half the default 96-month horizon
+
+
+def default_withdrawal_month(n_months: int) -> int | None:
+    """Month of the withdrawal test when the user gave none: 48, or half the horizon when the horizon is
+    shorter than 96 months (None: a one-month run has no room for the test)."""
+    m = min(DEFAULT_WITHDRAWAL_MONTH, n_months // 2)
+    return m if m >= 1 else None
+
+
+def choose_withdrawal_month(scenarios: list[Scenario], given: int | None, where: str) -> tuple[int | None, list[str]]:
+    """The withdrawal-test month and notes for the report.
+
+    ``given``: the user's month (0 = no test), refused with a clear error naming ``where`` when it is not
+    within the horizon of a scenario that needs a twin; ``None``: the default, chosen for the horizon and
+    said in a note when it is not the usual month 48.
+    """
+    twins = [sc for sc in scenarios if sc.params["phase_out_month"] == 0] or scenarios
+    if given is not None:
+        if given == 0:
+            return None, []
+        for sc in twins:
+            n = sc.params["n_months"]
+            if given >= n:
+                raise ScenarioError(f"{where} = {given}: not within the horizon of scenario '{sc.name}' (n_months = "
+                                    f"{n}): the test would withdraw support after the run ends; allowed: "
+                                    + (f"1 to {n - 1}, or 0 = no withdrawal test" if n > 1 else "0 = no test"))
+        return given, []
+    n = min(sc.params["n_months"] for sc in twins)
+    m = default_withdrawal_month(n)
+    if m == DEFAULT_WITHDRAWAL_MONTH:
+        return m, []
+    if m is None:
+        return None, [f"No withdrawal test: the horizon of {n} month is too short for one."]
+    return m, [f"Withdrawal test at month {m}, half the {n}-month horizon (the usual month "
+               f"{DEFAULT_WITHDRAWAL_MONTH} needs a horizon of {2 * DEFAULT_WITHDRAWAL_MONTH} months or more); "
+               "choose another with --withdrawal-month (compare) or withdrawal_month (experiment file)."]
 
 
 @dataclass
@@ -33,6 +71,7 @@ class Comparison:
     baseline: str = field(default="")
     outcomes: tuple[str, ...] = HEADLINE_OUTCOMES   # outcomes in the report's tables
     description: str = ""
+    notes: list[str] = field(default_factory=list)  # settings chosen for the user (shown in the report)
 
     def __post_init__(self):
         if not self.baseline:
@@ -52,8 +91,11 @@ class Comparison:
                 pairs[sc.name] = (sc.name, label, own)
             elif self.withdrawal_month:
                 label = sc.name + WITHDRAWAL_SUFFIX
-                m = min(self.withdrawal_month, sc.params["n_months"] - 1)
-                twin = sc.with_overrides({"phase_out_month": m})
+                m = self.withdrawal_month
+                if m >= sc.params["n_months"]:  # never clamped: the report would name a month that did not happen
+                    raise ScenarioError(f"withdrawal test month {m}: not within the horizon of scenario '{sc.name}' "
+                                        f"(n_months = {sc.params['n_months']})")
+                twin = sc.with_overrides({"phase_out_month": m}, source="the withdrawal test")
                 pairs[sc.name] = (label, sc.name, m)
             else:
                 continue
@@ -130,7 +172,7 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
         trans = transition_matrix(tidy, comp.baseline)
         descs = {s.name: s.description for s in comp.scenarios}
         write_report(stage / "report.md", comp.title, meta, summary, diffs, comp.baseline, rel, descs, trans,
-                     outcomes=comp.outcomes, sections=sections)
+                     outcomes=comp.outcomes, sections=sections, notes=comp.notes)
         scen_params = {s.name: {"source": s.source, "params_hash": s.content_hash(), "overrides": s.overrides,
                                 "params": s.params} for s in comp.scenarios}
         write_text(stage / "manifest.json", json.dumps({**meta, "scenarios": scen_params}, indent=2, default=str))

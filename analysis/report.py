@@ -32,6 +32,9 @@ def summary_wide(summary: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.DataFr
     """Scenario x outcome table of 'mean [low, high]' strings."""
     s = summary[summary["metric"].isin(outcomes)].copy()
     s["cell"] = [f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]" for m, lo, hi in zip(s["mean"], s["ci_low"], s["ci_high"])]
+    if "n_undefined" in s:  # a mean over fewer runs than the others says so
+        s["cell"] = [c + (f" (n={n} of {n + u})" if u and n else "") for c, n, u in
+                     zip(s["cell"], s["n"], s["n_undefined"], strict=True)]
     t = s.pivot(index="scenario", columns="metric", values="cell")
     cols = [o for o in outcomes if o in t.columns]
     t = t[cols]
@@ -127,12 +130,14 @@ def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | N
 
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
                  figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
-                 outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True) -> None:
+                 outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True,
+                 notes: list[str] | None = None) -> None:
     """The Markdown report of a comparison, and its self-contained HTML copy (``html``).
 
     Args:
         outcomes: outcomes in the scenario and difference tables (default: the headline outcomes).
         sections: extra Markdown sections (title -> text) placed before the figures.
+        notes: settings chosen for the user (e.g. a withdrawal month fitted to a short horizon), shown first.
     """
     outcomes = [o for o in outcomes if o in OUTCOMES] or list(HEADLINE_OUTCOMES)
     lines = [f"# {title}", ""]
@@ -140,6 +145,8 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
               f"same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
               f"initial firms, {meta['n_months']} months. Intervals are 95 % t-intervals over seeds. "
               f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
+    if notes:
+        lines += ["**Settings chosen for this run:**", "", *[f"- {n}" for n in notes], ""]
     lines += ["## Scenarios", ""]
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
     lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary, outcomes), "scenario"),
@@ -163,7 +170,8 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     if not cost.empty:
         lines += ["## Cost-effectiveness (mean [95 % CI])", "",
                   "Budget spent over the whole run; per size-class upgrade and per net job created (n/a when none "
-                  "was bought); shares of spending lost to overhead, duplication and local capture.", "",
+                  "was bought; a mean over only the seeds that bought some says '(n=k of N)'); shares of spending "
+                  "lost to overhead, duplication and local capture.", "",
                   markdown_table(summary_wide(cost, COST_OUTCOMES), "scenario"), ""]
     for name, text in (sections or {}).items():
         lines += [f"## {name}", "", text, ""]

@@ -32,13 +32,32 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     return m, m - h, m + h, n
 
 
+UNDEFINED_WHY = {  # why an outcome can be undefined in a run (it is then left out of the mean, and said so)
+    "budget_per_job_m": "no net jobs created or nothing spent",
+    "budget_per_upgrade_bn": "no size-class upgrades or nothing spent",
+}
+
+
 def summarise(run_values: pd.DataFrame, by=("scenario", "metric")) -> pd.DataFrame:
-    """Mean, 95 % CI and n per group of a table with a ``value`` column (one row per run)."""
+    """Mean, 95 % CI and n per group of a table with a ``value`` column (one row per run).
+
+    ``n`` counts the runs the mean is over; ``n_undefined`` the runs where the outcome is undefined
+    (e.g. budget per net job in a seed with no net jobs), which are not in the mean; ``note`` says so
+    in words, so a mean over fewer seeds is never taken for a mean over all of them.
+    """
     rows = []
     for key, g in run_values.groupby(list(by), sort=False):
-        m, lo, hi, n = mean_ci(g["value"].to_numpy())
-        rows.append((*key, m, lo, hi, n))
-    return pd.DataFrame(rows, columns=[*by, "mean", "ci_low", "ci_high", "n"])
+        values = g["value"].to_numpy(dtype=float)
+        m, lo, hi, n = mean_ci(values)
+        undefined = int(values.size - n)
+        note = ""
+        if undefined:
+            metric = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)).get("metric", "")
+            why = UNDEFINED_WHY.get(metric, "undefined")
+            note = (f"undefined in {undefined} of {values.size} seeds ({why}): mean over the other {n}" if n else
+                    f"undefined in every seed ({why})")
+        rows.append((*key, m, lo, hi, n, undefined, note))
+    return pd.DataFrame(rows, columns=[*by, "mean", "ci_low", "ci_high", "n", "n_undefined", "note"])
 
 
 def seeds_needed(sd_diff: float, diff: float, level: float = LEVEL, power: float = 0.8) -> float:

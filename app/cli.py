@@ -91,6 +91,26 @@ def configure(host: str, port: int, assets_dir: Path) -> None:
     settings.assets.proxy_cache_dir = Path(assets_dir)
 
 
+def _is_local(host: str) -> bool:
+    """Only this computer can reach the address (loopback: 127.x.x.x, ::1, localhost)."""
+    import ipaddress
+
+    try:
+        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+    except (socket.gaierror, ValueError):
+        return False
+
+
+def exposure_warning(host: str, port: int) -> str | None:
+    """The warning printed before the app listens on an address other computers can reach."""
+    if _is_local(host):
+        return None
+    where = "any network this computer is connected to" if host in ("0.0.0.0", "::") else f"the network of {host}"
+    return (f"run.py app: warning: listening on {host}:{port}. The app has no authentication: anyone on {where} "
+            "can open it and run simulations on this computer (with its processors and memory). Use this only on "
+            "a network you trust, such as a classroom, and stop the app with Ctrl+C when done.")
+
+
 def run_app(args: argparse.Namespace) -> int:
     from . import assets
 
@@ -110,6 +130,9 @@ def run_app(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"run.py app: error: {err}", file=sys.stderr)
             return 1
+    warning = exposure_warning(host, port)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     configure(host, port, assets.cache_dir())
     import uvicorn
 

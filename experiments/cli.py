@@ -12,12 +12,26 @@ import argparse
 import time
 from pathlib import Path
 
-from analysis.cli import positive_int
+from analysis.cli import firms_int, int_upto, jobs_int, months_int, positive_int, seeds_int
 from model.scenario import ScenarioError, parse_override
 
 from .runner import Runner
+from .spec import MAX_RUNS
 
 _positive_int = positive_int  # one argparse type for every command
+MAX_TRIALS = 100_000
+
+
+def _month(text: str) -> int:
+    """argparse type of --withdrawal-month: 0 (no test) or a month from 1 to 600."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a month from 0 (no withdrawal test) to 600, got {text[:40]!r}") \
+            from None
+    if not 0 <= v <= 600:
+        raise argparse.ArgumentTypeError(f"expected a month from 0 (no withdrawal test) to 600, got {v:,}")
+    return v
 
 
 def _positive_float(text: str) -> float:
@@ -25,14 +39,14 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not v > 0:
+    if not 0 < v < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
     return v
 
 
 def _runner_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where runs execute")
-    g.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+    g.add_argument("--jobs", type=jobs_int, default=None, metavar="N",
                    help="local worker processes (default: all cores); results do not depend on it")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask distributed cluster (e.g. tcp://10.0.0.5:8786) instead of local processes; "
@@ -41,9 +55,9 @@ def _runner_options(p: argparse.ArgumentParser) -> None:
 
 
 def _frame_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds 1..N (overrides the file)")
-    p.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides the file)")
-    p.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides the file)")
+    p.add_argument("--seeds", type=seeds_int, default=None, metavar="N", help="seeds 1..N (overrides the file)")
+    p.add_argument("--firms", type=firms_int, default=None, metavar="N", help="initial firms (overrides the file)")
+    p.add_argument("--months", type=months_int, default=None, metavar="N", help="months (overrides the file)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter in every scenario (repeatable), e.g. --set capture_rate=0.3")
 
@@ -82,12 +96,12 @@ def add_parser(sub) -> None:
                    help="an experiment .toml, or two or more scenario .toml files / bundled scenario names")
     _frame_options(c)
     c.add_argument("--baseline", default=None, metavar="LABEL", help="scenario the others are compared with")
-    c.add_argument("--withdrawal-month", type=int, default=None, metavar="M",
-                   help="withdrawal-test month for the quick case (default 48; 0 = none)")
+    c.add_argument("--withdrawal-month", type=_month, default=None, metavar="M",
+                   help="withdrawal-test month (default: the file's, else 48 or half a shorter horizon; 0 = none)")
     c.add_argument("--until-precision", nargs="?", type=_positive_float, const=-1.0, default=None,
                    metavar="TARGET", help="add seeds until the [precision] outcomes reach this relative CI "
                                           "half-width (default: the file's target, else 0.25) or --max-seeds")
-    c.add_argument("--max-seeds", type=_positive_int, default=None, metavar="N", help="cap for --until-precision")
+    c.add_argument("--max-seeds", type=seeds_int, default=None, metavar="N", help="cap for --until-precision")
     c.add_argument("--precision-metrics", default=None, metavar="A,B",
                    help="outcomes for --until-precision (default: the file's [precision] metrics)")
     c.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default results/<name>)")
@@ -101,10 +115,11 @@ def add_parser(sub) -> None:
                     "in <out>/study.db (SQLite) unless --storage is given; --resume continues an interrupted sweep "
                     "or joins one that other processes or machines work on.")
     s.add_argument("file", help="sweep .toml file")
-    s.add_argument("--trials", type=_positive_int, default=None, metavar="N", help="complete trials (overrides file)")
-    s.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds per trial (overrides file)")
-    s.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides file)")
-    s.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides file)")
+    s.add_argument("--trials", type=int_upto(MAX_TRIALS), default=None, metavar="N",
+                   help="complete trials (overrides file)")
+    s.add_argument("--seeds", type=seeds_int, default=None, metavar="N", help="seeds per trial (overrides file)")
+    s.add_argument("--firms", type=firms_int, default=None, metavar="N", help="initial firms (overrides file)")
+    s.add_argument("--months", type=months_int, default=None, metavar="N", help="months (overrides file)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
     s.add_argument("--storage", default=None, metavar="URL_OR_FILE",
                    help="Optuna storage: an RDB URL (sqlite:///path.db, postgresql://...) or a JournalStorage "
@@ -123,9 +138,9 @@ def add_parser(sub) -> None:
         description="Sensitivity of chosen outcomes to chosen levers and uncertainties; see "
                     "experiments/examples/sensitivity.toml.")
     e.add_argument("file", help="sensitivity .toml file")
-    e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="seeds per sample (overrides file)")
-    e.add_argument("--firms", type=_positive_int, default=None, metavar="N", help="initial firms (overrides file)")
-    e.add_argument("--months", type=_positive_int, default=None, metavar="N", help="months (overrides file)")
+    e.add_argument("--seeds", type=seeds_int, default=None, metavar="N", help="seeds per sample (overrides file)")
+    e.add_argument("--firms", type=firms_int, default=None, metavar="N", help="initial firms (overrides file)")
+    e.add_argument("--months", type=months_int, default=None, metavar="N", help="months (overrides file)")
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
     e.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default results/sensitivity/<name>)")
@@ -146,15 +161,13 @@ def cmd_compare(args) -> int:
 
     ov = _overrides(args)
     if len(args.files) == 1 and is_experiment_file(args.files[0]):
-        exp = load_experiment(args.files[0], {"seeds": args.seeds, "set": ov, "baseline": args.baseline})
-        if args.withdrawal_month is not None:
-            exp.withdrawal_month = args.withdrawal_month or None
+        exp = load_experiment(args.files[0], {"seeds": args.seeds, "set": ov, "baseline": args.baseline,
+                                              "withdrawal_month": args.withdrawal_month})
     else:
         if len(args.files) < 2:
             raise ScenarioError(f"{args.files[0]}: not an experiment file (no [experiment] section); give an "
                                 "experiment .toml, or two or more scenarios to compare")
-        wm = 48 if args.withdrawal_month is None else (args.withdrawal_month or None)
-        exp = quick_experiment(args.files, args.seeds or 5, ov, wm, args.baseline)
+        exp = quick_experiment(args.files, args.seeds or 5, ov, args.withdrawal_month, args.baseline)
     if args.until_precision is not None:
         if args.until_precision > 0:
             exp.precision.target = args.until_precision
@@ -169,6 +182,11 @@ def cmd_compare(args) -> int:
                 raise ScenarioError(f"--precision-metrics: unknown outcome(s) {', '.join(bad)}; allowed: "
                                     + ", ".join(OUTCOMES))
             exp.precision.metrics = ms
+    n_seeds = max(len(exp.seeds), exp.precision.max_seeds if args.until_precision is not None else 0)
+    n_runs = len(exp.scenarios) * 2 * n_seeds  # at most: each scenario with its withdrawal-test twin
+    if n_runs > MAX_RUNS:
+        raise ScenarioError(f"{len(exp.scenarios)} scenarios x {n_seeds:,} seeds (x 2 for the withdrawal test) "
+                            f"= {n_runs:,} model runs; at most {MAX_RUNS:,} in one command: use fewer seeds")
     out = args.out or Path("results") / exp.name
     p0 = exp.scenarios[0].params
     print(f"Experiment {exp.name}: {len(exp.scenarios)} scenarios x {len(exp.seeds)} seeds, {p0['n_firms']:,} firms, "
@@ -176,6 +194,8 @@ def cmd_compare(args) -> int:
           + (f", withdrawal test at month {exp.withdrawal_month}" if exp.withdrawal_month else "")
           + (f"; adding seeds until precision {exp.precision.target:g} (cap {exp.precision.max_seeds})"
              if args.until_precision is not None else ""))
+    for note in exp.notes:
+        print(f"note: {note}")
     t0 = time.perf_counter()
     with _runner(args, out) as runner:
         path = run_experiment(exp, out, runner, until_precision=args.until_precision is not None)

@@ -10,7 +10,7 @@ An experiment file::
     population = 5000                      # n_firms of every scenario (default: each scenario's own)
     horizon = 96                           # n_months
     baseline = "baseline"                  # label of the scenario the others are compared with (default: first)
-    withdrawal_month = 48                  # withdrawal test; 0 = none
+    withdrawal_month = 48                  # withdrawal test; 0 = none (default 48, or half a shorter horizon)
     outcomes = ["value_added_growth", "support_share_income"]   # report tables (default: headline outcomes)
 
     [experiment.set]                       # overrides for every scenario
@@ -43,14 +43,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.comparison import Comparison, write_comparison
+from analysis.comparison import Comparison, choose_withdrawal_month, write_comparison
 from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
 from analysis.report import fmt, markdown_table
 from analysis.stats import paired_differences, summarise
-from model.scenario import Scenario
+from model.scenario import MAX_NAME_CHARS, Scenario
 
 from .runner import Runner
-from .spec import Spec, SpecError
+from .spec import MAX_SEEDS, MAX_TEXT_CHARS, Spec, SpecError
+
+MAX_SCENARIOS = 100  # scenarios of one comparison
 
 EXPERIMENT_KEYS = {
     "name": "output folder name", "title": "report title", "description": "what the experiment asks",
@@ -93,24 +95,23 @@ class Experiment:
     outcomes: list[str]
     precision: Precision
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # settings chosen for the user, said in the report
 
     def comparison(self, seeds: list[int] | None = None) -> Comparison:
         return Comparison(self.scenarios, list(seeds or self.seeds), self.withdrawal_month, title=self.title,
-                          baseline=self.baseline, outcomes=tuple(self.outcomes), description=self.description)
+                          baseline=self.baseline, outcomes=tuple(self.outcomes), description=self.description,
+                          notes=list(self.notes))
 
 
 def is_experiment_file(path: str | Path) -> bool:
-    """A TOML file with an ``[experiment]`` section (as opposed to a scenario file)."""
+    """A TOML file with an ``[experiment]`` section (as opposed to a scenario file). A .toml file that
+    cannot be read (not UTF-8, a TOML syntax error, a duplicate key) raises its real problem."""
+    from model.scenario import read_toml
+
     p = Path(path)
     if p.suffix != ".toml" or not p.exists():
         return False
-    try:
-        import tomllib
-
-        with open(p, "rb") as fh:
-            return "experiment" in tomllib.load(fh)
-    except (OSError, ValueError):
-        return False
+    return "experiment" in read_toml(p, "experiment or scenario")
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> Experiment:
@@ -123,13 +124,13 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     ex = spec.table("experiment")
     spec.keys(ex, "experiment", EXPERIMENT_KEYS)
     name = spec.string(ex, "name", "experiment", spec.path.stem)
-    title = spec.string(ex, "title", "experiment", f"Experiment {name}")
-    desc = spec.string(ex, "description", "experiment", "")
+    title = spec.string(ex, "title", "experiment", f"Experiment {name}", max_len=MAX_TEXT_CHARS)
+    desc = spec.string(ex, "description", "experiment", "", max_len=MAX_TEXT_CHARS)
     seeds = spec.seeds(ex, "seeds", "experiment", 5)
     if ov.get("seeds"):
         seeds = list(range(1, int(ov["seeds"]) + 1))
     common = spec.common_overrides(ex, "experiment", ov.get("set"))
-    wm = spec.integer(ex, "withdrawal_month", "experiment", 48, 0, 600)
+    wm = spec.integer(ex, "withdrawal_month", "experiment", None, 0, 600)
     outcomes = spec.outcomes(ex, "outcomes", "experiment", list(HEADLINE_OUTCOMES), list(OUTCOMES))
 
     raw = spec.data.get("scenarios", [])
@@ -137,6 +138,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     if not isinstance(raw, list) or not raw:
         spec.problem("scenarios", "expected a list of scenario names (scenarios = [\"baseline\", ...]) or "
                                   "[[scenarios]] tables with use = ...")
+        raw = []
+    if len(raw) > MAX_SCENARIOS:
+        spec.problem("scenarios", f"{len(raw):,} scenarios; at most {MAX_SCENARIOS} in one experiment")
         raw = []
     for i, item in enumerate(raw):
         where = f"[[scenarios]] #{i + 1}"
@@ -154,8 +158,9 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         if sc is None:
             continue
         label = item.get("label", sc.name)
-        if not isinstance(label, str) or not label or "@" in label or "," in label:
-            spec.problem(f"{where} label = {label!r}", "expected a non-empty name without '@' or ','")
+        if not isinstance(label, str) or not label or "@" in label or "," in label or len(label) > MAX_NAME_CHARS:
+            spec.problem(f"{where} label = {label!r:.60}", f"expected a non-empty name of at most {MAX_NAME_CHARS} "
+                                                          "characters without '@' or ','")
             continue
         sc.name = label
         if own:
@@ -177,8 +182,8 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     prec.metrics = spec.outcomes(pr, "metrics", "precision", ["value_added_growth"], list(OUTCOMES))
     prec.target = spec.number(pr, "target", "precision", 0.25, 1e-6, 100.0)
     prec.on = spec.string(pr, "on", "precision", "differences", ("differences", "means"))
-    prec.max_seeds = spec.integer(pr, "max_seeds", "precision", 40, 2, 100_000)
-    prec.step = spec.integer(pr, "step", "precision", 5, 1, 100_000)
+    prec.max_seeds = spec.integer(pr, "max_seeds", "precision", 40, 2, MAX_SEEDS)
+    prec.step = spec.integer(pr, "step", "precision", 5, 1, MAX_SEEDS)
     absolute = pr.get("absolute", {})
     if not isinstance(absolute, dict):
         spec.problem("[precision] absolute", "expected a table: outcome = half-width")
@@ -187,14 +192,18 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
             if k not in OUTCOMES:
                 spec.problem(f"[precision.absolute] {k}", f"unknown outcome{_near(k, OUTCOMES)}; allowed: "
                                                           + ", ".join(OUTCOMES))
-            elif isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                spec.problem(f"[precision.absolute] {k} = {v!r}", "expected a number >= 0")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                spec.problem(f"[precision.absolute] {k} = {v!r}", "expected a number >= 0 (not nan or inf)")
             else:
                 prec.absolute[k] = float(v)
     spec.raise_if_problems()
     if baseline in labels:  # baseline first: tables and colours read best that way
         scenarios.sort(key=lambda s: s.name != baseline)
-    return Experiment(name, title, desc, scenarios, seeds, baseline, wm or None, outcomes, prec, str(spec.path))
+    if ov.get("withdrawal_month") is not None:
+        wm, notes = choose_withdrawal_month(scenarios, ov["withdrawal_month"], "--withdrawal-month")
+    else:
+        wm, notes = choose_withdrawal_month(scenarios, wm, f"{spec.path}: [experiment] withdrawal_month")
+    return Experiment(name, title, desc, scenarios, seeds, baseline, wm, outcomes, prec, str(spec.path), notes)
 
 
 def _near(name, options) -> str:
@@ -204,8 +213,9 @@ def _near(name, options) -> str:
 
 
 def quick_experiment(refs: list[str], seeds: int = 5, overrides: dict[str, Any] | None = None,
-                     withdrawal_month: int | None = 48, baseline: str | None = None) -> Experiment:
-    """The quick case: ``compare A.toml B.toml ...`` (first = baseline unless ``baseline``)."""
+                     withdrawal_month: int | None = None, baseline: str | None = None) -> Experiment:
+    """The quick case: ``compare A.toml B.toml ...`` (first = baseline unless ``baseline``).
+    ``withdrawal_month``: the user's month (0 = no test), or None for the default for the horizon."""
     from model.scenario import load_scenario
 
     scenarios = [load_scenario(r, overrides or None) for r in refs]
@@ -219,8 +229,9 @@ def quick_experiment(refs: list[str], seeds: int = 5, overrides: dict[str, Any] 
         raise SpecError(f"--baseline {base!r}: not one of the scenarios; allowed: {', '.join(names)}")
     scenarios.sort(key=lambda s: s.name != base)
     name = "compare_" + "_vs_".join(names[:3]) + ("_etc" if len(names) > 3 else "")
+    wm, notes = choose_withdrawal_month(scenarios, withdrawal_month, "--withdrawal-month")
     return Experiment(name, "Scenario comparison: " + ", ".join(names), "", scenarios,
-                      list(range(1, seeds + 1)), base, withdrawal_month, list(HEADLINE_OUTCOMES), Precision())
+                      list(range(1, seeds + 1)), base, wm, list(HEADLINE_OUTCOMES), Precision(), notes=notes)
 
 
 # -- precision -------------------------------------------------------------------------------------

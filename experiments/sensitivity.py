@@ -32,6 +32,7 @@ A sensitivity file::
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 import warnings
@@ -47,10 +48,10 @@ from analysis.io import publish, staging_dir, write_csv, write_text
 from analysis.metrics import OUTCOMES, outcomes_table
 from analysis.report import fmt, markdown_table
 from model.params import FIELD_GROUP
-from model.scenario import Scenario
+from model.scenario import Scenario, ScenarioError
 
 from .runner import Runner, Task
-from .spec import Spec, check_param_value, param_kind
+from .spec import MAX_RUNS, MAX_TEXT_CHARS, Spec, check_param_value, param_kind
 from .store import provenance
 
 SENS_KEYS = {"name": "output folder name", "description": "what is asked", "scenario": "base scenario",
@@ -95,7 +96,7 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
     s = spec.table("sensitivity")
     spec.keys(s, "sensitivity", SENS_KEYS)
     name = spec.string(s, "name", "sensitivity", spec.path.stem)
-    desc = spec.string(s, "description", "sensitivity", "")
+    desc = spec.string(s, "description", "sensitivity", "", max_len=MAX_TEXT_CHARS)
     methods = s.get("methods", ["morris", "sobol"])
     if isinstance(methods, str):
         methods = [methods]
@@ -114,7 +115,11 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
     kinds: dict[str, str] = {}
     raw = dict(spec.table("parameters"))
     mix = raw.pop("mix", {})
-    items = list(raw.items()) + [(f"mix_{k}", v) for k, v in (mix.items() if isinstance(mix, dict) else [])]
+    if not isinstance(mix, dict):
+        spec.problem(f"[parameters] mix = {mix!r}", "expected a table of instrument = [low, high], e.g. "
+                                                    "[parameters.mix] grants = [0.1, 0.5]")
+        mix = {}
+    items = list(raw.items()) + [(f"mix_{k}", v) for k, v in mix.items()]
     for pname, v in items:
         shown = pname
         if pname not in FIELD_GROUP:
@@ -130,13 +135,26 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
                                                   "fix it in [sensitivity.set] and run one analysis per value")
             continue
         if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                              for x in v) or not v[0] < v[1]):
-            spec.problem(f"[parameters] {shown} = {v!r}", "expected [low, high] with low < high")
+                                                              and math.isfinite(x) for x in v) or not v[0] < v[1]):
+            spec.problem(f"[parameters] {shown} = {v!r}", "expected [low, high] with low < high (numbers, not nan "
+                                                          "or inf)")
+            continue
+        if kind == "int" and not all(isinstance(x, int) for x in v):
+            spec.problem(f"[parameters] {shown} = {v!r}", "is a whole-number parameter: give whole-number bounds, "
+                                                          f"e.g. [{math.ceil(v[0])}, {math.floor(v[1])}]")
             continue
         cast = int if kind == "int" else float
         if all(check_param_value(spec, pname, cast(x), "parameters") for x in v):
             params[pname] = (float(v[0]), float(v[1]))
             kinds[pname] = kind
+            if base is not None:  # both ends must make sense with the base scenario (e.g. a month within its horizon)
+                for x in v:
+                    try:
+                        base.with_overrides({pname: cast(x)}, source=f"{spec.path}: [parameters] {shown}")
+                    except ScenarioError as err:
+                        spec.problems.extend(str(err).splitlines())
+                        params.pop(pname, None)
+                        break
     if len(params) < 2 and not spec.problems:
         spec.problem("[parameters]", "give at least two parameters with [low, high] ranges")
     m = spec.table("morris")
@@ -149,6 +167,13 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
     if n_base and n_base & (n_base - 1):
         spec.problem(f"[sobol] base_samples = {n_base}", "expected a power of two (8, 16, 32, 64, ...)")
     res = spec.integer(so, "resamples", "sobol", 200, 10, 100_000)
+    k = len(params)
+    runs = {"morris": (traj or 0) * (k + 1), "sobol": (n_base or 0) * (k + 2)}
+    n_runs = sum(runs[m] for m in methods if m in runs) * len(seeds)
+    if n_runs > MAX_RUNS:
+        spec.problem("[morris] trajectories / [sobol] base_samples / seeds",
+                     f"{n_runs:,} model runs in all; at most {MAX_RUNS:,} in one command: use fewer trajectories, "
+                     "base samples or seeds")
     spec.raise_if_problems()
     return SensitivitySpec(name, desc, base, params, kinds, methods, seeds, outcomes, sseed, traj, levels, n_base,
                            res, str(spec.path), fixed)

@@ -7,12 +7,24 @@ exits with code 2) whose message names the file, the field and what is allowed.
 from __future__ import annotations
 
 import difflib
-import tomllib
+import math
 from pathlib import Path
 from typing import Any
 
 from model.params import FIELD_GROUP, INSTRUMENTS, allowed_values, field_info
-from model.scenario import Scenario, ScenarioError, available_scenarios, load_scenario
+from model.scenario import (
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    Scenario,
+    ScenarioError,
+    available_scenarios,
+    load_scenario,
+    read_toml,
+)
+
+MAX_SEEDS = 10_000          # seeds of one experiment, sweep trial or sensitivity sample (each seed is a model run)
+MAX_SEED_VALUE = 2**31      # largest seed number
+MAX_RUNS = 200_000          # model runs one command may ask for (each costs seconds to hours)
 
 
 class SpecError(ScenarioError):
@@ -30,15 +42,10 @@ class Spec:
     def __init__(self, path: str | Path, kind: str):
         self.path = Path(path)
         self.kind = kind
-        if not self.path.exists():
-            raise SpecError(f"{self.path}: {kind} file not found")
         try:
-            with open(self.path, "rb") as fh:
-                self.data: dict[str, Any] = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as err:
-            raise SpecError(f"{self.path}: not valid TOML: {err}") from None
-        except OSError as err:
-            raise SpecError(f"{self.path}: cannot read file: {err.strerror}") from None
+            self.data: dict[str, Any] = read_toml(self.path, kind)
+        except ScenarioError as err:
+            raise SpecError(str(err)) from None
         self.problems: list[str] = []
 
     @property
@@ -94,19 +101,23 @@ class Spec:
         v = table.get(key, default)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            self.problem(f"[{where}] {key} = {v!r}", f"expected a number from {lo:g} to {hi:g}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            self.problem(f"[{where}] {key} = {v!r}", f"expected a number from {lo:g} to {hi:g}"
+                         + (" (not nan or inf)" if isinstance(v, float) and not math.isfinite(v) else ""))
             return default
         return float(v)
 
     def string(self, table: dict, key: str, where: str, default: str | None,
-               choices: tuple[str, ...] | None = None) -> str | None:
+               choices: tuple[str, ...] | None = None, max_len: int = MAX_NAME_CHARS) -> str | None:
         v = table.get(key, default)
         if v is None:
             return None
         if not isinstance(v, str):
             self.problem(f"[{where}] {key} = {v!r}", "expected a string" + (
                 f"; allowed: {', '.join(choices)}" if choices else ""))
+            return default
+        if len(v) > max_len:
+            self.problem(f"[{where}] {key}", f"{len(v):,} characters; at most {max_len:,} allowed")
             return default
         if choices and v not in choices:
             self.problem(f"[{where}] {key} = {v!r}", f"not allowed{_suggest(v, choices)}; allowed: "
@@ -117,14 +128,17 @@ class Spec:
     def seeds(self, table: dict, key: str, where: str, default: int) -> list[int]:
         """``seeds = 10`` (seeds 1..10) or ``seeds = [3, 7, 11]``."""
         v = table.get(key, default)
-        if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SEEDS:
             return list(range(1, v + 1))
-        if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
+        if (isinstance(v, list) and 0 < len(v) <= MAX_SEEDS
+                and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED_VALUE for s in v)):
             if len(set(v)) != len(v):
                 self.problem(f"[{where}] {key}", "seeds must not repeat")
             return [int(s) for s in v]
-        self.problem(f"[{where}] {key} = {v!r}", "expected a count of seeds (a whole number >= 1, giving seeds "
-                                                 "1..N) or a list of distinct whole numbers >= 0")
+        shown = repr(v) if not isinstance(v, list) or len(v) <= 10 else f"[a list of {len(v):,}]"
+        self.problem(f"[{where}] {key} = {shown}", f"expected a count of seeds (a whole number from 1 to "
+                                                   f"{MAX_SEEDS:,}, giving seeds 1..N) or a list of at most "
+                                                   f"{MAX_SEEDS:,} distinct whole numbers from 0 to {MAX_SEED_VALUE:,}")
         return list(range(1, default + 1))
 
     def outcomes(self, table: dict, key: str, where: str, default, allowed) -> list[str]:
@@ -189,10 +203,7 @@ class Spec:
                 return None
             ref = str(p)
         try:
-            sc = load_scenario(ref)
-            if overrides:
-                sc = sc.with_overrides(overrides, source=f"{self.path}: {where}")
-            return sc
+            return load_scenario(ref, overrides or None, override_source=f"{self.path}: {where}")
         except ScenarioError as err:
             for line in str(err).splitlines():
                 self.problems.append(line if line.startswith(str(self.path)) or ".toml:" in line
@@ -232,4 +243,5 @@ def param_choices(name: str) -> tuple:
     return tuple(getattr(ann, "__args__", ()))
 
 
-__all__ = ["Spec", "SpecError", "check_param_value", "param_kind", "param_choices", "allowed_values"]
+__all__ = ["MAX_RUNS", "MAX_SEEDS", "MAX_TEXT_CHARS",
+           "Spec", "SpecError", "check_param_value", "param_kind", "param_choices", "allowed_values"]

@@ -189,6 +189,28 @@ DEFAULTS: dict[str, object] = {
 assert len(FIELD_GROUP) == sum(len(c.model_fields) for c in GROUPS.values()), "field names must be unique"
 
 
+def cross_field_problems(p: dict) -> list[str]:
+    """Settings that pass every field's own range but make no sense together: a month beyond the
+    horizon (the event would silently never happen) and a budget with no instrument to spend it on.
+    Each message starts with ``[group] field = value`` and says what is allowed."""
+    problems = []
+    n = p["n_months"]
+    m = p["phase_out_month"]
+    if m > 0 and m >= n:
+        problems.append(f"[levers] phase_out_month = {m}: programmes must end before the last month of the run "
+                        f"(n_months = {n}) for it to show any time without them; allowed: "
+                        + (f"1 to {n - 1}, or 0 = never" if n > 1 else "0 = never (a one-month run)"))
+    if p["shock_enabled"] and p["shock_month"] > n:
+        problems.append(f"[uncertainties] shock_month = {p['shock_month']}: the shock is switched on (shock_enabled "
+                        f"= true) but starts after the horizon of n_months = {n} months, so it would never happen; "
+                        f"allowed: 1 to {n}, or shock_enabled = false")
+    if p["budget_per_firm_month"] > 0 and not any(p[f"mix_{k}"] > 0 for k in INSTRUMENTS):
+        problems.append(f"[levers.mix]: every instrument weight is 0 while budget_per_firm_month = "
+                        f"{p['budget_per_firm_month']:g}, so the budget would never be spent; give at least one "
+                        "instrument a weight above 0, or set budget_per_firm_month = 0")
+    return problems
+
+
 def field_info(name: str):
     """Return the pydantic FieldInfo of a flat parameter name."""
     return GROUPS[FIELD_GROUP[name]].model_fields[name]

@@ -25,6 +25,7 @@ raises :class:`ScenarioError` whose message names the file, the field and what i
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import json
@@ -35,10 +36,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .params import DEFAULTS, FIELD_GROUP, GROUPS, INSTRUMENTS, allowed_values
+from .params import DEFAULTS, FIELD_GROUP, GROUPS, INSTRUMENTS, allowed_values, cross_field_problems
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 HEADER_KEYS = {"name", "description", "extends"}
+MAX_NAME_CHARS = 100       # names and labels: shown in file names, figure legends and table headers
+MAX_TEXT_CHARS = 5_000     # descriptions and titles
+MAX_SET_CHARS = 1_000      # one --set KEY=VALUE
 
 
 class ScenarioError(ValueError):
@@ -61,10 +65,11 @@ class Scenario:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any], source: str = "command line") -> Scenario:
-        """Return a copy with some flat parameters replaced (validated)."""
+        """Return a copy with some flat parameters replaced (validated, also against each other)."""
         params = dict(self.params)
         params.update(overrides)
         params = validate_params(params, source)
+        check_combination(params, f"{self.source} with {source}" if self.source != source else source)
         return Scenario(self.name, self.description, params, self.source, {**self.overrides, **overrides})
 
 
@@ -88,6 +93,21 @@ def _format_errors(err: ValidationError, group: str, source: str, cls: type[Base
         else:
             lines.append(f"{source}: {where}: {e['msg']}")
     return lines
+
+
+def check_combination(params: dict[str, Any], source: str) -> None:
+    """Refuse validated parameters that make no sense together (a month beyond the horizon, a budget with
+    every instrument weight 0): :func:`model.params.cross_field_problems`."""
+    problems = cross_field_problems(params)
+    if problems:
+        raise ScenarioError("\n".join(f"{source}: {p}" for p in problems))
+
+
+def check_length(source: str, where: str, text: str, limit: int) -> None:
+    """Refuse a free-text field longer than ``limit`` characters (names end up in file names, figure
+    legends and reports)."""
+    if len(text) > limit:
+        raise ScenarioError(f"{source}: {where}: {len(text):,} characters; at most {limit:,} allowed")
 
 
 def validate_params(params: dict[str, Any], source: str = "parameters") -> dict[str, Any]:
@@ -177,24 +197,70 @@ def available_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+MAX_FILE_BYTES = 1_000_000  # a scenario, experiment, sweep or sensitivity file is a few kB
+
+
+def _looks_utf16(raw: bytes) -> bool:
+    """UTF-16 without a byte-order mark: plain ASCII text with a zero byte beside every character."""
+    head = raw[:200]
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return False
+    return (odd.count(0) > 0.8 * len(odd) and even.count(0) < 0.2 * len(even)) or \
+        (even.count(0) > 0.8 * len(even) and odd.count(0) < 0.2 * len(odd))
+
+
+def _decode(raw: bytes, shown: str, kind: str) -> str:
+    """UTF-8 text of a file (a UTF-8 byte-order mark, as some Windows editors write, is dropped)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(raw):
+        raise ScenarioError(f"{shown}: this {kind} file is saved as UTF-16 text, which cannot be read: save it as "
+                            "UTF-8 (in most editors: Save as, Encoding: UTF-8)")
+    if b"\x00" in raw:
+        raise ScenarioError(f"{shown}: not a {kind} file: it holds binary data, not UTF-8 text (TOML)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ScenarioError(f"{shown}: not UTF-8 text: byte 0x{raw[err.start]:02x} on line {line} cannot be read "
+                            "(the file may be saved as Latin-1 or Windows-1252): save it as UTF-8") from None
+
+
+def read_toml(path: str | Path, kind: str = "scenario", shown: str | None = None) -> dict[str, Any]:
+    """Read a TOML file (scenario, experiment, sweep or sensitivity) with one clear error for each way it
+    can fail: missing, unreadable, too large, not UTF-8 text (UTF-16, Latin-1, binary), or not valid TOML
+    (syntax error, duplicate key). A UTF-8 byte-order mark is accepted."""
+    path = Path(path)
+    shown = shown or str(path)
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(f"{shown}: {kind} file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{shown}: is a folder, not a {kind} file") from None
     except OSError as err:
-        raise ScenarioError(f"{path}: cannot read file: {err.strerror}") from None
+        raise ScenarioError(f"{shown}: cannot read file: {err.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{shown}: larger than {MAX_FILE_BYTES // 1_000_000} MB: not a {kind} file")
+    text = _decode(raw, shown, kind)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        hint = " (a key or table given twice?)" if "overwrite" in str(err).lower() else ""
+        raise ScenarioError(f"{shown}: not valid TOML: {err}{hint}") from None
 
 
 def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
-                  _seen: tuple[Path, ...] = ()) -> Scenario:
-    """Load, merge (``extends``) and validate a scenario file; apply flat overrides."""
+                  _seen: tuple[Path, ...] = (), override_source: str = "command line") -> Scenario:
+    """Load, merge (``extends``) and validate a scenario file; apply flat overrides (from
+    ``override_source``, named in error messages)."""
     path = resolve_path(name_or_path).resolve()
     if path in _seen:
         raise ScenarioError(f"{path}: 'extends' makes a cycle: {' -> '.join(p.name for p in (*_seen, path))}")
     source = _display(path)
-    header, flat, problems = _flatten_file(_read_toml(path), source)
+    header, flat, problems = _flatten_file(read_toml(path, "scenario", source), source)
     if problems:
         raise ScenarioError("\n".join(problems))
     base: dict[str, Any] = dict(DEFAULTS)
@@ -211,9 +277,13 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
     desc = header.get("description", "")
     if not isinstance(name, str) or not isinstance(desc, str):
         raise ScenarioError(f"{source}: [scenario] name and description must be strings")
+    check_length(source, "[scenario] name", name, MAX_NAME_CHARS)
+    check_length(source, "[scenario] description", desc, MAX_TEXT_CHARS)
     scen = Scenario(name, desc, params, source)
     if overrides:
-        scen = scen.with_overrides(overrides)
+        scen = scen.with_overrides(overrides, override_source)
+    elif not _seen:  # a parent of `extends` is checked as part of its child
+        check_combination(params, source)
     return scen
 
 
@@ -231,13 +301,28 @@ def _display(path: Path) -> str:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` from the command line; the value is read as a TOML literal."""
+    if len(text) > MAX_SET_CHARS:
+        raise ScenarioError(f"--set {text[:40]!r}...: {len(text):,} characters; at most {MAX_SET_CHARS:,} allowed")
     if "=" not in text:
         raise ScenarioError(f"--set {text!r}: expected key=value, e.g. --set budget_per_firm_month=80000")
     key, raw = text.split("=", 1)
     key, raw = key.strip(), raw.strip()
-    if key.startswith("mix.") or key.startswith("levers.mix."):
-        key = "mix_" + key.split(".")[-1]
-    key = key.split(".")[-1]
+    if any(c in text for c in "\n\r\x00"):
+        raise ScenarioError(f"--set {key}: the value {raw!r} spans several lines (or holds a control character); "
+                            "give one value on one line, e.g. --set capture_rate=0.3")
+    parts = key.split(".")
+    if parts[:-1] in (["mix"], ["levers", "mix"]):
+        key = "mix_" + parts[-1]
+    elif len(parts) == 2 and parts[0] in GROUPS:
+        key = parts[1]
+        group = FIELD_GROUP.get(key)
+        if group and group != parts[0]:
+            raise ScenarioError(f"--set {'.'.join(parts)}: {key} belongs in [{group}], not [{parts[0]}]; write "
+                                f"--set {group}.{key}=... or just --set {key}=...")
+    elif len(parts) > 1:
+        raise ScenarioError(f"--set {key}: unknown section '{'.'.join(parts[:-1])}'; write the field alone "
+                            f"(--set {parts[-1]}=...) or after its section: {', '.join(GROUPS)} or mix "
+                            "(e.g. --set uncertainties.capture_rate=0.3, --set mix.grants=0.2)")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
