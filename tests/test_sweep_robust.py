@@ -108,7 +108,7 @@ def test_damaged_journal_is_a_clear_error_and_not_appended_to(tmp_path):
 
 @pytest.mark.parametrize("command", ["sweep", "compare", "sensitivity"])
 def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, command):
-    files = {"sweep": [str(_write(tmp_path))], "compare": ["baseline", "phase_out"],
+    files = {"sweep": [str(_write(tmp_path))], "compare": ["baseline", "self_governance"],
              "sensitivity": [str(ROOT / "experiments/examples/sensitivity.toml")]}[command]
     t0 = time.perf_counter()
     proc = cli(command, *files, "--out", str(tmp_path / "out"), "--no-progress", "--seeds", "1", "--firms", "50",
