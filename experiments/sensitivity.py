@@ -94,7 +94,7 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
                   required=("sensitivity", "parameters"))
     s = spec.table("sensitivity")
     spec.keys(s, "sensitivity", SENS_KEYS)
-    name = spec.string(s, "name", "sensitivity", spec.path.stem)
+    name = spec.name(s, "name", "sensitivity")
     desc = spec.string(s, "description", "sensitivity", "")
     methods = s.get("methods", ["morris", "sobol"])
     if isinstance(methods, str):

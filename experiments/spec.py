@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from model.params import FIELD_GROUP, INSTRUMENTS, allowed_values, field_info
-from model.scenario import Scenario, ScenarioError, available_scenarios, load_scenario
+from model.scenario import Scenario, ScenarioError, available_scenarios, load_scenario, name_problem, shown, slug_from
 
 
 class SpecError(ScenarioError):
@@ -112,6 +112,16 @@ class Spec:
             self.problem(f"[{where}] {key} = {v!r}", f"not allowed{_suggest(v, choices)}; allowed: "
                                                      + ", ".join(choices))
             return default
+        return v
+
+    def name(self, table: dict, key: str, where: str) -> str:
+        """The output-folder name: a safe slug (default: made from the file's name)."""
+        v = table.get(key)
+        if v is None:
+            return slug_from(self.path.stem)
+        if not isinstance(v, str) or (why := name_problem(v)):
+            self.problem(f"[{where}] {key} = {shown(v)}", "expected a string" if not isinstance(v, str) else why)
+            return slug_from(self.path.stem)
         return v
 
     def seeds(self, table: dict, key: str, where: str, default: int) -> list[int]:
