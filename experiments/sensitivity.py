@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures import _save, plt
-from analysis.io import publish, staging_dir, write_csv, write_text
+from analysis.io import output_error, publish, staging_dir, write_csv, write_text
 from analysis.metrics import OUTCOMES, outcomes_table
 from analysis.report import fmt, markdown_table
 from model.params import FIELD_GROUP
@@ -334,6 +334,8 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
         write_text(stage / "manifest.json", json.dumps({**meta, "parameters": sp.parameters,
                                                         "base_params": sp.base.params}, indent=2, default=str))
         return publish(stage, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, permission: say what and where, not a traceback
+            raise output_error(err, out) from None
         raise
