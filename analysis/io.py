@@ -12,6 +12,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -45,7 +46,11 @@ class OutputError(ScenarioError):
 def output_error(err: OSError, where) -> OutputError:
     """A clear message for an ``OSError`` while writing results under ``where``."""
     what = err.strerror or str(err)
-    name = f" ({err.filename})" if err.filename and str(err.filename) != str(where) else ""
+    name = ""
+    if err.filename and str(err.filename) != str(where):
+        file = Path(str(err.filename))
+        tmp = re.fullmatch(r"\.(.+)\.\d+(\.[0-9a-f]+)?\.tmp", file.name)  # a partial file: name the real one
+        name = f" (writing {tmp.group(1) if tmp else file.name})" if ".staging." in str(file) or tmp else f" ({file})"
     return OutputError(f"{where}: could not write the results: {what}{name}; partial files were removed")
 
 
@@ -306,8 +311,8 @@ def check_out(out, force: bool = False) -> Path:
             raise OutputError(f"{text[:60]}...: folder name too long ({n:,} bytes; at most {NAME_MAX_BYTES} "
                               "per name)")
     if os.path.lexists(p) and not p.is_dir():
-        what = "a broken link" if not p.exists() else "a file" if p.is_file() else "not a folder (a device?)"
-        raise OutputError(f"{p}: output folder exists and is {what}; give a folder path with --out")
+        what = "a broken link" if not p.exists() else "a file" if p.is_file() else "a device or other special file"
+        raise OutputError(f"{p}: the output folder (--out) must be a folder, but this is {what}")
     parent = p
     while not os.path.lexists(parent):
         parent = parent.parent
