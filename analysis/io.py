@@ -195,13 +195,16 @@ def publish(staging: Path, final: Path, keep: tuple[str, ...] = STORE) -> Path:
     new = {p.name for p in staging.iterdir() if p.name != STAGING_MARKER}
     for name in sorted(old - new - set(keep)):
         _remove(final / name)
-    for name in sorted(new):
-        src, dst = staging / name, final / name
+    for name in sorted(new):  # user's entries with a new entry's name go aside first
+        dst = final / name
         if os.path.lexists(dst) and name not in old:
             kept = _aside(dst)
             os.replace(dst, kept)
             print(f"warning: {dst} was not written by this tool: kept as {kept.name}", file=sys.stderr)
-        elif os.path.lexists(dst) and dst.is_dir() != src.is_dir():
+    _write_marker(final, old | new)  # an interruption during the moves below leaves every entry listed
+    for name in sorted(new):
+        src, dst = staging / name, final / name
+        if os.path.lexists(dst) and dst.is_dir() != src.is_dir():
             _remove(dst)
         if src.is_dir() and dst.exists():
             bak = final / f".{name}.old"
@@ -341,6 +344,10 @@ def check_out(out, force: bool = False) -> Path:
                 bak = p / f".{name}.old"
                 if bak.is_dir() and not bak.is_symlink():
                     shutil.rmtree(bak, ignore_errors=True)
+            for tmp in p.glob(f"{MARKER}.*.tmp"):  # our marker, half-written by a killed process
+                pid = tmp.name[len(MARKER) + 1:].split(".")[0]
+                if pid.isdigit() and not _pid_alive(int(pid)):
+                    tmp.unlink(missing_ok=True)
     try:
         p.mkdir(parents=True, exist_ok=True)
         if not (p / MARKER).exists():

@@ -353,3 +353,17 @@ def test_result_files_follow_the_umask(tmp_path):
     assert set(modes.values()) == {"0o644"}, modes
     dirs = [out, out / "figures", out / "runs"]
     assert {oct(d.stat().st_mode & 0o777) for d in dirs} == {"0o755"}
+
+
+def test_publish_moves_a_user_file_with_a_result_name_aside_never_over_it(tmp_path):
+    """The last line of defence for library callers that skip check_out: nothing of the user's is overwritten."""
+    final = tmp_path / "out"
+    final.mkdir()
+    (final / "report.md").write_text("the user's report")
+    stage = aio.staging_dir(final)
+    (stage / "report.md").write_text("our report")
+    aio.publish(stage, final)
+    assert (final / "report.md").read_text() == "our report"
+    assert (final / "report.md.kept-1").read_text() == "the user's report"
+    assert json.loads((final / aio.MARKER).read_text())["entries"] == ["report.md"]
+    assert not stage.exists()
