@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analysis.io import check_out, out_path
 from experiments.spec import MAX_SEEDS
 from model.params import FIELD_GROUP, GROUPS, allowed_values, field_info
 from model.scenario import ScenarioError, available_scenarios, load_scenario, parse_override
@@ -15,6 +16,8 @@ DEFAULT_SEEDS = 5
 DEFAULT_FIRMS = 10_000
 DEFAULT_MONTHS = 96
 WITHDRAWAL_MONTH = 48
+FORCE_HELP = ("write into a non-empty --out folder not written by this tool: results go beside the files there, "
+              "none of which is deleted or overwritten")
 
 
 def positive_int(text: str, hi: int | None = None) -> int:
@@ -62,6 +65,7 @@ def add_common(p: argparse.ArgumentParser, seeds: int, firms: int | None, months
     p.add_argument("--jobs", type=jobs_int, default=None, metavar="N",
                    help="worker processes (default: all cores); results do not depend on it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def add_parser(sub) -> None:
@@ -71,7 +75,7 @@ def add_parser(sub) -> None:
                                    "without withdrawal for the withdrawal test.")
     p.add_argument("scenario", help=f"bundled scenario ({', '.join(available_scenarios())}) or a path to a .toml file")
     add_common(p, seeds=3, firms=None, months=None)
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=out_path, default=None, metavar="DIR",
                    help="output folder (default results/<scenario>)")
     p.set_defaults(func=cmd_run)
 
@@ -80,7 +84,7 @@ def add_parser(sub) -> None:
                                    f"{WITHDRAWAL_MONTH} (half the horizon when --months is below "
                                    f"{2 * WITHDRAWAL_MONTH}); writes results/default/.")
     add_common(d, seeds=DEFAULT_SEEDS, firms=DEFAULT_FIRMS, months=DEFAULT_MONTHS)
-    d.add_argument("--out", type=Path, default=Path("results/default"), metavar="DIR", help="output folder")
+    d.add_argument("--out", type=out_path, default=Path("results/default"), metavar="DIR", help="output folder")
     d.set_defaults(func=default_comparison)
 
     q = sub.add_parser("params", help="list every scenario field with its group, default and allowed values")
@@ -149,7 +153,7 @@ def default_comparison(args=None) -> int:
         fit, said = _fit_to_horizon(name, user, n_months, wm)
         scenarios.append(load_scenario(name, {**ov, **fit}))
         notes += said
-    out = getattr(args, "out", None) or Path("results/default")
+    out = check_out(getattr(args, "out", None) or Path("results/default"), getattr(args, "force", False))
     comp = Comparison(scenarios, list(range(1, seeds + 1)), wm,
                       title="MSME ecosystem policy: default comparison of scenarios", notes=notes)
     print(f"Default comparison: {len(scenarios)} scenarios x {seeds} seeds, {ov['n_firms']:,} firms, "
@@ -166,7 +170,7 @@ def cmd_run(args) -> int:
 
     ov = overrides_from(args)
     sc = load_scenario(args.scenario, ov)
-    out = args.out or Path("results") / sc.name
+    out = check_out(args.out or Path("results") / sc.name, args.force)
     comp = Comparison([sc], list(range(1, args.seeds + 1)), withdrawal_month=None, title=f"Scenario {sc.name}")
     print(f"Scenario {sc.name} ({sc.source}): {args.seeds} seeds, {sc.params['n_firms']:,} firms, "
           f"{sc.params['n_months']} months")
@@ -176,9 +180,12 @@ def cmd_run(args) -> int:
 
 
 def _print_done(path: Path) -> None:
+    from analysis.io import owned_entries
+
+    ours = (owned_entries(path) or set()) | {"index.parquet"}  # not the user's files beside ours
     print(f"\nWrote {path}/:")
     for f in sorted(path.rglob("*")):
-        if f.is_file() and f.relative_to(path).parts[0] != "runs":
+        if f.is_file() and f.relative_to(path).parts[0] in ours:
             print(f"  {f.relative_to(path)}")
     if (path / "runs").is_dir():
         n = len(list((path / "runs").glob("*.parquet")))

@@ -16,7 +16,7 @@ from experiments.runner import Runner, Task
 from model.scenario import Scenario, ScenarioError
 
 from . import figures
-from .io import publish, staging_dir, write_csv, write_parquet, write_text
+from .io import output_error, publish, staging_dir, write_csv, write_parquet, write_text
 from .metrics import HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
 from .report import write_report
 from .stats import paired_differences, summarise
@@ -177,6 +177,8 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
                                 "params": s.params} for s in comp.scenarios}
         write_text(stage / "manifest.json", json.dumps({**meta, "scenarios": scen_params}, indent=2, default=str))
         return publish(stage, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, permission: say what and where, not a traceback
+            raise output_error(err, out) from None
         raise

@@ -12,7 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
-from analysis.cli import firms_int, int_upto, jobs_int, months_int, positive_int, seeds_int
+from analysis.cli import FORCE_HELP, firms_int, int_upto, jobs_int, months_int, positive_int, seeds_int
+from analysis.io import check_out, out_path
 from model.scenario import ScenarioError, parse_override
 
 from .runner import Runner
@@ -104,7 +105,8 @@ def add_parser(sub) -> None:
     c.add_argument("--max-seeds", type=seeds_int, default=None, metavar="N", help="cap for --until-precision")
     c.add_argument("--precision-metrics", default=None, metavar="A,B",
                    help="outcomes for --until-precision (default: the file's [precision] metrics)")
-    c.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default results/<name>)")
+    c.add_argument("--out", type=out_path, default=None, metavar="DIR", help="output folder (default results/<name>)")
+    c.add_argument("--force", action="store_true", help=FORCE_HELP)
     _runner_options(c)
     c.set_defaults(func=cmd_compare)
 
@@ -128,8 +130,9 @@ def add_parser(sub) -> None:
     s.add_argument("--fresh", action="store_true", help="delete the stored study of this name and start over")
     s.add_argument("--stale-after", type=_positive_float, default=None, metavar="SECONDS",
                    help="with --resume: also retry trials of other machines running longer than this")
-    s.add_argument("--out", type=Path, default=None, metavar="DIR",
+    s.add_argument("--out", type=out_path, default=None, metavar="DIR",
                    help="output folder (default results/sweeps/<name>)")
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     _runner_options(s)
     s.set_defaults(func=cmd_sweep)
 
@@ -142,8 +145,9 @@ def add_parser(sub) -> None:
     e.add_argument("--firms", type=firms_int, default=None, metavar="N", help="initial firms (overrides file)")
     e.add_argument("--months", type=months_int, default=None, metavar="N", help="months (overrides file)")
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
-    e.add_argument("--out", type=Path, default=None, metavar="DIR",
+    e.add_argument("--out", type=out_path, default=None, metavar="DIR",
                    help="output folder (default results/sensitivity/<name>)")
+    e.add_argument("--force", action="store_true", help=FORCE_HELP)
     _runner_options(e)
     e.set_defaults(func=cmd_sensitivity)
 
@@ -187,7 +191,7 @@ def cmd_compare(args) -> int:
     if n_runs > MAX_RUNS:
         raise ScenarioError(f"{len(exp.scenarios)} scenarios x {n_seeds:,} seeds (x 2 for the withdrawal test) "
                             f"= {n_runs:,} model runs; at most {MAX_RUNS:,} in one command: use fewer seeds")
-    out = args.out or Path("results") / exp.name
+    out = check_out(args.out or Path("results") / exp.name, args.force)
     p0 = exp.scenarios[0].params
     print(f"Experiment {exp.name}: {len(exp.scenarios)} scenarios x {len(exp.seeds)} seeds, {p0['n_firms']:,} firms, "
           f"{p0['n_months']} months, baseline {exp.baseline}"
@@ -212,7 +216,7 @@ def cmd_sweep(args) -> int:
     sp = load_sweep(args.file, {"trials": args.trials, "seeds": args.seeds, "set": ov})
     if args.resume and args.fresh:
         raise ScenarioError("--resume and --fresh contradict each other: choose one")
-    out = args.out or Path("results/sweeps") / sp.name
+    out = check_out(args.out or Path("results/sweeps") / sp.name, args.force)
     print(f"Sweep {sp.name}: {len(sp.levers)} levers, objectives {', '.join(sp.objectives)}, {sp.trials} trials x "
           f"{len(sp.seeds)} seeds, {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
     t0 = time.perf_counter()
@@ -259,7 +263,7 @@ def cmd_sensitivity(args) -> int:
 
     ov = _overrides(args)
     sp = load_sensitivity(args.file, {"seeds": args.seeds, "set": ov})
-    out = args.out or Path("results/sensitivity") / sp.name
+    out = check_out(args.out or Path("results/sensitivity") / sp.name, args.force)
     print(f"Sensitivity {sp.name}: {', '.join(sp.methods)} over {len(sp.parameters)} parameters, outcomes "
           f"{', '.join(sp.outcomes)}; {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
     t0 = time.perf_counter()

@@ -123,7 +123,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
                    "precision": "stop rule of --until-precision"}, required=("experiment", "scenarios"))
     ex = spec.table("experiment")
     spec.keys(ex, "experiment", EXPERIMENT_KEYS)
-    name = spec.string(ex, "name", "experiment", spec.path.stem)
+    name = spec.name(ex, "name", "experiment")
     title = spec.string(ex, "title", "experiment", f"Experiment {name}", max_len=MAX_TEXT_CHARS)
     desc = spec.string(ex, "description", "experiment", "", max_len=MAX_TEXT_CHARS)
     seeds = spec.seeds(ex, "seeds", "experiment", 5)
@@ -228,7 +228,7 @@ def quick_experiment(refs: list[str], seeds: int = 5, overrides: dict[str, Any] 
     if base not in names:
         raise SpecError(f"--baseline {base!r}: not one of the scenarios; allowed: {', '.join(names)}")
     scenarios.sort(key=lambda s: s.name != base)
-    name = "compare_" + "_vs_".join(names[:3]) + ("_etc" if len(names) > 3 else "")
+    name = ("compare_" + "_vs_".join(names[:3]) + ("_etc" if len(names) > 3 else ""))[:100]  # a folder name
     wm, notes = choose_withdrawal_month(scenarios, withdrawal_month, "--withdrawal-month")
     return Experiment(name, "Scenario comparison: " + ", ".join(names), "", scenarios,
                       list(range(1, seeds + 1)), base, wm, list(HEADLINE_OUTCOMES), Precision(), notes=notes)

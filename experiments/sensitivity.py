@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures import _save, plt
-from analysis.io import publish, staging_dir, write_csv, write_text
+from analysis.io import output_error, publish, staging_dir, write_csv, write_text
 from analysis.metrics import OUTCOMES, outcomes_table
 from analysis.report import fmt, markdown_table
 from model.params import FIELD_GROUP
@@ -95,7 +95,7 @@ def load_sensitivity(path: str | Path, overrides: dict[str, Any] | None = None) 
                   required=("sensitivity", "parameters"))
     s = spec.table("sensitivity")
     spec.keys(s, "sensitivity", SENS_KEYS)
-    name = spec.string(s, "name", "sensitivity", spec.path.stem)
+    name = spec.name(s, "name", "sensitivity")
     desc = spec.string(s, "description", "sensitivity", "", max_len=MAX_TEXT_CHARS)
     methods = s.get("methods", ["morris", "sobol"])
     if isinstance(methods, str):
@@ -359,6 +359,8 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
         write_text(stage / "manifest.json", json.dumps({**meta, "parameters": sp.parameters,
                                                         "base_params": sp.base.params}, indent=2, default=str))
         return publish(stage, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, permission: say what and where, not a traceback
+            raise output_error(err, out) from None
         raise

@@ -19,7 +19,10 @@ from model.scenario import (
     ScenarioError,
     available_scenarios,
     load_scenario,
+    name_problem,
     read_toml,
+    shown,
+    slug_from,
 )
 
 MAX_SEEDS = 10_000          # seeds of one experiment, sweep trial or sensitivity sample (each seed is a model run)
@@ -123,6 +126,16 @@ class Spec:
             self.problem(f"[{where}] {key} = {v!r}", f"not allowed{_suggest(v, choices)}; allowed: "
                                                      + ", ".join(choices))
             return default
+        return v
+
+    def name(self, table: dict, key: str, where: str) -> str:
+        """The output-folder name: a safe slug (default: made from the file's name)."""
+        v = table.get(key)
+        if v is None:
+            return slug_from(self.path.stem)
+        if not isinstance(v, str) or (why := name_problem(v)):
+            self.problem(f"[{where}] {key} = {shown(v)}", "expected a string" if not isinstance(v, str) else why)
+            return slug_from(self.path.stem)
         return v
 
     def seeds(self, table: dict, key: str, where: str, default: int) -> list[int]:

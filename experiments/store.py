@@ -87,11 +87,28 @@ def provenance() -> dict:
             **package_versions(), "platform": platform.platform(), "host": socket.gethostname()}
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` then rename to ``path``; on failure the partial file is removed and an ``OSError``
+    (disk full, permission) becomes one clear error naming the file. Files get the user's umask."""
+    from analysis.io import output_error
+
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise output_error(err, path) from None
+        raise
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def _now() -> str:
@@ -107,9 +124,33 @@ class RunStore:
 
     # -- writing ---------------------------------------------------------------------------------
     def has(self, run_id: str) -> bool:
-        """A complete run of the current model code is stored."""
+        """A complete, readable run of the current model code is stored.
+
+        A run whose Parquet file is damaged (truncated, unreadable, other row count than its manifest
+        says) is reported, its manifest removed, and it counts as missing, so it is run again.
+        """
         m = self.manifest(run_id)
-        return bool(m) and m.get("model_code") == code_version() and (self.runs / f"{run_id}.parquet").exists()
+        pq = self.runs / f"{run_id}.parquet"
+        if not (m and m.get("model_code") == code_version() and pq.exists()):
+            return False
+        why = self._damage(pq, m)
+        if why:
+            _warn(f"stored run {pq} is damaged ({why}); running it again")
+            (self.runs / f"{run_id}.json").unlink(missing_ok=True)
+            return False
+        return True
+
+    @staticmethod
+    def _damage(pq: Path, m: dict) -> str | None:
+        import pyarrow.parquet as papq
+
+        try:
+            rows = papq.read_metadata(pq).num_rows
+        except Exception as err:  # noqa: BLE001 - any read error means the file is unusable
+            return f"unreadable: {str(err).splitlines()[0][:120] if str(err) else type(err).__name__}"
+        if "rows" in m and rows != m["rows"]:
+            return f"{rows} rows, its manifest says {m['rows']}"
+        return None
 
     def manifest(self, run_id: str) -> dict:
         p = self.runs / f"{run_id}.json"
@@ -120,12 +161,16 @@ class RunStore:
 
     def write(self, task, tidy: pd.DataFrame, labels: Sequence[str], seconds: float, worker: str = "") -> None:
         """Store one finished run: the Parquet file first, then the manifest that marks it complete."""
-        self.runs.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            from analysis.io import output_error
+
+            raise output_error(err, self.runs) from None
+        self._clean_stale_tmp()
         run_id = task.run_id
         pq = self.runs / f"{run_id}.parquet"
-        tmp = pq.with_name(f".{pq.name}.{os.getpid()}.tmp")
-        tidy.to_parquet(tmp, index=False)
-        os.replace(tmp, pq)
+        _atomic_write(pq, lambda tmp: tidy.to_parquet(tmp, index=False))
         sc = task.scenario
         man = {
             "run_id": run_id, "labels": list(labels), "scenario": sc.name, "source": sc.source,
@@ -145,6 +190,18 @@ class RunStore:
             return True
         return False
 
+    def _clean_stale_tmp(self) -> None:
+        """Remove partial files (``.NAME.<pid>.tmp``) left in runs/ by a killed process of this host, once."""
+        if getattr(self, "_cleaned", False):
+            return
+        self._cleaned = True
+        from analysis.io import _pid_alive
+
+        for p in self.runs.glob(".*.tmp"):
+            pid = p.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                p.unlink(missing_ok=True)
+
     def read(self, run_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.runs / f"{run_id}.parquet")
 
@@ -154,9 +211,7 @@ class RunStore:
         if idx.empty:
             return None
         path = self.root / "index.parquet"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        idx.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        _atomic_write(path, lambda tmp: idx.to_parquet(tmp, index=False))
         return path
 
     # -- reading ---------------------------------------------------------------------------------
@@ -180,7 +235,15 @@ class RunStore:
         path = self.root / "index.parquet"
         n_files = len(list(self.runs.glob("*.json"))) if self.runs.exists() else 0
         if path.exists():
-            idx = pd.read_parquet(path)
+            try:
+                idx = pd.read_parquet(path)
+            except Exception as err:  # noqa: BLE001 - a damaged index is rebuilt from the run manifests
+                _warn(f"{path} is damaged ({type(err).__name__}); rebuilt from the run manifests")
+                try:
+                    self.write_index()
+                except (OSError, ValueError):  # a read-only folder: the rebuilt index is only used in memory
+                    pass
+                return self.build_index()
             if len(idx) == n_files:
                 return idx
         return self.build_index()

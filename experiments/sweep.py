@@ -139,7 +139,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                   required=("sweep", "levers", "objectives"))
     sw = spec.table("sweep")
     spec.keys(sw, "sweep", SWEEP_KEYS)
-    name = spec.string(sw, "name", "sweep", spec.path.stem)
+    name = spec.name(sw, "name", "sweep")
     desc = spec.string(sw, "description", "sweep", "")
     trials = int(ov.get("trials") or spec.integer(sw, "trials", "sweep", 40, 1, 1_000_000))
     seeds = spec.seeds(sw, "seeds", "sweep", 3)

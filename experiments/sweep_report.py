@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures import _save, plt
-from analysis.io import publish, staging_dir, write_csv, write_text
+from analysis.io import output_error, publish, staging_dir, write_csv, write_text
 from analysis.metrics import OUTCOMES
 from analysis.report import fmt, markdown_table
 from model.params import INSTRUMENTS, instrument_mix
@@ -263,8 +263,10 @@ def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
         write_text(stage / "manifest.json", json.dumps({**meta, "base_params": sp.base.params}, indent=2,
                                                        default=str))
         return publish(stage, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(err, OSError):  # disk full, permission: say what and where, not a traceback
+            raise output_error(err, out) from None
         raise
 
 

@@ -29,6 +29,7 @@ import codecs
 import difflib
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,34 @@ MAX_SET_CHARS = 1_000      # one --set KEY=VALUE
 
 class ScenarioError(ValueError):
     """A scenario or parameter problem, with a message meant for the user."""
+
+
+NAME_MAX = 100  # characters of a name that becomes an output folder
+_SLUG = re.compile(r"[\w.-]+")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (it becomes an output folder name) is unsafe, or None when it is a safe slug."""
+    if not name:
+        return "must not be empty"
+    if len(name) > NAME_MAX or len(name.encode("utf-8", "replace")) > 2 * NAME_MAX:
+        return f"too long ({len(name):,} characters; at most {NAME_MAX})"
+    if not _SLUG.fullmatch(name) or name.startswith("."):
+        return ("it names the output folder, so it may hold only letters, digits, '-', '_' and '.', "
+                "and must not start with '.' (no '/', '\\', spaces or '..')")
+    return None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value, cut to ``limit`` characters for an error message."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit - 5] + "...'" + f" ({len(str(value)):,} characters)"
+
+
+def slug_from(stem: str) -> str:
+    """A safe folder name made from a file's stem (the default name when a file gives none)."""
+    s = re.sub(r"[^\w.-]+", "_", stem).lstrip(".")[:NAME_MAX]
+    return s or "unnamed"
 
 
 @dataclass
@@ -273,12 +302,14 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
         base = dict(load_scenario(parent_path, _seen=(*_seen, path)).params)
     base.update(flat)
     params = validate_params(base, source)
-    name = header.get("name", path.stem)
+    name = header.get("name", slug_from(path.stem))
     desc = header.get("description", "")
     if not isinstance(name, str) or not isinstance(desc, str):
         raise ScenarioError(f"{source}: [scenario] name and description must be strings")
     check_length(source, "[scenario] name", name, MAX_NAME_CHARS)
     check_length(source, "[scenario] description", desc, MAX_TEXT_CHARS)
+    if why := name_problem(name):
+        raise ScenarioError(f"{source}: [scenario] name = {shown(name)}: {why}")
     scen = Scenario(name, desc, params, source)
     if overrides:
         scen = scen.with_overrides(overrides, override_source)
