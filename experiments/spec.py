@@ -120,7 +120,7 @@ class Spec:
                 f"; allowed: {', '.join(choices)}" if choices else ""))
             return default
         if len(v) > max_len:
-            self.problem(f"[{where}] {key}", f"{len(v):,} characters; at most {max_len:,} allowed")
+            self.problem(f"[{where}] {key}", f"{len(v):,} characters; at most {max_len:,} allowed (too long)")
             return default
         if choices and v not in choices:
             self.problem(f"[{where}] {key} = {v!r}", f"not allowed{_suggest(v, choices)}; allowed: "

@@ -136,7 +136,7 @@ def check_length(source: str, where: str, text: str, limit: int) -> None:
     """Refuse a free-text field longer than ``limit`` characters (names end up in file names, figure
     legends and reports)."""
     if len(text) > limit:
-        raise ScenarioError(f"{source}: {where}: {len(text):,} characters; at most {limit:,} allowed")
+        raise ScenarioError(f"{source}: {where}: {len(text):,} characters; at most {limit:,} allowed (too long)")
 
 
 def validate_params(params: dict[str, Any], source: str = "parameters") -> dict[str, Any]:
