@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from analysis.io import release_unused_claims
     from model.scenario import ScenarioError
 
     parser = build_parser()
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        release_unused_claims()
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ def owned_entries(folder) -> set[str] | None:
     except (OSError, ValueError, TypeError):
         legacy = False
     legacy = legacy or any(_is_run_manifest(p) for p in _first(folder / "runs", "*.json", 3))
+    legacy = legacy or (folder / "study.db").is_file()  # a sweep's study store (its default name)
     if not legacy:
         return None
     return {p.name for p in folder.iterdir() if p.name in RESULT_NAMES}
@@ -294,6 +295,22 @@ def out_path(text: str) -> Path:
     return Path(text)
 
 
+_CLAIMED: list[Path] = []  # output folders check_out created in this process
+
+
+def release_unused_claims() -> None:
+    """Remove the output folders :func:`check_out` created in this process that still hold nothing but
+    its marker (a command that failed before writing anything leaves no empty result folder behind)."""
+    while _CLAIMED:
+        p = _CLAIMED.pop()
+        try:
+            if {e.name for e in p.iterdir()} <= {MARKER}:
+                (p / MARKER).unlink(missing_ok=True)
+                p.rmdir()
+        except OSError:
+            pass
+
+
 def check_out(out, force: bool = False) -> Path:
     """Check, before any model runs, that results can be written to ``out`` and that it is ours; claim it.
 
@@ -349,6 +366,8 @@ def check_out(out, force: bool = False) -> Path:
                 if pid.isdigit() and not _pid_alive(int(pid)):
                     tmp.unlink(missing_ok=True)
     try:
+        if not p.exists():
+            _CLAIMED.append(p)
         p.mkdir(parents=True, exist_ok=True)
         if not (p / MARKER).exists():
             _write_marker(p, owned_entries(p) or set())
