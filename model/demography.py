@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import clusters, streams
+from . import clusters, demand, streams
 from .population import fill_firms
 from .production import shock_exposure
 from .state import BLOCK, blocks
@@ -37,6 +37,7 @@ def exit_firms(model) -> int:
     rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
     f.died[rows] = t
+    demand.release_customers(model, rows)
     model.exit_rows = (t, rows)  # archived at the end of the month (MSMEEcosystem._compact)
     model.remove_msme_agents(rows)
     return int(rows.size)
@@ -53,6 +54,7 @@ def enter_firms(model) -> int:
         return 0
     rows = f.add_rows(k)
     fill_firms(f, rows, rng, model.regions, t, model.internet, entrants=True)
+    f.appeal[rows] = demand.entrant_appeal(rng, k, model)  # no customers yet: won month by month
     f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
                                  p["commercial_interest_rate"])
     model.participation_propensity = _extend(model.participation_propensity, f.n, rng)

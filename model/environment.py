@@ -1,4 +1,4 @@
-"""The environment each month: internet penetration, household demand and the shock profile."""
+"""The environment each month: internet penetration and the shock profile (spending: ``demand.py``)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,8 @@ def shock_intensity(p: dict, month: int) -> float:
     return 1.0 if k < half else float(max(0.0, 1.0 - (k - half + 1) / (d - half + 1)))
 
 
-def demand_index(p: dict, month: int) -> float:
-    """Real household demand relative to month 0 (before shocks)."""
-    return float((1.0 + p["demand_growth_per_year"]) ** (month / 12.0))
-
-
 def update(model) -> None:
     """Set this month's environment on the model."""
     p, t = model.p, model.month
     model.internet = internet_penetration(p, t)
     model.shock = shock_intensity(p, t)
-    model.demand = demand_index(p, t)

@@ -14,6 +14,7 @@ from numba import njit
 
 from . import streams
 from .clusters import as_table
+from .demand import group_of
 from .scan import check_rows
 
 # Four marketplaces of falling size with rising commission (assumption: 2-8 %, typical fees).
@@ -94,16 +95,18 @@ def init_marketplaces(model) -> None:
     mt.sellers0 = np.maximum(mt.sellers, 1).astype(float)
 
 
-def buyer_pools(model, local_demand_total: float) -> None:
-    """Buyer spending of each marketplace this month (``mt.pool``), from its sellers ``mt.sellers``:
-    internet penetration x marketplace reach x network effect; the shock shifts demand online."""
+def buyer_pools(model) -> None:
+    """Buyer spending of each marketplace this month (``mt.pool``): the online part of all regions'
+    spending (``demand.online_share``: internet penetration, more in the shock) shared among the
+    marketplaces by reach x network effect. The network effect raises a marketplace's share of
+    online spending, not the total; the online channel diverts spending from local markets."""
     p, mt = model.p, model.market_table
     network = (np.maximum(mt.sellers, 1) / mt.sellers0) ** p["network_effect"]
-    shift = 1.0 + p["shock_online_shift"] * model.shock
-    mt.pool = p["online_demand_share"] * local_demand_total * model.internet * mt.base_reach * network * shift
+    w = mt.base_reach * network
+    mt.pool = model.online_spending * w / w.sum()
 
 
-def update(model, local_demand_total: float) -> None:
+def update(model) -> None:
     """Buyer pools, promotion and ranking: sets ``model.online_demand`` per firm (IDR).
 
     Everything per firm is computed over the sellers only (``model.seller_rows``); other firms get 0.
@@ -125,14 +128,15 @@ def update(model, local_demand_total: float) -> None:
     _promote(srows, OWN_PROMOTION_RATE, _TOOL_SHARE, _TOOL_PER_M, _TOOL_USES_REP, promo_t, promo_i, f.online_revenue,
              f.effort, f.reputation, f.platform_step, f.visibility, f.productivity, f.logistics,
              model.own_promotion, rep, vis, logq, logistics)
-    buyer_pools(model, local_demand_total)
+    buyer_pools(model)
     # ranking score: quality (productivity), reputation, visibility, logistics
     w = RANK_WEIGHTS
     np.log(logq, out=logq)
     model.seller_markets, model.seller_log_quality = ms, logq  # read again by after_sales
     np.log1p(vis, out=vis)
     score = np.exp(w["quality"] * logq + w["reputation"] * rep + w["visibility"] * vis + w["logistics"] * logistics)
-    size = np.sqrt(np.maximum(f.capacity[srows], 1.0) / 1e7)
+    # a seller's scale online is its customer base (its local customers' spending), not its capacity
+    size = np.sqrt(np.maximum(f.customers[srows] * model.spending[group_of(model)[srows]], 1.0) / 1e7)
     model.online_demand = np.zeros(n)
     model.commission_firm = np.zeros(n)
     _orders(srows, ms, score, size, mt.pool, mt.commission, model.online_demand, model.commission_firm)
@@ -165,7 +169,7 @@ def _promote(srows, rate, tool_share, tool_per_m, uses_rep, promo_t, promo_i, on
 @njit(cache=True, nogil=True, error_model="numpy")
 def _orders(srows, ms, score, size, pool, commission, online_demand, commission_firm):
     """Each marketplace's buyer spending shared among its sellers by ranking weight
-    (score x sqrt(capacity / 10^7)); the sellers' commission rate."""
+    (score x sqrt(customer spending / 10^7)); the sellers' commission rate."""
     weight = score * size
     tot = np.zeros(pool.size)
     for j in range(srows.size):

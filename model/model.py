@@ -12,6 +12,7 @@ import numpy as np
 
 from . import (
     clusters,
+    demand,
     demography,
     environment,
     finance,
@@ -95,7 +96,8 @@ class MSMEEcosystem(mesa.Model):
         self.streams.bind(self.firms)  # firm-indexed random numbers follow the firm ids of the rows
         environment.update(self)
         rows = self.firms.add_rows(p["n_firms"])
-        fill_firms(self.firms, rows, init, self.regions, 0, self.internet, entrants=False)
+        fill_firms(self.firms, rows, init, self.regions, 0, self.internet, entrants=False,
+                   price_sensitivity=p["price_sensitivity"])
         f = self.firms
         f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
                                      p["commercial_interest_rate"])
@@ -115,13 +117,14 @@ class MSMEEcosystem(mesa.Model):
         self.exits_month = self.entries_month = self.upgrades_month = self.downgrades_month = 0
         self.upgrades_total = 0
         self._create_agents()
-        # month 0 flows (no decisions): capacity, demand pools, sales and profit
+        # month 0 flows (no decisions): capacity, customers and spending, sales and profit
         clusters.update(self)
         f.capacity[: f.n] = production.capacity(self)
-        production.local_pools(self, f.capacity[: f.n])
+        demand.init_markets(self)
         self._markets()
         production.produce_and_sell(self)
         finance.profit_and_loss(self)
+        demand.init_incomes(self)
         f.income_ewm[: f.n] = np.maximum(f.value_added[: f.n], 0.0)
         # firms already making losses have been doing so for a while (spreads their exits out)
         lossy = f.profit[: f.n] < 0
@@ -226,7 +229,7 @@ class MSMEEcosystem(mesa.Model):
     # ------------------------------------------------------------------------------------------
     def _markets(self) -> None:
         # joint promotion by clusters and the platform's marketing step is added in marketplaces.update
-        marketplaces.update(self, float(self.local_pool0.sum() * self.demand))
+        marketplaces.update(self)
 
     def step(self) -> None:
         """One month, stage by stage (decisions read the state at the start of the month)."""
@@ -236,14 +239,17 @@ class MSMEEcosystem(mesa.Model):
         self.alive_start_month = int(f.alive[:n].sum())
         f.support_month[:n] = 0.0
         f.support_cash[:n] = 0.0
-        environment.update(self)           # internet, demand, shock
+        environment.update(self)           # internet, shock
         clusters.programme_formation(self)  # GR 7/2021 programme founds clusters
         clusters.update(self)              # facilities, spillovers, middlemen, joint promotion
+        demand.aggregate(self)             # spending on MSME goods: exogenous + out of last month's incomes
         governance.update(self)            # council ramp and participation; platform PAS steps
         pg.deliver(self)                   # support approved earlier arrives
         governance.allocate(self)          # this month's budget: awareness, targeting, registry
         self._markets()                    # marketplace reach, promotion and ranking
         production.produce_and_sell(self)  # capacity, local/online/export sales
+        demand.update_customers(self)      # customers leave and choose again; prices; incomes
+        demand.appeal_shocks(self)         # firm-specific demand moves
         finance.settle(self)               # costs, profit, investment, credit, hiring
         marketplaces.after_sales(self)     # reputation
         learning.update(self)              # self-reliance, effort, skills, productivity, adoption

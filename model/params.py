@@ -107,7 +107,29 @@ class Uncertainties(BaseModel):
         description="Yearly rise of internet penetration, share points, slowing near 95 % (64.8 -> 73.7 % users "
                     "2018-2020, FACTS).")
     demand_growth_per_year: float = Field(
-        0.05, ge=-0.2, le=0.3, description="Real growth of household demand a year (Indonesian GDP ~5 %).")
+        0.05, ge=-0.2, le=0.3,
+        description="Real growth a year of the rest of the economy's spending on MSME goods (the exogenous part of "
+                    "demand; Indonesian GDP ~5 %/yr). MSMEs' own incomes add to demand through income_spending_share.")
+    income_spending_share: float = Field(
+        0.5, ge=0.0, le=0.95,
+        description="Share of MSME value added (wages and owners' incomes) spent on MSME goods of the same region "
+                    "the next month (assumption, 0.3-0.7: MPC ~0.7-0.9 out of income x 50-70 % of spending on MSME "
+                    "goods; docs/CORE_V2.md).")
+    price_sensitivity: float = Field(
+        2.0, ge=0.0, le=10.0,
+        description="Elasticity of a firm's customer share to its efficiency (its price advantage; the "
+                    "competitiveness term of Dosi, Fagiolo & Roventini 2010). Assumption, 1-4.")
+    customer_churn: float = Field(
+        0.018, ge=0.0, le=0.5,
+        description="Monthly share of every firm's customers who look again and choose by attractiveness "
+                    "(customer-capital depreciation ~20 %/yr, range 10-35 %; Gourio & Rudanko 2014).")
+    unserved_churn: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Share of the customers a firm fails to serve in a month who leave it (assumption).")
+    appeal_persistence: float = Field(
+        0.99, ge=0.0, le=1.0,
+        description="Monthly persistence of firm-specific demand (appeal, AR(1) in logs; Foster, Haltiwanger & "
+                    "Syverson 2016: demand, not TFP, drives plant size). Assumption.")
     online_demand_share: float = Field(
         0.10, ge=0.0, le=2.0,
         description="National online buyer spending reachable through marketplaces, relative to local demand, "

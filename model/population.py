@@ -136,9 +136,19 @@ def _choice(rng: np.random.Generator, p: np.ndarray, n: int, cdf: np.ndarray | N
 _SECTOR_CDF = _cdf(SECTOR_SHARES)
 
 
+TFP_SD = 0.30  # s.d. of log TFP (assumption, v1)
+
+
 def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions: dict, month: int,
-               internet: float, entrants: bool) -> None:
+               internet: float, entrants: bool, price_sensitivity: float = 2.0) -> None:
     """Draw the attributes of new firms (initial population or entrants) into ``rows``.
+
+    Initial firms' TFP is drawn correlated with their scale (capital and workers): their month-0
+    customers are proportional to capacity, and with the choice rule of ``demand.py`` (customers
+    ~ efficiency^price_sensitivity x appeal) the covariance that makes their appeal independent of
+    TFP is ``(price_sensitivity - 1) var(log TFP)`` with log scale. Larger firms are then more
+    productive on average (Hsieh & Olken 2014, Indonesia), and the month-0 joint distribution of
+    TFP and appeal is one the monthly rules keep (appeal and TFP move independently).
 
     Entrants are all micro (class 0): the terms in ``cls`` are then 0 and left out (adding 0.0
     changes nothing), which saves a NumPy call each on a few rows a month."""
@@ -160,7 +170,16 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
         state.workers[rows] = WORKER_MIN[0] + rng.poisson(WORKER_EXTRA_MEAN[0], n)
     else:
         state.workers[rows] = WORKER_MIN[cls] + rng.poisson(WORKER_EXTRA_MEAN[cls])
-    state.productivity[rows] = np.exp(0.30 * rng.standard_normal(n) - 0.045)
+    z = rng.standard_normal(n)
+    if entrants:
+        state.productivity[rows] = np.exp(TFP_SD * z - 0.045)
+    else:
+        log_scale = 0.45 * np.log(np.maximum(capital, 1.0)) + 0.55 * np.log(np.maximum(state.workers[rows], 1.0))
+        v = float(log_scale.var()) if n > 1 else 0.0
+        beta = (price_sensitivity - 1.0) * TFP_SD ** 2 / v if v > 0 else 0.0
+        beta = min(max(beta, 0.0), TFP_SD / np.sqrt(v)) if v > 0 else 0.0  # at most a correlation of 1
+        resid = np.sqrt(max(TFP_SD ** 2 - beta * beta * v, 0.0))
+        state.productivity[rows] = np.exp(beta * (log_scale - log_scale.mean()) + resid * z - 0.045)
     size = cls if entrants else size_class(capital)  # entrants' capital is clipped to the micro limit
     state.size_class[rows] = size
     state.initial_class[rows] = size

@@ -1,10 +1,13 @@
-"""Production and markets: capacity from capital, workers and productivity; sales through local,
+"""Production and sales: capacity from capital, workers and productivity; sales through local,
 online and export channels.
 
-Local demand is a pool per (region, sector) that grows with household demand; firms share it in
-proportion to capacity weighted by market reach and quality, so a subsidised firm's gain is partly
-taken from its unsubsidised neighbours (Criscuolo et al. 2019, FACTS). Manufacturers outside
-cluster arrangements sell locally through middlemen, who keep a margin (seed 003).
+A firm's local demand is its customers' share of its market's local spending (``demand.py``):
+customers are won through price, quality and reach, never through capacity, so a subsidised firm's
+gain is taken from its unsubsidised neighbours only as it wins their customers (Criscuolo et al.
+2019, FACTS). Capacity caps sales: local demand a firm cannot serve goes, this month, to firms of
+its market with spare capacity (in proportion to their customers), and costs it customers next
+month. Manufacturers outside cluster arrangements sell locally through middlemen, who keep a
+margin (seed 003).
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ import numpy as np
 from numba import njit
 
 from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
+from .demand import EXPORT_POOL, INITIAL_UTILISATION, LOGISTICS_COST_CUT, group_of  # noqa: F401 (re-exported)
 from .population import VA_SHARE
 from .scan import check_rows
 from .state import blocks
 
-A_SCALE = 12000.0     # IDR of monthly output per unit of K^0.45 L^0.55 (micro VA ~4.5 M per worker a month, FACTS GDP share)
+A_SCALE = 12000.0     # IDR of monthly output per unit of K^0.45 L^0.55 (micro VA ~4.5 M per worker a month,
+#                       FACTS GDP share)
 ALPHA = 0.45          # capital elasticity
-INITIAL_UTILISATION = 0.85
-EXPORT_POOL = 0.03    # world demand reachable by firms with export networks, share of local demand
-LOGISTICS_COST_CUT = 0.03
 
 
 def shock_exposure(model, where: str) -> tuple[bool, np.ndarray, float]:
@@ -74,26 +76,14 @@ def capacity(model, sl: slice | None = None) -> np.ndarray:
     return base
 
 
-def group_of(model) -> np.ndarray:
-    """Region-sector group of every firm (index of its local demand pool)."""
-    f = model.firms
-    return f.derived("group", lambda r: f.region[r].astype(np.int64) * 8 + f.sector[r], dtype=np.int64)
-
-
-def local_pools(model, cap: np.ndarray) -> None:
-    """Set the base local demand pools from initial capacity (called once at set-up)."""
-    f, n = model.firms, model.firms.n
-    rs = f.region[:n].astype(np.int64) * 8 + f.sector[:n]
-    model.local_pool0 = np.bincount(rs, weights=cap, minlength=model.p["n_regions"] * 8) * INITIAL_UTILISATION
-
-
 def produce_and_sell(model) -> None:
     """Capacity, demand by channel, sales, revenue and value added for every firm.
 
-    Two compiled passes over blocks of rows (:func:`_capacity_weights`, :func:`_sell`): capacity
-    and market weights, then, after the region-sector and export totals, sales. Dead firms have no
-    capacity, so every flow is 0 for them. ``K^a L^(1-a)`` is computed as
-    ``exp(a log K + (1-a) log L)`` in NumPy passes (SIMD; ~20x faster than ``pow``).
+    Three compiled passes over the rows: capacity and export weights (:func:`_capacity_weights`);
+    own demand and first sales, with each market's unserved local demand and spare capacity
+    (:func:`_demand`); the unserved demand taken up by firms with spare capacity, revenue and value
+    added (:func:`_sell`). Dead firms have no capacity, so every flow is 0 for them.
+    ``K^a L^(1-a)`` is computed as ``exp(a log K + (1-a) log L)`` in NumPy passes (SIMD).
     """
     p, f, n = model.p, model.firms, model.firms.n
     s = model.shock
@@ -108,39 +98,41 @@ def produce_and_sell(model) -> None:
     input_share = f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
     check_rows(n, "production.produce_and_sell", facility=fac_i, agglomeration=agg_i, export=ex_i,
                online_demand=model.online_demand, middleman=model.middleman_factor_firm)
-    w = np.empty(n)
     we = np.empty(n)
-    tot = np.zeros(model.local_pool0.size)
     we_tot = 0.0
     supply_scale = float(p["shock_supply_cut"] * s)
+    spending = model.spending
     for sl in blocks(n):
         kl = capital_labour(f, sl)
         # one running sum in row order across blocks: the same additions whatever the block size and
         # wherever dead rows (skipped) sit, so compacting them away does not change its last bits
         we_tot = _capacity_weights(sl.start, sl.stop, kl, shock, supply_scale, exp_arr, f.productivity,
-                                   fac_t, fac_i, agg_t, agg_i, ex_t, ex_i, f.alive, f.market_reach, rs,
-                                   f.capacity, w, we, tot, we_tot)
-    np.maximum(tot, 1e-300, out=tot)
-    pool = model.local_pool0 * model.demand
-    # export buyers: a world pool shared by firms whose cluster has export networks (seed 003)
-    world = EXPORT_POOL * model.local_pool0.sum() * model.demand
-    _sell(0, n, pool, tot, float(world), max(we_tot, 1e-300), shock, float(p["shock_demand_cut"] * s),
-          float(0.3 * p["shock_supply_cut"] * s), exp_arr, float(p["middleman_margin"]), rs, w, we,
-          model.online_demand, model.middleman_factor_firm, input_share, fac_t, fac_i, f.alive, f.logistics,
-          f.capacity, f.online_revenue, f.export_revenue, f.revenue, f.value_added, f.utilisation)
+                                   fac_t, fac_i, agg_t, agg_i, ex_t, ex_i, f.alive, f.customers, spending, rs,
+                                   f.capacity, we, we_tot)
+    pool = model.local_pool
+    ng = pool.size
+    unserved = np.zeros(ng)
+    spare_w = np.zeros(ng)
+    d_local = np.empty(n)
+    d_export = np.empty(n)
+    _demand(n, pool, float(model.world_pool), max(we_tot, 1e-300), rs, we, model.online_demand, f.alive,
+            f.customers, f.capacity, d_local, d_export, f.demand, f.unfilled, unserved, spare_w)
+    _sell(n, float(p["middleman_margin"]), shock, float(0.3 * p["shock_supply_cut"] * s), exp_arr, rs, unserved,
+          spare_w, d_local, d_export, model.online_demand, model.middleman_factor_firm, input_share, fac_t, fac_i,
+          f.alive, f.logistics, f.customers, f.capacity, f.demand, f.online_revenue, f.export_revenue, f.revenue,
+          f.value_added, f.utilisation)
     model.local_demand_total = float(pool.sum())
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _capacity_weights(lo, hi, kl, shock, supply_scale, exposure, productivity, fac_t, fac_i, agg_t, agg_i,
-                      ex_t, ex_i, alive, market_reach, group, capacity, w, we, tot, we_sum):
-    """Rows ``lo..hi-1``: capacity (``kl`` = the block's K^a L^(1-a)), the local-market weight
-    (capacity x reach x sqrt(quality)) summed per region-sector group into ``tot``, and the export
-    weight; returns ``we_sum`` plus the block's export weights, added in row order."""
+                      ex_t, ex_i, alive, customers, spending, group, capacity, we, we_sum):
+    """Rows ``lo..hi-1``: capacity (``kl`` = the block's K^a L^(1-a)) and the export weight (the
+    firm's local customers' spending x its cluster's export access x quality); returns ``we_sum``
+    plus the block's export weights, added in row order."""
     for i in range(lo, hi):
         if not alive[i]:
             capacity[i] = 0.0
-            w[i] = 0.0
             we[i] = 0.0
             continue
         prod = productivity[i]
@@ -148,23 +140,50 @@ def _capacity_weights(lo, hi, kl, shock, supply_scale, exposure, productivity, f
         if shock:  # disrupted inputs cut usable capacity
             cap *= 1.0 - supply_scale * exposure[i] * 0.5
         capacity[i] = cap
-        wi = (1.0 + market_reach[i]) * cap * np.sqrt(prod)
-        w[i] = wi
-        tot[group[i]] += wi
-        wei = cap * ex_t[ex_i[i]] * prod
+        wei = customers[i] * spending[group[i]] * ex_t[ex_i[i]] * prod
         we[i] = wei
         we_sum += wei
     return we_sum
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _sell(lo, hi, pool, tot, world, we_tot, shock, demand_cut, supply_cost, exposure, margin_rate, group, w, we,
-          online_demand, middleman, input_share, fac_t, fac_i, alive, logistics,
-          capacity, online_revenue, export_revenue, revenue, value_added, utilisation):
-    """Rows ``lo..hi-1``: local, online and export demand, sales up to capacity, revenue net of
-    the middleman margin, value added net of inputs (dearer in the shock, cheaper with shared
-    facilities and logistics support), and utilisation."""
-    for i in range(lo, hi):
+def _demand(n, pool, world, we_tot, group, we, online_demand, alive, customers, capacity, d_local, d_export,
+            demand, unfilled, unserved, spare_w):
+    """Per row: own local demand (customers x the market's local spending), export and online
+    demand, what capacity leaves unserved; per market, the unserved local demand and the spare
+    capacity weighted by customers."""
+    for i in range(n):
+        if not alive[i]:
+            d_local[i] = 0.0
+            d_export[i] = 0.0
+            demand[i] = 0.0
+            unfilled[i] = 0.0
+            continue
+        g = group[i]
+        dl = pool[g] * customers[i]
+        dx = world * we[i] / we_tot
+        d = dl + dx + online_demand[i]
+        d_local[i] = dl
+        d_export[i] = dx
+        demand[i] = d
+        cap = capacity[i]
+        if d > cap:
+            unfilled[i] = d - cap
+            unserved[g] += dl * (d - cap) / d
+        else:
+            unfilled[i] = 0.0
+            spare_w[g] += (cap - d) * customers[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sell(n, margin_rate, shock, supply_cost, exposure, group, unserved, spare_w, d_local, d_export, online_demand,
+          middleman, input_share, fac_t, fac_i, alive, logistics, customers, capacity, demand, online_revenue,
+          export_revenue, revenue, value_added, utilisation):
+    """Per row: sales up to capacity, plus a share of the market's unserved local demand for firms
+    with spare capacity (in proportion to spare capacity x customers, at most the spare capacity);
+    revenue net of the middleman margin on local sales, value added net of inputs (dearer in the
+    shock, cheaper with shared facilities and logistics support), and utilisation."""
+    for i in range(n):
         if not alive[i]:
             online_revenue[i] = 0.0
             export_revenue[i] = 0.0
@@ -174,21 +193,19 @@ def _sell(lo, hi, pool, tot, world, we_tot, shock, demand_cut, supply_cost, expo
             continue
         g = group[i]
         cap = capacity[i]
-        d_local = pool[g] * w[i] / tot[g]
-        d_export = world * we[i] / we_tot
-        if shock:
-            cut = 1.0 - demand_cut * exposure[i]
-            d_local *= cut
-            d_export *= cut
-        d_online = online_demand[i]
-        demand = d_local + d_online + d_export
-        sales = min(cap, demand)
-        frac = sales / max(demand, 1e-300)
-        online = frac * d_online
-        export = frac * d_export
+        d = demand[i]
+        sales = min(cap, d)
+        frac = sales / d if d > 0 else 0.0
+        local = d_local[i] * frac
+        if d < cap and spare_w[g] > 0:
+            extra = min(unserved[g] * (cap - d) * customers[i] / spare_w[g], cap - d)
+            local += extra
+            sales += extra
+        online = frac * online_demand[i]
+        export = frac * d_export[i]
         online_revenue[i] = online
         export_revenue[i] = export
-        rev = d_local * frac * (1.0 - margin_rate * middleman[i]) + online + export
+        rev = local * (1.0 - margin_rate * middleman[i]) + online + export
         revenue[i] = rev
         inputs = sales * input_share[i]
         if shock:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import clusters, demography, environment, governance, marketplaces, production, streams
+from . import clusters, demand, demography, environment, governance, marketplaces, production, streams
 from . import finance as fin
 from . import learning as lrn
 from . import programmes as pg
@@ -218,7 +218,8 @@ class ReferenceMSME(MSME):
         m.own_promotion[r] = own
         score = float(np.exp(RANK["quality"] * np.log(self.productivity) + RANK["reputation"] * self.reputation
                              + RANK["visibility"] * np.log1p(vis) + RANK["logistics"] * self.logistics))
-        m.ranking_weight[r] = score * float(np.sqrt(max(self.capacity, 1.0) / 1e7))
+        scale = self.customers * float(m.spending[m.group[r]])  # its customer base, not its capacity
+        m.ranking_weight[r] = score * float(np.sqrt(max(scale, 1.0) / 1e7))
 
     def is_seller(self) -> bool:
         return self.marketplace >= 0
@@ -246,7 +247,7 @@ class ReferenceMSME(MSME):
         return 1.0 - m.p["collaboration_softening"] * min(max(collab, 0.0), 1.0)
 
     def plan_production(self) -> None:
-        """Capacity from capital, workers and productivity; weight in the local and export markets."""
+        """Capacity from capital, workers and productivity; the export weight from its customers."""
         m, r, p, s = self.model, self.row, self.model.p, self.model.shock
         kl = float(np.exp(production.ALPHA * np.log(max(self.capital, 1.0))
                           + (1 - production.ALPHA) * np.log(max(self.workers, 1.0))))   # K^a L^(1-a)
@@ -255,25 +256,39 @@ class ReferenceMSME(MSME):
         if s > 0:
             cap = cap * (1.0 - p["shock_supply_cut"] * s * self.exposure() * 0.5)
         self.capacity = cap
-        sqrt_p = float(np.sqrt(self.productivity))
-        m.local_weight[r] = (1.0 + self.market_reach) * cap * sqrt_p
-        m.export_weight[r] = cap * float(m.cluster_export_firm[r]) * self.productivity
+        g = int(m.group[r])
+        m.export_weight[r] = self.customers * float(m.spending[g]) * float(m.cluster_export_firm[r]) * self.productivity
+
+    def take_orders(self) -> None:
+        """Orders from its customers (local), marketplaces and export buyers; what capacity leaves
+        unserved goes to the market's pool of unserved local demand, spare capacity is offered."""
+        m, r = self.model, self.row
+        g = int(m.group[r])
+        d_local = float(m.local_pool[g]) * self.customers
+        d_export = m.world_pool * m.export_weight[r] / max(m.export_total, 1e-300)
+        d = d_local + d_export + float(m.online_demand[r])
+        m.d_local[r], m.d_export[r] = d_local, d_export
+        self.demand = d
+        if d > self.capacity:
+            self.unfilled = d - self.capacity
+            m.unserved[g] += d_local * (d - self.capacity) / d
+        else:
+            self.unfilled = 0.0
+            m.spare_w[g] += (self.capacity - d) * self.customers
 
     def sell(self) -> None:
-        """Sales through local, online and export channels; revenue and value added."""
+        """Sales up to capacity, plus a share of its market's unserved local demand if it has spare
+        capacity; revenue (net of the middleman margin) and value added."""
         m, r, p, s = self.model, self.row, self.model.p, self.model.shock
         g = int(m.group[r])
-        d_local = m.local_pool[g] * m.local_weight[r] / max(m.local_total[g], 1e-300)
-        d_online = float(m.online_demand[r])
-        d_export = m.world_pool * m.export_weight[r] / max(m.export_total, 1e-300)
-        if s > 0:
-            cut = 1.0 - p["shock_demand_cut"] * s * self.exposure()
-            d_local, d_export = d_local * cut, d_export * cut
-        demand = d_local + d_online + d_export
-        cap = self.capacity
-        sales = min(cap, demand)
-        frac = sales / max(demand, 1e-300)
-        local, online, export = d_local * frac, frac * d_online, frac * d_export
+        cap, d = self.capacity, self.demand
+        sales = min(cap, d)
+        frac = sales / d if d > 0 else 0.0
+        local = float(m.d_local[r]) * frac
+        if d < cap and m.spare_w[g] > 0:
+            extra = min(float(m.unserved[g]) * (cap - d) * self.customers / float(m.spare_w[g]), cap - d)
+            local, sales = local + extra, sales + extra
+        online, export = frac * float(m.online_demand[r]), frac * float(m.d_export[r])
         keep = 1.0 - p["middleman_margin"] * float(m.middleman_factor_firm[r])
         revenue = local * keep + online + export
         inputs = sales * (1.0 - VA_SHARE[self.sector])
@@ -284,6 +299,40 @@ class ReferenceMSME(MSME):
         self.revenue, self.online_revenue, self.export_revenue = revenue, online, export
         self.value_added = revenue - inputs
         self.utilisation = sales / max(cap, 1e-300)
+
+    # ---- customers (demand.py) ------------------------------------------------------------------
+    def attractiveness(self) -> float:
+        """exp(price_sensitivity x log efficiency + appeal + log(1 + reach)); efficiency is its
+        price advantage (demand.efficiency)."""
+        m, r = self.model, self.row
+        eff = float(demand.efficiency(self.productivity, float(m.facility_usage_firm[r]),
+                                      float(m.agglomeration_firm[r]), self.logistics))
+        m.eff[r] = eff
+        return float(np.exp(m.p["price_sensitivity"] * np.log(eff) + self.appeal + np.log1p(self.market_reach)))
+
+    def lose_customers(self) -> None:
+        """Churn, and customers it failed to serve, leave to look again."""
+        m, p = self.model, self.model.p
+        g = int(m.group[self.row])
+        u = self.unfilled / self.demand if self.demand > 0 else 0.0
+        lost = self.customers * min(p["customer_churn"] + p["unserved_churn"] * u, 1.0)
+        self.customers = self.customers - lost
+        m.looking[g] += lost
+        w = self.attractiveness()
+        m.attract[self.row] = w
+        m.attract_total[g] += w
+
+    def win_customers(self) -> None:
+        """Its share of the customers looking in its market, by attractiveness; its appeal moves."""
+        m, p, r = self.model, self.model.p, self.row
+        g = int(m.group[r])
+        b = self.customers + float(m.looking[g]) * float(m.attract[r]) / float(m.attract_total[g])
+        self.customers = b
+        m.cost[g] += b / float(m.eff[r])
+        m.cust[g] += b
+        rho = p["appeal_persistence"]
+        z = m.streams.normal_at(m.month, demand.DEMAND, self.firm_id)
+        self.appeal = self.appeal * rho + z * (np.sqrt(1.0 - rho * rho) * m.appeal_sd)
 
     # ---- finance ------------------------------------------------------------------------------------
     def settle_accounts(self) -> None:
@@ -394,6 +443,8 @@ class ReferenceMSME(MSME):
         if insolvent or self.draw(streams.EXIT) < hazard:
             self.alive = False
             self.died = m.month
+            m.waiting_customers[int(m.group[self.row])] += self.customers  # they choose again next month
+            self.customers = 0.0
             m.exits_month += 1
             m.msme_by_row.pop(self.row, None)
             self.remove()
@@ -438,8 +489,8 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
     def _per_firm_arrays(self) -> None:
         n = self.firms.n
         self.group = production.group_of(self)
-        for name in ("local_weight", "export_weight", "online_demand", "commission_firm", "own_promotion",
-                     "ranking_weight"):
+        for name in ("export_weight", "online_demand", "commission_firm", "own_promotion", "ranking_weight",
+                     "d_local", "d_export", "eff", "attract"):
             setattr(self, name, np.zeros(n))
 
     # ------------------------------------------------------------------------------------------
@@ -454,6 +505,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         environment.update(self)
         clusters.programme_formation(self)
         clusters.update(self)                      # cluster means and per-member effects (aggregate)
+        demand.aggregate(self)                     # spending of each market (aggregate)
         self._per_firm_arrays()
         mode = self.p["governance_mode"]
         if mode == "self_governance":
@@ -467,6 +519,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self._allocate()                           # programmes choose recipients
         self._markets()                            # marketplace promotion, ranking and orders
         self._produce_and_sell()
+        self._customers()
         firms.shuffle_do("settle_accounts")
         self._after_sales()
         firms.shuffle_do("learn_and_adopt")
@@ -488,7 +541,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         sellers = sorted(a.row for a in firms if a.is_seller())
         ms = self.firms.marketplace[sellers].astype(np.int64)
         mt.sellers = np.bincount(ms, minlength=mt.n)
-        marketplaces.buyer_pools(self, float(self.local_pool0.sum() * self.demand))
+        marketplaces.buyer_pools(self)
         self.weight_total = np.bincount(ms, weights=self.ranking_weight[sellers], minlength=mt.n)
         for r in sellers:
             self.msme_by_row[r].get_orders()
@@ -496,14 +549,27 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
     def _produce_and_sell(self) -> None:
         firms = self.firms_agents
         firms.shuffle_do("plan_production")
-        self.local_pool = self.local_pool0 * self.demand
-        self.local_total = np.bincount(self.group, weights=self.local_weight, minlength=self.local_pool0.size)
-        self.world_pool = production.EXPORT_POOL * self.local_pool0.sum() * self.demand
+        ng = self.local_pool.size
         # a running sum in row order, as production.produce_and_sell (np.cumsum adds one by one)
         self.export_total = float(np.cumsum(self.export_weight)[-1]) if self.export_weight.size else 0.0
+        self.unserved, self.spare_w = np.zeros(ng), np.zeros(ng)
+        firms.shuffle_do("take_orders")
         firms.shuffle_do("sell")
         self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)
         self.local_demand_total = float(self.local_pool.sum())
+
+    def _customers(self) -> None:
+        """Customers leave and choose again (demand.update_customers, agent by agent); the markets'
+        price indices and the regions' incomes."""
+        ng = self.local_pool.size
+        firms = self.firms_agents
+        self.looking = self.waiting_customers.copy()
+        self.waiting_customers = np.zeros(ng)
+        self.attract_total, self.cost, self.cust = np.zeros(ng), np.zeros(ng), np.zeros(ng)
+        firms.shuffle_do("lose_customers")
+        firms.shuffle_do("win_customers")
+        self.price_index = np.where(self.cust > 0, self.cost / np.maximum(self.cust, 1e-300) / self.cost0, 1.0)
+        self.region_income = demand.region_income(self)
 
     def _after_sales(self) -> None:
         mt, f = self.market_table, self.firms

@@ -40,6 +40,11 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "workers": (np.float64, 0.0),       # persons
     "productivity": (np.float64, 1.0),  # TFP index (mean 1 at start)
     "absorbed": (np.float64, 0.0),      # log points of productivity absorbed from the cluster (spillover)
+    # customers (demand.py)
+    "customers": (np.float64, 0.0),     # share of its local market's customers
+    "appeal": (np.float64, 0.0),        # log demand shifter (persistent, AR(1))
+    "demand": (np.float64, 0.0),        # IDR/month: orders from its own customers, all channels, this month
+    "unfilled": (np.float64, 0.0),      # IDR/month: of which it could not serve
     "size_class": (np.int8, 0),         # 0 micro, 1 small, 2 medium, 3 large (from capital)
     "initial_class": (np.int8, 0),      # class at month 0 or at entry
     "max_class": (np.int8, 0),          # highest class reached
