@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.special import ndtr, ndtri
 
 from . import streams
 from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
 from .scan import check_rows
 
 INITIAL_UTILISATION = 0.85  # month-0 demand as a share of capacity (v1's pools)
+APPEAL_KNOTS = 1024          # quantiles of the month-0 appeal distribution kept for the copula
 DEMAND = 200                 # stream purpose of the appeal shocks
 EXPORT_POOL = 0.03           # world demand reachable by exporters, share of month-0 spending (v1)
 LOGISTICS_COST_CUT = 0.03
@@ -101,9 +103,16 @@ def init_markets(model) -> None:
     eff = efficiency(f.productivity[:n], np.asarray(model.facility_usage_firm), np.asarray(model.agglomeration_firm),
                      f.logistics[:n])
     log_app = np.log(np.maximum(cap, 1e-300)) - p["price_sensitivity"] * np.log(eff) - np.log1p(f.market_reach[:n])
-    model.appeal_mean = float(log_app.mean())
-    model.appeal_sd = float(log_app.std())
-    f.appeal[:n] = log_app - model.appeal_mean  # centred: exp(E) stays near 1
+    log_app -= log_app.mean()  # centred: exp(E) stays near 1
+    f.appeal[:n] = log_app
+    # appeal moves through its normal score (a Gaussian-copula AR(1)): each firm's rank moves, the
+    # month-0 distribution of appeal (heavy-tailed, like firm sizes) stays
+    order = np.argsort(log_app, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = (np.arange(n) + 0.5) / n
+    f.appeal_z[:n] = ndtri(ranks)
+    model.appeal_probs = (np.arange(APPEAL_KNOTS) + 0.5) / APPEAL_KNOTS
+    model.appeal_table = np.quantile(log_app, model.appeal_probs)
     model.market_region = np.arange(n_groups) // 8
     model.spending0 = tot * INITIAL_UTILISATION
     region_sp = np.bincount(model.market_region, weights=model.spending0, minlength=p["n_regions"])
@@ -141,16 +150,25 @@ def init_incomes(model) -> None:
     model.exogenous0 = np.maximum(model.spending0 - induced, 0.0)
 
 
+def appeal_of(model, z):
+    """Appeal at normal score ``z``: the month-0 distribution's quantile at ``ndtr(z)``."""
+    return np.interp(ndtr(z), model.appeal_probs, model.appeal_table)
+
+
 def appeal_shocks(model) -> None:
-    """Appeal follows an AR(1) in logs around 0 with the month-0 spread (persistence
-    ``appeal_persistence`` a month): firm-specific demand moves, the distribution does not."""
+    """Appeal's normal score follows an AR(1) (persistence ``appeal_persistence`` a month) and
+    appeal is read from the month-0 distribution at that score: firm-specific demand moves, the
+    distribution does not (a Gaussian copula; heavy tails kept)."""
     f, n, p = model.firms, model.firms.n, model.p
     rho = p["appeal_persistence"]
+    if rho >= 1.0:
+        return
     z = model.streams.normal(model.month, DEMAND, n)
-    z *= np.sqrt(1.0 - rho * rho) * model.appeal_sd
-    a = f.appeal[:n]
-    a *= rho
-    a += z
+    z *= np.sqrt(1.0 - rho * rho)
+    zz = f.appeal_z[:n]
+    zz *= rho
+    zz += z
+    f.appeal[:n] = appeal_of(model, zz)
 
 
 def update_customers(model) -> None:
@@ -224,10 +242,12 @@ def _choose(n, group, alive, w, pool, wsum, eff, customers, cost, bsum):
         bsum[g] += b
 
 
-def entrant_appeal(rng: np.random.Generator, k: int, model) -> np.ndarray:
-    """Appeal of ``k`` entrants: drawn from the incumbents' distribution at month 0. They start
+def entrant_appeal(rng: np.random.Generator, rows: slice, model) -> None:
+    """Appeal of entrants ``rows``: drawn from the incumbents' distribution at month 0. They start
     with no customers and win them through the monthly choice (customer capital takes years)."""
-    return model.appeal_sd * rng.standard_normal(k)
+    z = rng.standard_normal(rows.stop - rows.start)
+    model.firms.appeal_z[rows] = z
+    model.firms.appeal[rows] = appeal_of(model, z)
 
 
 __all__ = ["aggregate", "init_markets", "init_incomes", "update_customers", "appeal_shocks", "efficiency",

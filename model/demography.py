@@ -54,7 +54,7 @@ def enter_firms(model) -> int:
         return 0
     rows = f.add_rows(k)
     fill_firms(f, rows, rng, model.regions, t, model.internet, entrants=True)
-    f.appeal[rows] = demand.entrant_appeal(rng, k, model)  # no customers yet: won month by month
+    demand.entrant_appeal(rng, rows, model)  # no customers yet: won month by month
     f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
                                  p["commercial_interest_rate"])
     model.participation_propensity = _extend(model.participation_propensity, f.n, rng)

@@ -331,8 +331,10 @@ class ReferenceMSME(MSME):
         m.cost[g] += b / float(m.eff[r])
         m.cust[g] += b
         rho = p["appeal_persistence"]
-        z = m.streams.normal_at(m.month, demand.DEMAND, self.firm_id)
-        self.appeal = self.appeal * rho + z * (np.sqrt(1.0 - rho * rho) * m.appeal_sd)
+        if rho < 1.0:  # its appeal's normal score moves; appeal is read from the month-0 distribution
+            z = m.streams.normal_at(m.month, demand.DEMAND, self.firm_id)
+            self.appeal_z = self.appeal_z * rho + z * np.sqrt(1.0 - rho * rho)
+            self.appeal = float(demand.appeal_of(m, np.array([self.appeal_z]))[0])
 
     # ---- finance ------------------------------------------------------------------------------------
     def settle_accounts(self) -> None:

@@ -42,7 +42,8 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "absorbed": (np.float64, 0.0),      # log points of productivity absorbed from the cluster (spillover)
     # customers (demand.py)
     "customers": (np.float64, 0.0),     # share of its local market's customers
-    "appeal": (np.float64, 0.0),        # log demand shifter (persistent, AR(1))
+    "appeal": (np.float64, 0.0),        # log demand shifter (persistent; read from appeal_z)
+    "appeal_z": (np.float64, 0.0),      # normal score of appeal (AR(1), demand.appeal_shocks)
     "demand": (np.float64, 0.0),        # IDR/month: orders from its own customers, all channels, this month
     "unfilled": (np.float64, 0.0),      # IDR/month: of which it could not serve
     "size_class": (np.int8, 0),         # 0 micro, 1 small, 2 medium, 3 large (from capital)
