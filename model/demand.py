@@ -30,16 +30,20 @@ customers loses them to competitors.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
 from . import streams
 from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
 from .scan import check_rows
+from .streams import uniform_of
 
 INITIAL_UTILISATION = 0.85  # month-0 demand as a share of capacity (v1's pools)
 APPEAL_KNOTS = 1024          # quantiles of the month-0 appeal distribution kept for the copula
+APPEAL_MOVES = 1.0 / 12      # monthly chance a firm's appeal moves (on average once a year; assumption)
 DEMAND = 200                 # stream purpose of the appeal shocks
 EXPORT_POOL = 0.03           # world demand reachable by exporters, share of month-0 spending (v1)
 LOGISTICS_COST_CUT = 0.03
@@ -150,25 +154,64 @@ def init_incomes(model) -> None:
     model.exogenous0 = np.maximum(model.spending0 - induced, 0.0)
 
 
-def appeal_of(model, z):
-    """Appeal at normal score ``z``: the month-0 distribution's quantile at ``ndtr(z)``."""
-    return np.interp(ndtr(z), model.appeal_probs, model.appeal_table)
+@njit(cache=True, nogil=True, error_model="numpy")
+def appeal_at(z, table):
+    """Appeal at normal score ``z``: the month-0 distribution's quantile at Phi(z), linear between
+    the ``table``'s knots (quantiles at probabilities (k + 0.5) / K)."""
+    k = table.size
+    x = 0.5 * math.erfc(-z / math.sqrt(2.0)) * k - 0.5
+    if x <= 0.0:
+        return table[0]
+    if x >= k - 1:
+        return table[k - 1]
+    j = int(x)
+    return table[j] + (x - j) * (table[j + 1] - table[j])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _appeal_values(z, table, out):
+    """:func:`appeal_at` of each score in ``z``, into ``out``."""
+    for i in range(z.size):
+        out[i] = appeal_at(z[i], table)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def appeal_move(z, u1, u2, rho, table):
+    """One move of a firm's appeal: its normal score ``z`` takes an AR(1) step with persistence
+    ``rho`` and a standard normal shock (Box-Muller on ``u1``, ``u2``); returns (score, appeal)."""
+    eps = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+    z = rho * z + math.sqrt(1.0 - rho * rho) * eps
+    return z, appeal_at(z, table)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _appeal_moves(n, seed_move, seed_1, seed_2, terms, prob, rho, table, alive, appeal_z, appeal):
+    """Alive rows whose appeal moves this month (a uniform below ``prob``) take :func:`appeal_move`."""
+    for i in range(n):
+        if alive[i] and uniform_of(seed_move, terms[i]) < prob:
+            z, a = appeal_move(appeal_z[i], uniform_of(seed_1, terms[i]), uniform_of(seed_2, terms[i]), rho, table)
+            appeal_z[i] = z
+            appeal[i] = a
+
+
+def move_persistence(p: dict) -> float:
+    """Persistence of a move: ``appeal_persistence`` (a month) over the months between moves."""
+    return float(p["appeal_persistence"] ** (1.0 / APPEAL_MOVES))
 
 
 def appeal_shocks(model) -> None:
-    """Appeal's normal score follows an AR(1) (persistence ``appeal_persistence`` a month) and
-    appeal is read from the month-0 distribution at that score: firm-specific demand moves, the
-    distribution does not (a Gaussian copula; heavy tails kept)."""
-    f, n, p = model.firms, model.firms.n, model.p
-    rho = p["appeal_persistence"]
-    if rho >= 1.0:
+    """Firm-specific demand moves (on average once a year): the firm's appeal's normal score takes
+    an AR(1) step (persistence ``appeal_persistence`` a month, compounded over the months between
+    moves) and appeal is read from the month-0 distribution at that score. Each firm's rank moves,
+    the distribution of appeal (heavy-tailed, like firm sizes) stays: a Gaussian copula."""
+    f, n, p, t = model.firms, model.firms.n, model.p, model.month
+    if p["appeal_persistence"] >= 1.0:
         return
-    z = model.streams.normal(model.month, DEMAND, n)
-    z *= np.sqrt(1.0 - rho * rho)
-    zz = f.appeal_z[:n]
-    zz *= rho
-    zz += z
-    f.appeal[:n] = appeal_of(model, zz)
+    seed, terms = model.streams.compiled_keys(t, DEMAND, n)
+    s1, _ = model.streams.compiled_keys(t, DEMAND + 1, n)
+    s2, _ = model.streams.compiled_keys(t, DEMAND + 2, n)
+    _appeal_moves(n, seed, s1, s2, terms, APPEAL_MOVES, move_persistence(p), model.appeal_table, f.alive,
+                  f.appeal_z, f.appeal)
 
 
 def update_customers(model) -> None:
@@ -247,7 +290,7 @@ def entrant_appeal(rng: np.random.Generator, rows: slice, model) -> None:
     with no customers and win them through the monthly choice (customer capital takes years)."""
     z = rng.standard_normal(rows.stop - rows.start)
     model.firms.appeal_z[rows] = z
-    model.firms.appeal[rows] = appeal_of(model, z)
+    _appeal_values(z, model.appeal_table, model.firms.appeal[rows])
 
 
 __all__ = ["aggregate", "init_markets", "init_incomes", "update_customers", "appeal_shocks", "efficiency",

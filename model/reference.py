@@ -330,11 +330,13 @@ class ReferenceMSME(MSME):
         self.customers = b
         m.cost[g] += b / float(m.eff[r])
         m.cust[g] += b
-        rho = p["appeal_persistence"]
-        if rho < 1.0:  # its appeal's normal score moves; appeal is read from the month-0 distribution
-            z = m.streams.normal_at(m.month, demand.DEMAND, self.firm_id)
-            self.appeal_z = self.appeal_z * rho + z * np.sqrt(1.0 - rho * rho)
-            self.appeal = float(demand.appeal_of(m, np.array([self.appeal_z]))[0])
+        # now and then its appeal moves: its normal score steps, appeal is read from month 0's distribution
+        if p["appeal_persistence"] < 1.0 and m.streams.uniform_at(m.month, demand.DEMAND, self.firm_id) \
+                < demand.APPEAL_MOVES:
+            u1 = m.streams.uniform_at(m.month, demand.DEMAND + 1, self.firm_id)
+            u2 = m.streams.uniform_at(m.month, demand.DEMAND + 2, self.firm_id)
+            self.appeal_z, self.appeal = demand.appeal_move(self.appeal_z, u1, u2, demand.move_persistence(p),
+                                                            m.appeal_table)
 
     # ---- finance ------------------------------------------------------------------------------------
     def settle_accounts(self) -> None:
