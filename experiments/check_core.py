@@ -79,16 +79,15 @@ def decomposition(n: int, seeds: list[int]) -> None:
 
 
 def shock_path(n: int, seeds: list[int]) -> None:
-    print("\n### The shock (month 13, 12 months) against the same seeds without it: % difference\n")
+    print("\n### The shock (month 13, 12 months) against the same scenario and seeds without it: % difference\n")
     onset = 13
     months = onset + 48
     out = {}
     for scen in ("covid_shock", "covid_shock_collaborative"):
-        base_name = "baseline" if scen == "covid_shock" else "collaborative_platform"
         diffs = []
-        for seed in seeds:
+        for seed in seeds:  # the twin: the same scenario (same levers) without the shock
             s = _run(scen, seed, n, months).metrics_frame()
-            b = _run(base_name, seed, n, months).metrics_frame()
+            b = _run(scen, seed, n, months, shock_enabled=False).metrics_frame()
             diffs.append({k: 100 * (s[k] / b[k] - 1) for k in ("value_added", "employment", "firms_alive")})
         out[scen] = diffs
     print("| months after onset | VA (shock) | employment (shock) | firms (shock) | VA (collaborative) | "
