@@ -357,7 +357,7 @@ def story_html(session: Session, run, st: dict) -> str:
     stage = texts.STAGE_TEXT[st["digital_stage"]]
     lines = []
     status = "is" if st["alive"] else "was"
-    age = st["age_months"] if st["alive"] else max(st["died"] - st["born"], 0)
+    age = st["age_months"] if st["alive"] else max(st["died"] - st["born"], 0) + st.get("age0", 0)
     lines.append(f"<b>Firm #{fid}</b> {status} a <b>{escape(size)}</b> firm in <b>region R{st['region'] + 1}</b>, "
                  f"working in {escape(sector)}, {age} months old.")
     workers = round(st["workers"])

@@ -32,7 +32,7 @@ def exit_firms(model) -> int:
     out = []
     for sl in blocks(f.n):
         k = _exits(sl.start, sl.stop, t, seed, terms, float(p["exit_hazard"]), per_row, exp_arr, shock,
-                   scalar_shock, f.alive, f.capital, f.debt, f.loss_months, f.born, buf)
+                   scalar_shock, f.alive, f.capital, f.debt, f.loss_months, f.born, f.age0, buf)
         out.append(buf[:k].copy())
     rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
@@ -86,7 +86,7 @@ def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt,
-           loss_months, born, out):
+           loss_months, born, age0, out):
     """Alive rows ``lo..hi-1`` that exit this month, written to ``out`` (ascending); returns how many.
     Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years and
     raised by the shock. A row's uniform is drawn (``seed``, ``terms``: its stream) only if it is
@@ -97,7 +97,7 @@ def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar
             continue
         c = capital[i]
         insolvent = c < MIN_CAPITAL or debt[i] > 1.5 * c or loss_months[i] >= MAX_LOSS_MONTHS
-        hazard = exit_hazard * (1.5 if t - born[i] < 24 else 1.0)
+        hazard = exit_hazard * (1.5 if t - born[i] + age0[i] < 24 else 1.0)
         hazard *= 1.0 + shock * exposure[i] if per_row else scalar_shock
         if insolvent or uniform_of(seed, terms[i]) < hazard:
             out[k] = i

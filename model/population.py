@@ -137,6 +137,20 @@ _SECTOR_CDF = _cdf(SECTOR_SHARES)
 
 
 TFP_SD = 0.30  # s.d. of log TFP (assumption, v1)
+# Ages of the initial firms: the stationary age distribution of a population with constant entry and
+# a death rate of 8 % a year (McKenzie & Paffhausen 2019; FACTS), 1.5 times higher in the first two
+# years (young firms die more: Haltiwanger, Jarmin & Miranda 2013); ages up to 50 years. This gives
+# ~16 % of firms under 2 years and ~35 % under 5 (assumption 35-45 %, docs/literature/core_v2_sources.md).
+AGE_DEATH_RATE = 1.0 - 0.92 ** (1.0 / 12.0)   # monthly, mature firms
+_AGE_MONTHS = np.arange(600)
+_AGE_HAZARD = np.where(_AGE_MONTHS < 24, 1.5, 1.0) * AGE_DEATH_RATE
+_AGE_CDF = np.cumsum(np.exp(-np.concatenate(([0.0], np.cumsum(_AGE_HAZARD)[:-1]))))
+_AGE_CDF /= _AGE_CDF[-1]
+
+
+def initial_ages(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Months in business of ``n`` initial firms, drawn from the stationary age distribution."""
+    return _AGE_CDF.searchsorted(rng.random(n), side="right").astype(np.int32)
 
 
 def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions: dict, month: int,
@@ -226,3 +240,5 @@ def fill_firms(state: FirmState, rows: slice, rng: np.random.Generator, regions:
     state.alive[rows] = True
     state.born[rows] = month
     state.died[rows] = -1
+    if not entrants:  # initial firms have been in business for a while (entrants start at age 0)
+        state.age0[rows] = initial_ages(rng, n)

@@ -441,7 +441,7 @@ class ReferenceMSME(MSME):
         m, p = self.model, self.model.p
         insolvent = (self.capital < demography.MIN_CAPITAL or self.debt > 1.5 * self.capital
                      or self.loss_months >= demography.MAX_LOSS_MONTHS)
-        young = 1.5 if m.month - self.born < 24 else 1.0
+        young = 1.5 if m.month - self.born + self.age0 < 24 else 1.0
         exposure = self.exposure() if m.shock > 0 else 1.0
         hazard = p["exit_hazard"] * young * (1.0 + 1.5 * m.shock * exposure)
         if insolvent or self.draw(streams.EXIT) < hazard:

@@ -32,6 +32,7 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "sector": (np.int8, 0),
     "alive": (np.bool_, False),
     "born": (np.int32, 0),              # month of entry (0 = initial population)
+    "age0": (np.int32, 0),              # months in business at entry into the simulation (initial firms' ages)
     "died": (np.int32, -1),             # month of exit, -1 while alive
     "cluster": (np.int32, -1),          # cluster id, -1 = none
     "marketplace": (np.int16, -1),      # marketplace id, -1 = none (stage < 3)
@@ -100,7 +101,7 @@ COMPACT_DEAD_SHARE = 0.10
 # record the accounting and the transitions need, and what a firm's story shows. About 220 bytes a
 # firm, half of a row: the other columns of a dead firm are flows that are zero from the next month
 # or state that no longer matters.
-ARCHIVED = ("firm_id", "region", "sector", "alive", "born", "died", "initial_class", "size_class", "max_class",
+ARCHIVED = ("firm_id", "region", "sector", "alive", "born", "age0", "died", "initial_class", "size_class", "max_class",
             "upgrades", "capital", "workers", "productivity", "debt", "stage", "cluster", "marketplace",
             "platform_step", "revenue", "profit", "own_profit", "support_total", "autonomy", "competence",
             "relatedness", "support_by_instrument")
