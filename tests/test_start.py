@@ -3,8 +3,7 @@ hazard applies only to the young ones."""
 
 import numpy as np
 
-from model import MSMEEcosystem, load_scenario
-from model import demography
+from model import MSMEEcosystem, demography, load_scenario
 from model.population import initial_ages
 
 
