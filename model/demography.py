@@ -13,7 +13,6 @@ from numba import njit
 
 from . import clusters, demand, streams
 from .population import fill_firms
-from .production import shock_exposure
 from .state import BLOCK, blocks
 from .streams import uniform_of
 
@@ -24,15 +23,12 @@ MAX_LOSS_MONTHS = 12
 def exit_firms(model) -> int:
     """Mark exiting firms dead; return how many left."""
     p, f, t = model.p, model.firms, model.month
-    per_row, exp_arr, exposure = shock_exposure(model, "demography.exit_firms")
-    shock = float(1.5 * model.shock)
-    scalar_shock = 1.0 + shock * exposure
     seed, terms = model.streams.compiled_keys(t, streams.EXIT, f.n)  # drawn in the loop, where needed
     buf = np.empty(min(f.n, BLOCK) + 1, dtype=np.int64)
     out = []
     for sl in blocks(f.n):
-        k = _exits(sl.start, sl.stop, t, seed, terms, float(p["exit_hazard"]), per_row, exp_arr, shock,
-                   scalar_shock, f.alive, f.capital, f.debt, f.loss_months, f.born, f.age0, buf)
+        k = _exits(sl.start, sl.stop, t, seed, terms, float(p["exit_hazard"]), f.alive, f.capital, f.debt,
+                   f.loss_months, f.born, f.age0, buf)
         out.append(buf[:k].copy())
     rows = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     f.alive[rows] = False
@@ -85,12 +81,12 @@ def _extend(arr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar_shock, alive, capital, debt,
-           loss_months, born, age0, out):
+def _exits(lo, hi, t, seed, terms, exit_hazard, alive, capital, debt, loss_months, born, age0, out):
     """Alive rows ``lo..hi-1`` that exit this month, written to ``out`` (ascending); returns how many.
-    Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years and
-    raised by the shock. A row's uniform is drawn (``seed``, ``terms``: its stream) only if it is
-    solvent."""
+    Insolvent firms exit; the others by a hazard, 1.5 times higher in the first two years. The shock
+    is not a multiplier here: it acts through demand, supply and credit, and so through the books
+    (issue 'economic core v2', point 6). A row's uniform is drawn (``seed``, ``terms``: its stream)
+    only if it is solvent."""
     k = 0
     for i in range(lo, hi):
         if not alive[i]:
@@ -98,7 +94,6 @@ def _exits(lo, hi, t, seed, terms, exit_hazard, per_row, exposure, shock, scalar
         c = capital[i]
         insolvent = c < MIN_CAPITAL or debt[i] > 1.5 * c or loss_months[i] >= MAX_LOSS_MONTHS
         hazard = exit_hazard * (1.5 if t - born[i] + age0[i] < 24 else 1.0)
-        hazard *= 1.0 + shock * exposure[i] if per_row else scalar_shock
         if insolvent or uniform_of(seed, terms[i]) < hazard:
             out[k] = i
             k += 1

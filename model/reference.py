@@ -437,13 +437,12 @@ class ReferenceMSME(MSME):
 
     # ---- exit ---------------------------------------------------------------------------------------
     def consider_exit(self) -> None:
-        """Exit when insolvent or by the exogenous hazard (higher when young and in the shock)."""
+        """Exit when insolvent or by the exogenous hazard (higher when young)."""
         m, p = self.model, self.model.p
         insolvent = (self.capital < demography.MIN_CAPITAL or self.debt > 1.5 * self.capital
                      or self.loss_months >= demography.MAX_LOSS_MONTHS)
         young = 1.5 if m.month - self.born + self.age0 < 24 else 1.0
-        exposure = self.exposure() if m.shock > 0 else 1.0
-        hazard = p["exit_hazard"] * young * (1.0 + 1.5 * m.shock * exposure)
+        hazard = p["exit_hazard"] * young  # the shock acts through the books, not on this hazard
         if insolvent or self.draw(streams.EXIT) < hazard:
             self.alive = False
             self.died = m.month

@@ -76,7 +76,7 @@ def test_compaction_changes_no_result(monkeypatch, name):
 def test_compaction_changes_no_result_over_several_blocks(monkeypatch):
     """More rows than one block of the row-by-row rules (state.BLOCK): block boundaries move when
     rows are compacted."""
-    kw = dict(seed=6, n_firms=2 * state.BLOCK + 5000, n_months=36, msme_agents=False, governance_mode="platform",
+    kw = dict(seed=6, n_firms=2 * state.BLOCK + 5000, n_months=54, msme_agents=False, governance_mode="platform",
               shock_enabled=True, shock_month=6, cluster_programme=True)
     on, off = run_pair(monkeypatch, **kw)
     assert off.firms.n > 2 * state.BLOCK

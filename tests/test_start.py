@@ -27,8 +27,8 @@ def test_young_firm_hazard_follows_age_not_the_start_of_the_simulation():
     out = np.empty(n + 1, dtype=np.int64)
 
     def exits(age0, hazard=0.05):
-        return demography._exits(0, n, 6, np.uint64(12345), terms, hazard, False, np.ones(1), 0.0, 1.0, alive,
-                                 capital, debt, loss, born, np.full(n, age0, dtype=np.int32), out)
+        return demography._exits(0, n, 6, np.uint64(12345), terms, hazard, alive, capital, debt, loss, born,
+                                 np.full(n, age0, dtype=np.int32), out)
 
     young, old = exits(0), exits(120)
     assert young > old * 1.3                     # 1.5 x the hazard for the young ...
