@@ -36,7 +36,6 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtri
 
-from . import streams
 from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
 from .scan import check_rows
 from .streams import uniform_of
@@ -55,6 +54,7 @@ def group_of(model) -> np.ndarray:
     return f.derived("group", lambda r: f.region[r].astype(np.int64) * 8 + f.sector[r], dtype=np.int64)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
 def efficiency(productivity, facility, agglomeration, logistics):
     """A firm's cost advantage: output per unit of inputs (capacity multipliers) over its input-cost
     factor; its price relative to a firm with efficiency 1 is 1 / efficiency."""
@@ -81,7 +81,8 @@ def aggregate(model) -> None:
     exports (``model.world_pool``) and the demand index ``model.demand`` (real spending / month 0)."""
     p = model.p
     g_region = model.market_region
-    exo = model.exogenous0 * trend(p, model.month) * (1.0 - p["shock_demand_cut"] * model.shock)
+    level = trend(p, model.month) * (1.0 - p["shock_demand_cut"] * model.shock)  # the rest of the economy
+    exo = model.exogenous0 * level
     induced = p["income_spending_share"] * model.sector_share * model.region_income[g_region]
     nominal = np.maximum(exo + induced, 0.0)
     real = nominal / model.price_index
@@ -89,8 +90,7 @@ def aggregate(model) -> None:
     model.spending = real
     model.local_pool = real * (1.0 - share)
     model.online_spending = float((real * share).sum())
-    model.world_pool = EXPORT_POOL * model.spending0.sum() * trend(p, model.month) * (
-        1.0 - p["shock_demand_cut"] * model.shock)
+    model.world_pool = EXPORT_POOL * model.spending0.sum() * level
     model.demand = float(real.sum() / model.spending0.sum())
 
 
@@ -115,8 +115,7 @@ def init_markets(model) -> None:
     ranks = np.empty(n)
     ranks[order] = (np.arange(n) + 0.5) / n
     f.appeal_z[:n] = ndtri(ranks)
-    model.appeal_probs = (np.arange(APPEAL_KNOTS) + 0.5) / APPEAL_KNOTS
-    model.appeal_table = np.quantile(log_app, model.appeal_probs)
+    model.appeal_table = np.quantile(log_app, (np.arange(APPEAL_KNOTS) + 0.5) / APPEAL_KNOTS)
     model.market_region = np.arange(n_groups) // 8
     model.spending0 = tot * INITIAL_UTILISATION
     region_sp = np.bincount(model.market_region, weights=model.spending0, minlength=p["n_regions"])
@@ -230,13 +229,13 @@ def update_customers(model) -> None:
     logw += f.appeal[:n]
     logw += np.log1p(f.market_reach[:n])
     w = np.exp(logw)
-    pool = np.zeros(n_groups)
+    pool = model.waiting_customers  # customers looking: those of firms that exited since the last choice, ...
+    model.waiting_customers = np.zeros(n_groups)
     wsum = np.zeros(n_groups)
     cost = np.zeros(n_groups)
     bsum = np.zeros(n_groups)
-    pool += model.waiting_customers  # the customers of firms that exited since the last choice
-    model.waiting_customers = np.zeros(n_groups)
-    _churn(n, float(p["customer_churn"]), float(p["unserved_churn"]), g, f.alive, f.demand, f.unfilled, w, eff,
+    # ... and those leaving their firm now (churn, unserved orders)
+    _churn(n, float(p["customer_churn"]), float(p["unserved_churn"]), g, f.alive, f.demand, f.unfilled, w,
            f.customers, pool, wsum)
     _choose(n, g, f.alive, w, pool, wsum, eff, f.customers, cost, bsum)
     unit_cost = cost / np.maximum(bsum, 1e-300)
@@ -246,15 +245,13 @@ def update_customers(model) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _efficiency(n, productivity, fac_t, fac_i, agg_t, agg_i, logistics, out):
-    """:func:`efficiency` row by row."""
+    """:func:`efficiency` row by row (per-cluster tables read through their indices)."""
     for i in range(n):
-        fac = fac_t[fac_i[i]]
-        out[i] = productivity[i] * (FACILITY_TECH * fac + 1.0) * agg_t[agg_i[i]] / (
-            (1.0 - FACILITY_COST_CUT * fac) * (1.0 - LOGISTICS_COST_CUT * logistics[i]))
+        out[i] = efficiency(productivity[i], fac_t[fac_i[i]], agg_t[agg_i[i]], logistics[i])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _churn(n, churn, unserved_churn, group, alive, demand, unfilled, w, eff, customers, pool, wsum):
+def _churn(n, churn, unserved_churn, group, alive, demand, unfilled, w, customers, pool, wsum):
     """Customers who look again this month leave their firm (all of a dead firm's); per market,
     the customers looking (``pool``) and the attractiveness of the firms they can choose (``wsum``)."""
     for i in range(n):
@@ -294,4 +291,4 @@ def entrant_appeal(rng: np.random.Generator, rows: slice, model) -> None:
 
 
 __all__ = ["aggregate", "init_markets", "init_incomes", "update_customers", "appeal_shocks", "efficiency",
-           "online_share", "streams"]
+           "online_share"]

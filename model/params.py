@@ -132,8 +132,8 @@ class Uncertainties(BaseModel):
                     "Syverson 2016: demand, not TFP, drives plant size). Assumption.")
     online_demand_share: float = Field(
         0.10, ge=0.0, le=2.0,
-        description="National online buyer spending reachable through marketplaces, relative to local demand, "
-                    "at full internet penetration.")
+        description="Share of a market's spending that goes through marketplaces at full internet penetration "
+                    "(scaled by regional penetration; the online channel diverts spending, it does not add to it).")
     shock_enabled: bool = Field(False, description="Switch on a COVID-like shock (seeds 002, 003).")
     shock_month: int = Field(13, ge=1, le=600, description="First month of the shock (year 2 by default).")
     shock_duration_months: int = Field(12, ge=1, le=120, description="Months the shock lasts (linear recovery in its second half).")

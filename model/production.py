@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .clusters import FACILITY_COST_CUT, FACILITY_TECH, as_table
-from .demand import EXPORT_POOL, INITIAL_UTILISATION, LOGISTICS_COST_CUT, group_of  # noqa: F401 (re-exported)
+from .demand import LOGISTICS_COST_CUT, group_of  # noqa: F401 (group_of: read as production.group_of too)
 from .population import VA_SHARE
 from .scan import check_rows
 from .state import blocks
@@ -121,7 +121,6 @@ def produce_and_sell(model) -> None:
           spare_w, d_local, d_export, model.online_demand, model.middleman_factor_firm, input_share, fac_t, fac_i,
           f.alive, f.logistics, f.customers, f.capacity, f.demand, f.online_revenue, f.export_revenue, f.revenue,
           f.value_added, f.utilisation)
-    model.local_demand_total = float(pool.sum())
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

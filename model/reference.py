@@ -559,7 +559,6 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         firms.shuffle_do("take_orders")
         firms.shuffle_do("sell")
         self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)
-        self.local_demand_total = float(self.local_pool.sum())
 
     def _customers(self) -> None:
         """Customers leave and choose again (demand.update_customers, agent by agent); the markets'
