@@ -96,22 +96,6 @@ def write_parquet(path, df: pd.DataFrame) -> Path:
     return _write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def replace_dir(staging: Path, final: Path) -> Path:
-    """Move a fully written staging folder into place (the old result is replaced only at the end)."""
-    final = Path(final)
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, final)
-    return final
-
-
 # -- which entries of an output folder are ours -----------------------------------------------------------
 def owned_entries(folder) -> set[str] | None:
     """Names of the entries a command of ours published in ``folder``; None when the folder is not ours.
@@ -249,7 +233,8 @@ def staging_dir(final) -> Path:
     return stage
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with id ``pid`` still exists (True when unsure)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -274,7 +259,7 @@ def clean_stale_staging(final, max_age: float = 7 * 86400) -> list[Path]:
                 continue
             info = json.loads((d / STAGING_MARKER).read_text(encoding="utf-8"))
             same_host = info.get("host") == socket.gethostname()
-            gone = (not _pid_alive(int(info["pid"]))) if same_host else \
+            gone = (not pid_alive(int(info["pid"]))) if same_host else \
                 time.time() - float(info.get("created", time.time())) > max_age
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not ours (no readable marker): never touched
@@ -363,7 +348,7 @@ def check_out(out, force: bool = False) -> Path:
                     shutil.rmtree(bak, ignore_errors=True)
             for tmp in p.glob(f"{MARKER}.*.tmp"):  # our marker, half-written by a killed process
                 pid = tmp.name[len(MARKER) + 1:].split(".")[0]
-                if pid.isdigit() and not _pid_alive(int(pid)):
+                if pid.isdigit() and not pid_alive(int(pid)):
                     tmp.unlink(missing_ok=True)
     try:
         if not p.exists():

@@ -195,11 +195,11 @@ class RunStore:
         if getattr(self, "_cleaned", False):
             return
         self._cleaned = True
-        from analysis.io import _pid_alive
+        from analysis.io import pid_alive
 
         for p in self.runs.glob(".*.tmp"):
             pid = p.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 p.unlink(missing_ok=True)
 
     def read(self, run_id: str) -> pd.DataFrame:

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.io import pid_alive
 from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
 from model.params import FIELD_GROUP, INSTRUMENTS
 from model.scenario import Scenario
@@ -512,7 +513,7 @@ def recover_stale(study, stale_after: float | None, log=print) -> int:
     now = time.time()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         who = t.user_attrs.get("worker_host"), t.user_attrs.get("worker_pid")
-        dead_local = who[0] == host and who[1] is not None and not _pid_alive(int(who[1]))
+        dead_local = who[0] == host and who[1] is not None and not pid_alive(int(who[1]))
         old = stale_after is not None and t.datetime_start is not None and \
             now - t.datetime_start.timestamp() > stale_after
         unclaimed = who[0] is None  # killed between ask and the first user attribute
@@ -524,16 +525,6 @@ def recover_stale(study, stale_after: float | None, log=print) -> int:
         log(f"resume: {n} trial(s) interrupted earlier are queued again (their finished runs are reused)")
     del optuna
     return n
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _in_flight(study) -> int:
