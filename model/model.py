@@ -27,7 +27,7 @@ from . import programmes as pg
 from .agents import MSME, Cluster, CollaborativePlatform, Marketplace, Ministry, Programme, RegionalCouncil
 from .clusters import ClusterTable
 from .marketplaces import MarketTable
-from .params import DEFAULTS, INSTRUMENTS
+from .params import DEFAULTS, INSTRUMENTS, Levers
 from .population import fill_firms, region_layout
 from .scan import Scan
 from .scenario import Scenario, validate_params
@@ -80,7 +80,12 @@ class MSMEEcosystem(mesa.Model):
         # every random number below comes from model.rng through keyed streams (common random numbers)
         self.streams = streams.Streams(int(self.rng.integers(2**62)))
         self.month = 0
-        self._build()
+        self.burn_in_months = int(self.p["burn_in_months"])
+        self.burn_in_seconds = 0.0
+        if self.burn_in_months > 0:
+            self._build_burnt_in()
+        else:
+            self._build()
         self.datacollector = reporters.MetricsCollector(
             model_reporters={name: reporters.reporter(name) for name in reporters.METRICS})
         self._bookkeeping(initial=True)
@@ -131,6 +136,75 @@ class MSMEEcosystem(mesa.Model):
         f.loss_months[: f.n][lossy] = init.integers(0, 12, int(lossy.sum()))
         self.employment0 = float(f.workers[: f.n][f.alive[: f.n]].sum())
         self.alive_start_month = int(f.alive[: f.n].sum())
+
+    def _build_burnt_in(self) -> None:
+        """Build the initial population, then run ``burn_in_months`` months before month 0
+        (:func:`burn_in_params`: today's policy, trends at 0, no shock) and restart the clock.
+
+        Nothing of the burn-in is recorded. It draws its random numbers from streams of their own
+        (keyed by the run's key), so the burnt-in state is a function of the seed and the
+        parameters that are not levers: every scenario with the same seed starts month 0 from the
+        same firms (common random numbers), and month ``t`` after it uses the same streams as
+        without a burn-in. It runs the vectorised monthly rules whatever the engine (the reference
+        engine starts from the same state)."""
+        import time
+
+        t0 = time.perf_counter()
+        scenario_p, run_streams = self.p, self.streams
+        months = self.burn_in_months
+        self.p = burn_in_params(scenario_p)
+        self._build()
+        self.streams = streams.Streams(streams.burn_in_key(run_streams.key))
+        self.streams.bind(self.firms)
+        for t in range(1, months + 1):
+            self.month = t
+            MSMEEcosystem._month_rules(self)
+            Scan(self, initial=False, ewm=EWM)  # the end-of-month bookkeeping (classes, moving averages)
+            self.upgrades_month = self.downgrades_month = 0
+            self._compact()
+        self.p, self.streams = scenario_p, run_streams
+        self.streams.bind(self.firms)
+        self._restart_clock(months)
+        self.burn_in_seconds = time.perf_counter() - t0
+
+    def _restart_clock(self, months: int) -> None:
+        """Month 0 after a burn-in of ``months`` months: the firms alive now are the initial
+        population (firm ids 0..N-1, ``born`` 0, ``age0`` their age now, class at month 0 their class
+        now), the dead are forgotten, month-stamped state moves back by ``months``, cumulative
+        counters, the ledger and the books start from zero; the scenario's own parameters apply."""
+        p, f = self.p, self.firms
+        self._compact_rows(force=True)  # only the alive firms keep rows
+        n = f.n
+        ids = np.arange(n, dtype=np.int64)
+        f.firm_id[:n] = ids
+        f.id_gamma[:n] = streams.id_gamma(ids)
+        f.next_id = n
+        f.age0[:n] += months - f.born[:n]  # age now; the hazard reads t - born + age0
+        f.born[:n] = 0
+        f.died[:n] = -1
+        f.initial_class[:n] = f.size_class[:n]
+        f.max_class[:n] = f.size_class[:n]
+        f.upgrades[:n] = 0
+        f.support_total[:n] = 0.0
+        f.support_by_instrument[:n] = 0.0
+        np.maximum(f.served_until[:n] - months, 0, out=f.served_until[:n])
+        f.reset_history()
+        # support approved before month 0 still arrives (it was approved under today's policy)
+        self.pipeline = {due - months: batch for due, batch in self.pipeline.items() if due - months >= 1}
+        self.ledger = pg.new_ledger(p["n_months"])
+        self.programme_book[:] = 0.0
+        self.upgrades_total = self.upgrades_month = self.downgrades_month = 0
+        self.exits_month = self.entries_month = 0
+        for cache in ("_mix", "_central_plan", "exit_rows"):
+            self.__dict__.pop(cache, None)
+        self.month = 0
+        environment.update(self)
+        counts = np.bincount(f.region[:n], minlength=p["n_regions"])
+        self.region_budget_share = counts / counts.sum()
+        self.council_cap = governance.council_capacity(self, 0)
+        self.budget_this_month = 0.0
+        self.employment0 = float(f.workers[:n].sum())
+        self.alive_start_month = n
 
     def _create_agents(self) -> None:
         p = self.p
@@ -206,8 +280,13 @@ class MSMEEcosystem(mesa.Model):
         f = self.firms
         known = self.__dict__.pop("exit_rows", None)  # (month, rows) from demography.exit_firms
         f.archive_exits(self.month, known[1] if known is not None and known[0] == self.month else None)
+        self._compact_rows()
+
+    def _compact_rows(self, force: bool = False) -> None:
+        """Remove dead rows (``FirmState.compact``) and move what holds rows with them."""
+        f = self.firms
         old_n = f.n
-        kept = f.compact()
+        kept = f.compact(force=force)
         if kept is None:
             return
         new_row = np.full(old_n, -1, dtype=np.int64)
@@ -234,6 +313,14 @@ class MSMEEcosystem(mesa.Model):
     def step(self) -> None:
         """One month, stage by stage (decisions read the state at the start of the month)."""
         self.month = self.steps
+        self._month_rules()
+        self._bookkeeping()
+        self._compact()                    # archive this month's exits; drop dead rows when many
+        if self.month >= self.p["n_months"]:
+            self.running = False
+
+    def _month_rules(self) -> None:
+        """The rules of month ``self.month``, up to the end-of-month bookkeeping."""
         f = self.firms
         n = f.n
         self.alive_start_month = int(f.alive[:n].sum())
@@ -255,10 +342,6 @@ class MSMEEcosystem(mesa.Model):
         learning.update(self)              # self-reliance, effort, skills, productivity, adoption
         self.exits_month = demography.exit_firms(self)
         self.entries_month = demography.enter_firms(self)
-        self._bookkeeping()
-        self._compact()                    # archive this month's exits; drop dead rows when many
-        if self.month >= self.p["n_months"]:
-            self.running = False
 
     def _bookkeeping(self, initial: bool = False) -> None:
         # one compiled pass: size classes, support records and moving averages, then the metric sums
@@ -295,6 +378,18 @@ class MSMEEcosystem(mesa.Model):
         for j, name in enumerate(pg.LEDGER_FIELDS):
             df[name] = led[:, :, j].ravel()
         return df
+
+
+def burn_in_params(p: dict) -> dict:
+    """The parameters of the burn-in: ``p`` with every lever at its default (today's policy), the
+    exogenous trends at 0 (demand, internet) and no shock. What is left of ``p`` is what the
+    burnt-in state depends on (besides the seed)."""
+    q = dict(p)
+    for name in Levers.model_fields:
+        q[name] = DEFAULTS[name]
+    q.update(demand_growth_per_year=0.0, internet_growth_per_year=0.0, shock_enabled=False,
+             n_months=int(p["burn_in_months"]) + 120)  # deliveries due after the burn-in are kept
+    return q
 
 
 class _DetachedView:

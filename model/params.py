@@ -201,6 +201,13 @@ class Constants(BaseModel):
                     "sparse at realistic budgets: most recipients are served once or twice in two years).")
     msme_agents: bool = Field(
         True, description="Create one Mesa agent per firm (a view on its row). Off for very large runs.")
+    burn_in_months: int = Field(
+        240, ge=0, le=600,
+        description="Months run before month 0 at today's policy (the default levers), with the exogenous "
+                    "trends at 0 and no shock, recording nothing, so that month 0 starts from the population "
+                    "the monthly rules keep (stationary start; docs/ODD.md 7.9, docs/CORE_V2.md stage 5). "
+                    "0 = start from the drawn population. The burnt-in state does not depend on the levers: "
+                    "every scenario with the same seed starts month 0 from the same firms.")
 
 
 GROUPS: dict[str, type[BaseModel]] = {"levers": Levers, "uncertainties": Uncertainties, "constants": Constants}

@@ -135,9 +135,10 @@ def compute(model, A) -> dict[str, float]:
     rev = max(m["revenue"], 1e-9)
     m["online_sales_share"] = float(A.sum("online_revenue") / rev) if na else 0.0
     m["export_sales_share"] = float(A.sum("export_revenue") / rev) if na else 0.0
-    m["gini_value_added"] = gini(A.va_alive) if t > 0 else gini(A.capital_values())
+    # month 0 has the flows of the set-up (or of the burn-in's last month): value added is known
+    m["gini_value_added"] = gini(A.va_alive)
     cnt = A.reg_cnt
-    rva = (A.reg_va if t > 0 else A.reg_cap) / np.maximum(cnt, 1)
+    rva = A.reg_va / np.maximum(cnt, 1)
     ok = cnt > 0
     m["regional_disparity"] = _cv(rva[ok])
     m["cluster_member_share"] = float(A.count("member") / na) if na else 0.0

@@ -260,6 +260,14 @@ class FirmState:
             self.n_archived += int(rows.size)
         return int(rows.size)
 
+    def reset_history(self) -> None:
+        """Forget the dead firms and the compaction counters (the clock restarts after a burn-in;
+        call once only alive rows are left)."""
+        self._archive = {name: [] for name in ARCHIVED}
+        self.n_archived = 0
+        self.removed_initial = 0
+        self.compactions = 0
+
     def archive(self, name: str) -> np.ndarray:
         """Field ``name`` (one of ``ARCHIVED``) of every archived dead firm, in order of archiving (by
         exit month, then firm id)."""

@@ -143,6 +143,14 @@ def _mix_scalar(z: int) -> int:
     return z ^ (z >> 31)
 
 
+BURN_IN = 0xB0B1  # the burn-in's streams: a key of their own (model.MSMEEcosystem._build_burnt_in)
+
+
+def burn_in_key(key: int) -> int:
+    """The key of the burn-in's streams, derived from the run's key (independent of its streams)."""
+    return int(np.random.SeedSequence([int(key), BURN_IN]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 class Streams:
     """Factory of per-(month, purpose) random numbers indexed by firm (addressed by row)."""
 
