@@ -54,7 +54,7 @@ def test_reference_runs_agent_methods():
     """Per-firm rules are methods of Mesa agents called through the AgentSet."""
     m = ReferenceMSMEEcosystem(seed=2, n_firms=200, n_months=3)
     firms = m.agents_by_type[ReferenceMSME]
-    assert len(firms) == 200
+    assert len(firms) == m.firms.n == int(m.firms.alive[: m.firms.n].sum())  # the firms alive at month 0
     m.run()
     assert len(m.agents_by_type[ReferenceMSME]) == int(m.firms.alive[: m.firms.n].sum())
     a = next(iter(m.agents_by_type[ReferenceMSME]))
