@@ -17,7 +17,10 @@ def _pair(months=12, seed=3, n_firms=3000, **kw):
 def test_capacity_without_customers_gains_no_sales():
     """A firm that doubles its capital gets no more orders and no more customers: capacity only
     caps sales (v1 shared demand in proportion to capacity, so investment bought market share)."""
-    a, b = _pair()
+    # the drawn start (burn_in_months=0): after a burn-in some markets have unserved orders, which
+    # go to firms with spare capacity (production.py), so extra capacity does sell more there
+    # (reported with the burn-in; the demand owner to decide whether the test or the rule moves)
+    a, b = _pair(burn_in_months=0)
     f = a.firms
     n = f.n
     idle = np.flatnonzero(f.alive[:n] & (f.utilisation[:n] < 0.7) & (f.customers[:n] > 0))[:20]
@@ -81,7 +84,7 @@ def test_start_is_a_fixed_point_of_demand():
     incomes do not explain, and with no trend the first month's spending is month 0's (up to the
     month's own changes in incomes and prices)."""
     m = MSMEEcosystem(load_scenario("baseline"), seed=2, n_firms=3000, msme_agents=False, n_months=3,
-                      demand_growth_per_year=0.0)
+                      demand_growth_per_year=0.0, burn_in_months=0)  # the set-up's fixed point
     np.testing.assert_allclose(m.spending, m.spending0, rtol=1e-12)
     induced = m.p["income_spending_share"] * m.sector_share * m.region_income[m.market_region]
     np.testing.assert_allclose(m.exogenous0 + induced, m.spending0, rtol=1e-9)
@@ -120,8 +123,10 @@ def test_income_feedback_makes_the_shock_last():
     """Jobs and firms lost in a shock cut incomes, and so demand: with spending out of MSME incomes
     the shock's value-added loss a year after it ends is larger than without."""
     def gap(share):
+        # burn_in_months=0: with a burn-in the two shares start from different populations (the
+        # share is not a lever); not yet re-examined with a burn-in (reported)
         kw = dict(seed=6, n_firms=3000, msme_agents=False, n_months=48, income_spending_share=share,
-                  demand_growth_per_year=0.0)
+                  demand_growth_per_year=0.0, burn_in_months=0)
         base = MSMEEcosystem(load_scenario("baseline"), **kw).run().metrics_frame()["value_added"]
         shock = MSMEEcosystem(load_scenario("baseline"), shock_enabled=True, shock_month=13,
                               shock_duration_months=12, **kw).run().metrics_frame()["value_added"]
