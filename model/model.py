@@ -189,8 +189,9 @@ class MSMEEcosystem(mesa.Model):
         f.support_by_instrument[:n] = 0.0
         np.maximum(f.served_until[:n] - months, 0, out=f.served_until[:n])
         f.reset_history()
-        # support approved before month 0 still arrives (it was approved under today's policy)
-        self.pipeline = {due - months: batch for due, batch in self.pipeline.items() if due - months >= 1}
+        # support approved in the burn-in but not yet delivered is dropped: the ledger books only what
+        # the scenario's own programmes approve (the budget accounting holds from month 1)
+        self.pipeline = {}
         self.ledger = pg.new_ledger(p["n_months"])
         self.programme_book[:] = 0.0
         self.upgrades_total = self.upgrades_month = self.downgrades_month = 0
