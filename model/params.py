@@ -168,7 +168,18 @@ class Uncertainties(BaseModel):
     entry_rate: float = Field(0.0075, ge=0.0, le=0.2, description="Monthly entrants per alive firm.")
     middleman_margin: float = Field(
         0.28, ge=0.0, le=0.9,
-        description="Share of local sales value kept by middlemen for artisan-cluster and unclustered manufacturers (seed 003).")
+        description="Share of local sales value kept by traders (middlemen) from a manufacturer with no channel of its "
+                    "own: unclustered or in an artisan cluster, offline (seed 003). Margins of others are bargained "
+                    "down by their outside options; below trade_cost producers sell direct at this cost.")
+    trade_cost: float = Field(
+        0.10, ge=0.0, le=0.5,
+        description="Traders' real cost (transport, spoilage, search) as a share of the value they trade: the "
+                    "margin net of it is the trade sector's value added (BPS rice chain trade and transport margin "
+                    "~10 %; assumption 5-15 %).")
+    trader_bargaining_power: float = Field(
+        0.6, ge=0.05, le=1.0,
+        description="Traders' Nash bargaining weight over the gap between a producer's own distribution cost and "
+                    "the trading cost (Mitra et al. 2018: middlemen take 50-71 % of the gap).")
     network_effect: float = Field(
         0.2, ge=0.0, le=1.0, description="Elasticity of marketplace buyer reach to its number of sellers.")
     central_overhead: float = Field(

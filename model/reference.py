@@ -289,13 +289,17 @@ class ReferenceMSME(MSME):
             extra = min(float(m.unserved[g]) * (cap - d) * self.customers / float(m.spare_w[g]), cap - d)
             local, sales = local + extra, sales + extra
         online, export = frac * float(m.online_demand[r]), frac * float(m.d_export[r])
-        keep = 1.0 - p["middleman_margin"] * float(m.middleman_factor_firm[r])
-        revenue = local * keep + online + export
+        margin, direct = production.trade_margin(*production.trade_terms(p), float(m.middleman_factor_firm[r]),
+                                                 self.stage == 3, float(m.commission_firm[r]), self.logistics)
+        if margin > 0:
+            m.trade_va_region[self.region] += (margin - p["trade_cost"]) * local
+        revenue = local * (1.0 - margin) + online + export
         inputs = sales * (1.0 - VA_SHARE[self.sector])
         if s > 0:
             inputs = inputs * (1.0 + 0.3 * p["shock_supply_cut"] * s * self.exposure())
         inputs = inputs * ((1.0 - 0.08 * float(m.facility_usage_firm[r]))
                            * (1.0 - production.LOGISTICS_COST_CUT * self.logistics))
+        inputs += direct * local
         self.revenue, self.online_revenue, self.export_revenue = revenue, online, export
         self.value_added = revenue - inputs
         self.utilisation = sales / max(cap, 1e-300)
@@ -556,6 +560,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         # a running sum in row order, as production.produce_and_sell (np.cumsum adds one by one)
         self.export_total = float(np.cumsum(self.export_weight)[-1]) if self.export_weight.size else 0.0
         self.unserved, self.spare_w = np.zeros(ng), np.zeros(ng)
+        self.trade_va_region = np.zeros(self.p["n_regions"])
         firms.shuffle_do("take_orders")
         firms.shuffle_do("sell")
         self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)
