@@ -3,7 +3,8 @@
 A firm exits when insolvent (capital gone, debt far above capital, or a year of losses) or by an
 exogenous hazard that is higher for young firms and during the shock; together these give about
 8 % a year (McKenzie & Paffhausen 2017, FACTS). Entrants arrive in proportion to the alive
-population and to demand; they are micro firms drawn like the initial ones.
+population and to real spending per firm (free entry: the number of firms follows the market's size,
+Bresnahan & Reiss 1991); they are micro firms drawn like the initial ones.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def enter_firms(model) -> int:
     p, f, t = model.p, model.firms, model.month
     rng = model.streams.gen(t, streams.ENTRY)
     n_alive = int(f.alive[: f.n].sum())
-    lam = p["entry_rate"] * n_alive * min(model.demand, 3.0) ** 0.5 * (1.0 - 0.5 * model.shock)
+    # potential entrants answer to real spending per incumbent against month 0 (the shock's demand
+    # cut included): more firms than the market supports deter entry, a gap (exits after a shock,
+    # a growing market) draws entrants, so the number of firms follows the market's size
+    per_firm = model.demand * p["n_firms"] / max(n_alive, 1)
+    lam = p["entry_rate"] * n_alive * min(per_firm, 3.0) ** p["entry_elasticity"]
     k = int(rng.poisson(lam))
     if k == 0:
         return 0

@@ -145,8 +145,8 @@ class Uncertainties(BaseModel):
         0.3, ge=0.0, le=2.0, description="Rise of online demand during the shock (shift to e-commerce, seed 003).")
     collaboration_softening: float = Field(
         0.5, ge=0.0, le=1.0,
-        description="Share of shock exposure removed for a fully collaborating firm (shared resources, joint "
-                    "marketing and delivery; seed 002).")
+        description="Share of shock exposure removed for a firm whose production rests fully on shared resources "
+                    "that were paid for: cluster shared facilities and logistics support (seed 002).")
     capture_rate: float = Field(
         0.15, ge=0.0, le=0.9,
         description="Share of a council's budget captured locally at its lowest capacity (seed 001 risk).")
@@ -165,7 +165,14 @@ class Uncertainties(BaseModel):
     exit_hazard: float = Field(
         0.0045, ge=0.0, le=0.2,
         description="Monthly exogenous exit hazard; with insolvency gives ~8 % a year (McKenzie & Paffhausen 2017).")
-    entry_rate: float = Field(0.0075, ge=0.0, le=0.2, description="Monthly entrants per alive firm.")
+    entry_rate: float = Field(
+        0.0075, ge=0.0, le=0.2,
+        description="Monthly entrants per alive firm when real spending per firm is at its month-0 level.")
+    entry_elasticity: float = Field(
+        2.0, ge=0.0, le=6.0,
+        description="Elasticity of entry to real spending per alive firm against month 0: entry follows market "
+                    "opportunity, so the number of firms tracks the market's size (Bresnahan & Reiss 1991; "
+                    "assumption 1-4). Replaces v1's direct halving of entry in the shock.")
     middleman_margin: float = Field(
         0.28, ge=0.0, le=0.9,
         description="Share of local sales value kept by traders (middlemen) from a manufacturer with no channel of its "

@@ -51,9 +51,15 @@ _NO_EXPOSURE = np.ones(1)
 
 
 def collaboration(model) -> np.ndarray:
-    """How much a firm shares resources, marketing and delivery with others, 0..1 (seed 002)."""
+    """How much of a firm's production rests on resources shared with others that someone paid
+    for, 0..1: its use of its cluster's shared facilities (bought by the shared-facilities
+    instrument) plus logistics support (joint delivery, bought by the logistics instrument). Seed
+    002 says collaboration softens a shock through shared resources; membership alone (a cluster,
+    the platform's register, a council's forum) shares nothing and softens nothing (issue
+    "economic core v2", point 6). The softening acts on the shock's supply side (usable capacity,
+    input costs) and on credit rationing."""
     f, n = model.firms, model.firms.n
-    c = np.asarray(model.cluster_coop_firm) + 0.7 * (f.platform_step[:n] > 0) + 0.5 * f.participant[:n]
+    c = np.asarray(model.facility_usage_firm)[:n] + f.logistics[:n]
     return np.clip(c, 0.0, 1.0)
 
 

@@ -241,9 +241,10 @@ class ReferenceMSME(MSME):
 
     # ---- production and sales ---------------------------------------------------------------------
     def exposure(self) -> float:
-        """Exposure to the shock: collaboration (clusters, platform, councils) softens it (seed 002)."""
+        """Exposure to the shock: shared resources someone paid for (facilities, joint delivery)
+        soften it (seed 002; production.collaboration)."""
         m = self.model
-        collab = float(m.cluster_coop_firm[self.row]) + 0.7 * (self.platform_step > 0) + 0.5 * self.participant
+        collab = float(m.facility_usage_firm[self.row]) + self.logistics
         return 1.0 - m.p["collaboration_softening"] * min(max(collab, 0.0), 1.0)
 
     def plan_production(self) -> None:
