@@ -186,7 +186,7 @@ class Uncertainties(BaseModel):
     productivity_volatility: float = Field(
         0.025, ge=0.0, le=0.5, description="Std. dev. of monthly idiosyncratic productivity shocks (log).")
     exit_hazard: float = Field(
-        0.002, ge=0.0, le=0.2,
+        0.0025, ge=0.0, le=0.2,
         description="Monthly exogenous exit hazard (household shocks); with the exits from the books gives ~9 % a "
                     "year (McKenzie & Paffhausen 2019: 8.2 %/yr). Calibrated (core v2 stage 4).")
     entry_rate: float = Field(0.0075, ge=0.0, le=0.2, description="Monthly entrants per alive firm.")
