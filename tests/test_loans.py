@@ -63,14 +63,15 @@ def test_principal_repayment_does_not_reduce_capital():
         r = rows[ok]
         alive = f.alive[r] & (f.born[r] < m.month)
         r, k0 = r[alive], k0[ok][alive]
-        kur = f.borrowed[r] * 0  # KUR loans are invested at delivery: add them back
         sold = f.asset_sales[r] / (1 - finance.RESALE_DISCOUNT)
-        expected = k0 - finance.DEPRECIATION * k0 + f.investment[r] - sold + kur
+        expected = k0 - finance.DEPRECIATION * k0 + f.investment[r] - sold
         paid = f.repaid[r] > 0
         assert paid.sum() > 10
         got = f.capital[r]
+        # a KUR loan delivered this month (invested at once) adds to capital: those firms have more;
+        # no firm that repaid principal has less
         kur_rows = got > expected * (1 + 1e-9) + 1
-        # where they differ, the difference is a KUR loan delivered this month, never a repayment
+        assert (paid & ~kur_rows).sum() > 10
         np.testing.assert_allclose(got[paid & ~kur_rows], expected[paid & ~kur_rows], rtol=1e-9)
 
 
@@ -159,17 +160,29 @@ def test_credit_tightening_lowers_new_lending_of_every_lender():
 
 
 def test_shock_raises_new_loan_rates():
-    m = _model(shock_enabled=True, shock_month=2, shock_rate_premium=0.5, n_months=8)
-    m.run(4)
-    f = m.firms
-    i = int(np.flatnonzero(f.alive[: f.n])[0])
-    assert m.shock > 0
-    base = finance.lender_rates(m.p)
-    # the rule as the firms apply it: the rate of a loan taken now is above the base rate
-    new = f.loan_rate[: f.n][f.borrowed[: f.n] > 0]
-    new = new[new > 0]
-    assert new.size and (new >= base[BANK] * (1 - 1e-12)).all()
-    assert i >= 0
+    """A bank or cooperative loan taken at the shock's depth carries base rate x (1 + premium x shock x
+    exposure); the same loans without the shock carry the base rate."""
+    rates = {}
+    for shock in (True, False):
+        m = _model(n_firms=3000, shock_enabled=shock, shock_month=2, shock_duration_months=12, shock_demand_cut=0.0,
+                   shock_supply_cut=0.0, shock_online_shift=0.0, shock_credit_tightening=0.0,
+                   shock_rate_premium=0.5, n_months=10)
+        f = m.firms
+        new_rates = []
+        m.run(2)
+        # every bank and cooperative loan from here on is taken in the test's months
+        f.loan_principal[: f.n, [BANK, COOP]] = 0.0
+        f.loan_rate[: f.n, [BANK, COOP]] = 0.0
+        f.loan_payment[: f.n, [BANK, COOP]] = 0.0
+        finance.totals(f, slice(0, f.n))
+        m.run(6)
+        for j in (BANK, COOP):
+            rows = np.flatnonzero(f.alive[: f.n] & (f.loan_principal[: f.n, j] > 0))
+            new_rates.extend((f.loan_rate[rows, j] / finance.lender_rates(m.p)[j]).tolist())
+        rates[shock] = np.array(new_rates)
+    assert rates[False].size > 5 and rates[True].size > 5, (rates[False].size, rates[True].size)
+    np.testing.assert_allclose(rates[False], 1.0, rtol=1e-12)
+    assert (rates[True] > 1.0 + 0.5 * 0.5 * 0.99).all()  # exposure >= 1 - collaboration_softening = 0.5
 
 
 def test_expected_profit_below_the_outside_option_for_a_year_means_exit():
