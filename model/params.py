@@ -140,7 +140,13 @@ class Uncertainties(BaseModel):
     shock_demand_cut: float = Field(0.35, ge=0.0, le=0.95, description="Fall of local demand at the shock's depth.")
     shock_supply_cut: float = Field(0.25, ge=0.0, le=0.95, description="Rise in input costs from supply-chain disruption.")
     shock_credit_tightening: float = Field(
-        0.6, ge=0.0, le=1.0, description="Share of new commercial credit refused during the shock.")
+        0.6, ge=0.0, le=1.0,
+        description="Share of new loan applications every lender (KUR bank, bank, cooperative/BPR, moneylender) "
+                    "refuses at the shock's depth (x the firm's exposure; KUR loans are cut by this share).")
+    shock_rate_premium: float = Field(
+        0.25, ge=0.0, le=2.0,
+        description="Relative rise of the rate on new non-KUR loans at the shock's depth (x exposure): rate x (1 + "
+                    "premium x shock x exposure). Assumption, 0-0.5 (the KUR rate is set by the government).")
     shock_online_shift: float = Field(
         0.3, ge=0.0, le=2.0, description="Rise of online demand during the shock (shift to e-commerce, seed 003).")
     collaboration_softening: float = Field(
@@ -159,12 +165,30 @@ class Uncertainties(BaseModel):
         0.5, ge=0.0, le=1.0, description="Spread of council ramp speed across regions (0 = all equal).")
     commercial_interest_rate: float = Field(0.14, ge=0.0, le=1.0, description="Annual rate on commercial MSME credit.")
     kur_interest_rate: float = Field(0.06, ge=0.0, le=1.0, description="Annual KUR rate (6 %, FACTS).")
-    moneylender_interest_rate: float = Field(0.6, ge=0.0, le=3.0, description="Annual informal credit rate.")
+    moneylender_interest_rate: float = Field(
+        0.6, ge=0.0, le=3.0,
+        description="Annual informal credit rate (5 %/month; informal lenders charge 10-20 %/month, "
+                    "docs/literature/core_v2_sources.md s. 9).")
+    coop_interest_rate: float = Field(
+        0.30, ge=0.0, le=2.0,
+        description="Annual rate of cooperatives and rural banks (BPR) on micro loans (BPR >= 30 %/yr, BI: 22-26 % "
+                    "feasible; Kontan 2011, docs/literature/core_v2_sources.md s. 9).")
+    outside_option_share: float = Field(
+        0.25, ge=0.0, le=2.0,
+        description="The owner's outside option as a share of the real wage (a wage job found with some "
+                    "probability, at the wage): a firm whose expected profit stays below it for a year exits "
+                    "(Lucas 1978; McKenzie & Paffhausen 2019). Assumption, 0.2-1; calibrated to ~8-9 %/yr exits.")
+    wage_growth_per_year: float = Field(
+        0.0, ge=-0.05, le=0.1,
+        description="Real growth a year of the wage (wage_per_worker at month 0): labour productivity or a real "
+                    "minimum-wage path. 0 keeps a no-trend run stationary; range 0-0.025 (real wages ~+2.5 %/yr "
+                    "2005-14, ILO; < 2 %/yr 2010-15, ADB; docs/literature/core_v2_sources.md s. 10).")
     productivity_volatility: float = Field(
         0.025, ge=0.0, le=0.5, description="Std. dev. of monthly idiosyncratic productivity shocks (log).")
     exit_hazard: float = Field(
-        0.0045, ge=0.0, le=0.2,
-        description="Monthly exogenous exit hazard; with insolvency gives ~8 % a year (McKenzie & Paffhausen 2017).")
+        0.0025, ge=0.0, le=0.2,
+        description="Monthly exogenous exit hazard (household shocks); with the exits from the books gives ~9 % a "
+                    "year (McKenzie & Paffhausen 2019: 8.2 %/yr). Calibrated (core v2 stage 4).")
     entry_rate: float = Field(
         0.0075, ge=0.0, le=0.2,
         description="Monthly entrants per alive firm when real spending per firm is at its month-0 level.")

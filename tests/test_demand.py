@@ -118,8 +118,10 @@ def test_no_policy_change_does_not_concentrate_value_added():
 
 def test_income_feedback_makes_the_shock_last():
     """Jobs and firms lost in a shock cut incomes, and so demand: with spending out of MSME incomes
-    the shock's value-added loss, summed from its onset to a year after it ends, is larger than
-    without (the extra loss is in the shock and the months just after it)."""
+    the shock's cumulative value-added loss, from its onset to a year after it ends, is larger than
+    without. (Stage 4: a year after the shock value added is back on its no-shock path in both runs --
+    exits from the books move the failed firms' customers to survivors -- so the loss is compared
+    over the whole episode, not in its last month.)"""
     def gap(share):
         kw = dict(seed=6, n_firms=3000, msme_agents=False, n_months=48, income_spending_share=share,
                   demand_growth_per_year=0.0)
@@ -128,4 +130,4 @@ def test_income_feedback_makes_the_shock_last():
                               shock_duration_months=12, **kw).run().metrics_frame()["value_added"]
         return float(1 - shock.iloc[13:37].sum() / base.iloc[13:37].sum())
 
-    assert gap(0.6) > gap(0.0)
+    assert gap(0.6) > gap(0.0) > 0
