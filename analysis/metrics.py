@@ -17,7 +17,8 @@ WITHDRAWAL_WINDOW = 24  # months after the end of programmes over which the drop
 
 # outcome name -> (label for reports, unit, higher is better?)
 OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
-    "value_added_growth": ("Value added growth", "% a year", True),
+    "value_added_growth": ("Value added growth (MSMEs: producers and traders)", "% a year", True),
+    "producer_value_added_growth": ("Producers' value added growth (net of traders' margins)", "% a year", True),
     "employment_growth": ("Employment growth", "% a year", True),
     "productivity_growth": ("Labour productivity growth", "% a year", True),
     "survival_rate": ("Survival of initial firms", "share", True),
@@ -72,6 +73,9 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
     tot = {k: float(w[k].sum()) for k in ("overhead_cost", "duplication_cost", "capture_cost")}
     out = {
         "value_added_growth": _annual_growth(w["value_added"]),
+        # runs stored before traders' value added was reported have no producers' column
+        "producer_value_added_growth": (_annual_growth(w["producer_value_added"]) if "producer_value_added" in w
+                                        else float("nan")),
         "employment_growth": _annual_growth(w["employment"]),
         "productivity_growth": _annual_growth(w["productivity"]),
         "survival_rate": float(last["survival_rate"]),

@@ -3,10 +3,11 @@ answers to incomes, does concentration stay put without a policy change, how doe
 
     python -m experiments.check_core [N_FIRMS] [SEEDS]      (defaults 5,000 firms, 3 seeds)
 
-Prints three tables (Markdown): concentration with no policy change (exogenous trend 0, 10 years);
+Prints four tables (Markdown): concentration with no policy change (exogenous trend 0, 10 years);
 baseline value-added growth with each source switched off in turn (96 months); the shock's path
 of value added, employment and firms against the same seeds without the shock, with and without
-collaboration (48 months from onset).
+collaboration (48 months from onset); and each scenario's effect on total and producers' value added
+against the baseline, with and without traders.
 """
 
 from __future__ import annotations
@@ -63,19 +64,27 @@ def decomposition(n: int, seeds: list[int]) -> None:
         "exogenous trend 0": {"demand_growth_per_year": 0.0},
         "no spending out of MSME incomes": {"income_spending_share": 0.0},
         "no online channel": {"online_demand_share": 0.0},
-        "no middleman margin": {"middleman_margin": 0.0},
+        "traders' margin = their trading cost (no bargaining rent)": {"middleman_margin": 0.10},
+        "no traders (producers sell direct at no cost)": {"middleman_margin": 0.0},
         "no programme budget": {"budget_per_firm_month": 0.0},
     }
-    print("| variant | value-added growth %/yr | employment growth %/yr | firms at month 96 / month 0 |")
-    print("|---|---|---|---|")
+    print("| variant | total MSME value added %/yr | producers' value added %/yr | traders' share of value "
+          "added, month 0 → 96 | employment growth %/yr | firms at month 96 / month 0 |")
+    print("|---|---|---|---|---|---|")
     for name, kw in variants.items():
-        g, e, fr = [], [], []
+        g, gp, ts0, ts1, e, fr = [], [], [], [], [], []
         for seed in seeds:
             df = _run("baseline", seed, n, 96, **kw).metrics_frame()
             g.append(100 * ((df["value_added"].iloc[-1] / df["value_added"].iloc[0]) ** (12 / 96) - 1))
+            gp.append(100 * ((df["producer_value_added"].iloc[-1] / df["producer_value_added"].iloc[0]) ** (12 / 96)
+                             - 1))
+            ts = df["trade_value_added"] / df["value_added"]
+            ts0.append(100 * ts.iloc[0])
+            ts1.append(100 * ts.iloc[-1])
             e.append(100 * ((df["employment"].iloc[-1] / df["employment"].iloc[0]) ** (12 / 96) - 1))
             fr.append(df["firms_alive"].iloc[-1] / df["firms_alive"].iloc[0])
-        print(f"| {name} | {np.mean(g):.2f} ± {np.std(g):.2f} | {np.mean(e):.2f} | {np.mean(fr):.3f} |")
+        print(f"| {name} | {np.mean(g):.2f} ± {np.std(g):.2f} | {np.mean(gp):.2f} | {np.mean(ts0):.1f} → "
+              f"{np.mean(ts1):.1f} % | {np.mean(e):.2f} | {np.mean(fr):.3f} |")
 
 
 def shock_path(n: int, seeds: list[int]) -> None:
@@ -102,11 +111,33 @@ def shock_path(n: int, seeds: list[int]) -> None:
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
+def scenario_effects(n: int, seeds: list[int]) -> None:
+    print("\n### Scenario effects on value-added growth against the baseline (paired seeds, 96 months, pp/yr)\n")
+    print("| scenario | total MSME value added | producers' value added | total, no traders |")
+    print("|---|---|---|---|")
+
+    def growth(df, col):
+        return 100 * ((df[col].iloc[-1] / df[col].iloc[0]) ** (12 / 96) - 1)
+
+    for scen in ("clustering", "self_governance", "collaborative_platform", "ecommerce_promotion", "phase_out"):
+        cells = []
+        for kw, cols in (({}, ("value_added", "producer_value_added")), ({"middleman_margin": 0.0}, ("value_added",))):
+            d = {c: [] for c in cols}
+            for seed in seeds:
+                a = _run(scen, seed, n, 96, **kw).metrics_frame()
+                b = _run("baseline", seed, n, 96, **kw).metrics_frame()
+                for c in cols:
+                    d[c].append(growth(a, c) - growth(b, c))
+            cells += [f"{np.mean(v):+.2f} ± {np.std(v):.2f}" for v in d.values()]
+        print(f"| {scen} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv else 5000
     seeds = list(range(1, (int(argv[1]) if len(argv) > 1 else 3) + 1))
     concentration(n, seeds)
     decomposition(n, seeds)
+    scenario_effects(n, seeds)
     shock_path(n, seeds)
 
 

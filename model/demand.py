@@ -141,9 +141,11 @@ def release_customers(model, rows: np.ndarray) -> None:
 
 
 def region_income(model) -> np.ndarray:
-    """Value added of each region's MSMEs this month (wages and owners' incomes), IDR."""
+    """Value added of each region's MSMEs this month (wages and owners' incomes), IDR: the
+    producers' and the traders' who carry their goods (``model.trade_va_region``)."""
     f, n = model.firms, model.firms.n
-    return np.bincount(f.region[:n], weights=f.value_added[:n] * f.alive[:n], minlength=model.p["n_regions"])
+    va = np.bincount(f.region[:n], weights=f.value_added[:n] * f.alive[:n], minlength=model.p["n_regions"])
+    return va + model.trade_va_region
 
 
 def init_incomes(model) -> None:

@@ -104,8 +104,7 @@ class MSMEEcosystem(mesa.Model):
         fill_firms(self.firms, rows, init, self.regions, 0, self.internet, entrants=False,
                    price_sensitivity=p["price_sensitivity"])
         f = self.firms
-        f.debt_rate[rows] = np.where(f.credit_access[rows] == 1, p["moneylender_interest_rate"],
-                                     p["commercial_interest_rate"])
+        finance.open_books(self, rows)  # loans as records, cash (core v2 stage 4)
         self.participation_propensity = init.random(p["n_firms"])
         self.council_speed = np.clip(1.0 + p["council_capacity_spread"] * (init.random(p["n_regions"]) - 0.5) * 2,
                                      0.2, None)
@@ -134,6 +133,7 @@ class MSMEEcosystem(mesa.Model):
         # firms already making losses have been doing so for a while (spreads their exits out)
         lossy = f.profit[: f.n] < 0
         f.loss_months[: f.n][lossy] = init.integers(0, 12, int(lossy.sum()))
+        finance.start_expectations(self, init)  # expected profit; months below the outside option (stage 4)
         self.employment0 = float(f.workers[: f.n][f.alive[: f.n]].sum())
         self.alive_start_month = int(f.alive[: f.n].sum())
 

@@ -140,13 +140,19 @@ class Uncertainties(BaseModel):
     shock_demand_cut: float = Field(0.35, ge=0.0, le=0.95, description="Fall of local demand at the shock's depth.")
     shock_supply_cut: float = Field(0.25, ge=0.0, le=0.95, description="Rise in input costs from supply-chain disruption.")
     shock_credit_tightening: float = Field(
-        0.6, ge=0.0, le=1.0, description="Share of new commercial credit refused during the shock.")
+        0.6, ge=0.0, le=1.0,
+        description="Share of new loan applications every lender (KUR bank, bank, cooperative/BPR, moneylender) "
+                    "refuses at the shock's depth (x the firm's exposure; KUR loans are cut by this share).")
+    shock_rate_premium: float = Field(
+        0.25, ge=0.0, le=2.0,
+        description="Relative rise of the rate on new non-KUR loans at the shock's depth (x exposure): rate x (1 + "
+                    "premium x shock x exposure). Assumption, 0-0.5 (the KUR rate is set by the government).")
     shock_online_shift: float = Field(
         0.3, ge=0.0, le=2.0, description="Rise of online demand during the shock (shift to e-commerce, seed 003).")
     collaboration_softening: float = Field(
         0.5, ge=0.0, le=1.0,
-        description="Share of shock exposure removed for a fully collaborating firm (shared resources, joint "
-                    "marketing and delivery; seed 002).")
+        description="Share of shock exposure removed for a firm whose production rests fully on shared resources "
+                    "that were paid for: cluster shared facilities and logistics support (seed 002).")
     capture_rate: float = Field(
         0.15, ge=0.0, le=0.9,
         description="Share of a council's budget captured locally at its lowest capacity (seed 001 risk).")
@@ -159,16 +165,52 @@ class Uncertainties(BaseModel):
         0.5, ge=0.0, le=1.0, description="Spread of council ramp speed across regions (0 = all equal).")
     commercial_interest_rate: float = Field(0.14, ge=0.0, le=1.0, description="Annual rate on commercial MSME credit.")
     kur_interest_rate: float = Field(0.06, ge=0.0, le=1.0, description="Annual KUR rate (6 %, FACTS).")
-    moneylender_interest_rate: float = Field(0.6, ge=0.0, le=3.0, description="Annual informal credit rate.")
+    moneylender_interest_rate: float = Field(
+        0.6, ge=0.0, le=3.0,
+        description="Annual informal credit rate (5 %/month; informal lenders charge 10-20 %/month, "
+                    "docs/literature/core_v2_sources.md s. 9).")
+    coop_interest_rate: float = Field(
+        0.30, ge=0.0, le=2.0,
+        description="Annual rate of cooperatives and rural banks (BPR) on micro loans (BPR >= 30 %/yr, BI: 22-26 % "
+                    "feasible; Kontan 2011, docs/literature/core_v2_sources.md s. 9).")
+    outside_option_share: float = Field(
+        0.25, ge=0.0, le=2.0,
+        description="The owner's outside option as a share of the real wage (a wage job found with some "
+                    "probability, at the wage): a firm whose expected profit stays below it for a year exits "
+                    "(Lucas 1978; McKenzie & Paffhausen 2019). Assumption, 0.2-1; calibrated to ~8-9 %/yr exits.")
+    wage_growth_per_year: float = Field(
+        0.0, ge=-0.05, le=0.1,
+        description="Real growth a year of the wage (wage_per_worker at month 0): labour productivity or a real "
+                    "minimum-wage path. 0 keeps a no-trend run stationary; range 0-0.025 (real wages ~+2.5 %/yr "
+                    "2005-14, ILO; < 2 %/yr 2010-15, ADB; docs/literature/core_v2_sources.md s. 10).")
     productivity_volatility: float = Field(
         0.025, ge=0.0, le=0.5, description="Std. dev. of monthly idiosyncratic productivity shocks (log).")
     exit_hazard: float = Field(
-        0.0045, ge=0.0, le=0.2,
-        description="Monthly exogenous exit hazard; with insolvency gives ~8 % a year (McKenzie & Paffhausen 2017).")
-    entry_rate: float = Field(0.0075, ge=0.0, le=0.2, description="Monthly entrants per alive firm.")
+        0.0025, ge=0.0, le=0.2,
+        description="Monthly exogenous exit hazard (household shocks); with the exits from the books gives ~9 % a "
+                    "year (McKenzie & Paffhausen 2019: 8.2 %/yr). Calibrated (core v2 stage 4).")
+    entry_rate: float = Field(
+        0.0075, ge=0.0, le=0.2,
+        description="Monthly entrants per alive firm when real spending per firm is at its month-0 level.")
+    entry_elasticity: float = Field(
+        2.0, ge=0.0, le=6.0,
+        description="Elasticity of entry to real spending per alive firm against month 0: entry follows market "
+                    "opportunity, so the number of firms tracks the market's size (Bresnahan & Reiss 1991; "
+                    "assumption 1-4). Replaces v1's direct halving of entry in the shock.")
     middleman_margin: float = Field(
         0.28, ge=0.0, le=0.9,
-        description="Share of local sales value kept by middlemen for artisan-cluster and unclustered manufacturers (seed 003).")
+        description="Share of local sales value kept by traders (middlemen) from a manufacturer with no channel of its "
+                    "own: unclustered or in an artisan cluster, offline (seed 003). Margins of others are bargained "
+                    "down by their outside options; below trade_cost producers sell direct at this cost.")
+    trade_cost: float = Field(
+        0.10, ge=0.0, le=0.5,
+        description="Traders' real cost (transport, spoilage, search) as a share of the value they trade: the "
+                    "margin net of it is the trade sector's value added (BPS rice chain trade and transport margin "
+                    "~10 %; assumption 5-15 %).")
+    trader_bargaining_power: float = Field(
+        0.6, ge=0.05, le=1.0,
+        description="Traders' Nash bargaining weight over the gap between a producer's own distribution cost and "
+                    "the trading cost (Mitra et al. 2018: middlemen take 50-71 % of the gap).")
     network_effect: float = Field(
         0.2, ge=0.0, le=1.0, description="Elasticity of marketplace buyer reach to its number of sellers.")
     central_overhead: float = Field(

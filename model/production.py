@@ -6,8 +6,16 @@ customers are won through price, quality and reach, never through capacity, so a
 gain is taken from its unsubsidised neighbours only as it wins their customers (Criscuolo et al.
 2019, FACTS). Capacity caps sales: local demand a firm cannot serve goes, this month, to firms of
 its market with spare capacity (in proportion to their customers), and costs it customers next
-month. Manufacturers outside cluster arrangements sell locally through middlemen, who keep a
-margin (seed 003).
+month.
+
+Manufacturers sell locally through traders (middlemen, tengkulak: seed 003), who are trading
+MSMEs: the margin a trader keeps is set by a Nash bargain over the gap between the buyer's price and
+the trader's real trading cost, in which the producer's outside option is to sell direct at its own
+distribution cost (lower in stronger clusters, through joint marketing and delivery, and for firms
+that sell online). The trader's margin net of the trading cost is value added of the trade sector
+(``model.trade_va_region``), not a loss; cutting out the trader raises the producer's income by the
+margin less its own distribution cost, and total MSME value added only by the real cost saved
+(issue "economic core v2", point 4; Mitra et al. 2018; Bergquist & Dinerstein 2020).
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from .state import blocks
 A_SCALE = 12000.0     # IDR of monthly output per unit of K^0.45 L^0.55 (micro VA ~4.5 M per worker a month,
 #                       FACTS GDP share)
 ALPHA = 0.45          # capital elasticity
+ONLINE_DELIVERY_COST = 0.05  # share of the value of a local sale made through a marketplace spent on packing and
+#                              delivery (assumption, 3-8 %); logistics support cuts it like other input costs
 
 
 def shock_exposure(model, where: str) -> tuple[bool, np.ndarray, float]:
@@ -41,9 +51,15 @@ _NO_EXPOSURE = np.ones(1)
 
 
 def collaboration(model) -> np.ndarray:
-    """How much a firm shares resources, marketing and delivery with others, 0..1 (seed 002)."""
+    """How much of a firm's production rests on resources shared with others that someone paid
+    for, 0..1: its use of its cluster's shared facilities (bought by the shared-facilities
+    instrument) plus logistics support (joint delivery, bought by the logistics instrument). Seed
+    002 says collaboration softens a shock through shared resources; membership alone (a cluster,
+    the platform's register, a council's forum) shares nothing and softens nothing (issue
+    "economic core v2", point 6). The softening acts on the shock's supply side (usable capacity,
+    input costs) and on credit rationing."""
     f, n = model.firms, model.firms.n
-    c = np.asarray(model.cluster_coop_firm) + 0.7 * (f.platform_step[:n] > 0) + 0.5 * f.participant[:n]
+    c = np.asarray(model.facility_usage_firm)[:n] + f.logistics[:n]
     return np.clip(c, 0.0, 1.0)
 
 
@@ -117,10 +133,42 @@ def produce_and_sell(model) -> None:
     d_export = np.empty(n)
     _demand(n, pool, float(model.world_pool), max(we_tot, 1e-300), rs, we, model.online_demand, f.alive,
             f.customers, f.capacity, d_local, d_export, f.demand, f.unfilled, unserved, spare_w)
-    _sell(n, float(p["middleman_margin"]), shock, float(0.3 * p["shock_supply_cut"] * s), exp_arr, rs, unserved,
-          spare_w, d_local, d_export, model.online_demand, model.middleman_factor_firm, input_share, fac_t, fac_i,
-          f.alive, f.logistics, f.customers, f.capacity, f.demand, f.online_revenue, f.export_revenue, f.revenue,
-          f.value_added, f.utilisation)
+    check_rows(n, "production.produce_and_sell", commission=model.commission_firm)
+    tau, beta, own0 = trade_terms(p)
+    trade_va = np.zeros(p["n_regions"])
+    _sell(n, tau, beta, own0, ONLINE_DELIVERY_COST, shock, float(0.3 * p["shock_supply_cut"] * s), exp_arr, rs,
+          unserved, spare_w, d_local, d_export, model.online_demand, model.middleman_factor_firm, model.commission_firm,
+          input_share, fac_t, fac_i, f.alive, f.region, f.stage, f.logistics, f.customers, f.capacity, f.demand,
+          f.online_revenue, f.export_revenue, f.revenue, f.value_added, f.utilisation, trade_va)
+    model.trade_va_region = trade_va
+
+
+def trade_terms(p) -> tuple[float, float, float]:
+    """The trade sector's terms: the real trading cost ``tau`` (share of the value traded), the
+    traders' bargaining weight ``beta`` and the distribution cost ``own0`` at which a producer with
+    no channel of its own (an unclustered or artisan-cluster manufacturer, offline) could sell
+    direct: chosen so that such a producer's bargained margin is ``middleman_margin``
+    (``tau + beta (own0 - tau)``). A margin set below the trading cost means producers sell direct
+    at that cost (no traders): the switch-off of the decomposition."""
+    tau = float(p["trade_cost"])
+    beta = float(p["trader_bargaining_power"])
+    m0 = float(p["middleman_margin"])
+    own0 = m0 if m0 < tau else tau + (m0 - tau) / beta
+    return tau, beta, own0
+
+
+def trade_margin(tau: float, beta: float, own0: float, factor: float, online: bool, commission: float,
+                 logistics: float) -> tuple[float, float]:
+    """(margin kept by the trader, own distribution cost) as shares of a producer's local sales,
+    for one firm: the reference engine's form of the rule in :func:`_sell`."""
+    if factor <= 0:
+        return 0.0, 0.0
+    own = tau + (own0 - tau) * factor
+    if online:
+        own = min(own, commission + ONLINE_DELIVERY_COST * (1.0 - LOGISTICS_COST_CUT * logistics))
+    if own < tau:
+        return 0.0, own
+    return tau + beta * (own - tau), 0.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -175,13 +223,15 @@ def _demand(n, pool, world, we_tot, group, we, online_demand, alive, customers, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _sell(n, margin_rate, shock, supply_cost, exposure, group, unserved, spare_w, d_local, d_export, online_demand,
-          middleman, input_share, fac_t, fac_i, alive, logistics, customers, capacity, demand, online_revenue,
-          export_revenue, revenue, value_added, utilisation):
+def _sell(n, tau, beta, own0, online_cost, shock, supply_cost, exposure, group, unserved, spare_w, d_local, d_export,
+          online_demand, middleman, commission, input_share, fac_t, fac_i, alive, region, stage, logistics, customers,
+          capacity, demand, online_revenue, export_revenue, revenue, value_added, utilisation, trade_va):
     """Per row: sales up to capacity, plus a share of the market's unserved local demand for firms
     with spare capacity (in proportion to spare capacity x customers, at most the spare capacity);
-    revenue net of the middleman margin on local sales, value added net of inputs (dearer in the
-    shock, cheaper with shared facilities and logistics support), and utilisation."""
+    local sales of manufacturers go through traders at a bargained margin (:func:`trade_margin`)
+    or direct at the producer's own distribution cost; revenue, value added net of inputs (dearer
+    in the shock, cheaper with shared facilities and logistics support), utilisation, and per
+    region the traders' value added (margin less the trading cost, ``trade_va``)."""
     for i in range(n):
         if not alive[i]:
             online_revenue[i] = 0.0
@@ -204,12 +254,28 @@ def _sell(n, margin_rate, shock, supply_cost, exposure, group, unserved, spare_w
         export = frac * d_export[i]
         online_revenue[i] = online
         export_revenue[i] = export
-        rev = local * (1.0 - margin_rate * middleman[i]) + online + export
+        # traders: a Nash bargain whose outside option is selling direct at the firm's own cost
+        margin = 0.0
+        direct = 0.0
+        mf = middleman[i]
+        if mf > 0:
+            own = tau + (own0 - tau) * mf
+            if stage[i] == 3:
+                oc = commission[i] + online_cost * (1.0 - LOGISTICS_COST_CUT * logistics[i])
+                if oc < own:
+                    own = oc
+            if own < tau:
+                direct = own
+            else:
+                margin = tau + beta * (own - tau)
+                trade_va[region[i]] += (margin - tau) * local
+        rev = local * (1.0 - margin) + online + export
         revenue[i] = rev
         inputs = sales * input_share[i]
         if shock:
             inputs *= 1.0 + supply_cost * exposure[i]
         fac = fac_t[fac_i[i]]
         inputs *= (1.0 - FACILITY_COST_CUT * fac) * (1.0 - LOGISTICS_COST_CUT * logistics[i])
+        inputs += direct * local
         value_added[i] = rev - inputs
         utilisation[i] = sales / max(cap, 1e-300)

@@ -434,11 +434,12 @@ def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
     elif name == "logistics":
         f.logistics[rows] = np.minimum(f.logistics[rows] + 0.5, 1.0)
     elif name == "kur_credit":
-        loan = kur_loan(f.capital[rows])
-        old = f.debt[rows]
-        f.debt_rate[rows] = (old * f.debt_rate[rows] + loan * model.p["kur_interest_rate"]) / (old + loan)
-        f.debt[rows] = old + loan
-        f.capital[rows] += loan
+        # a KUR loan record (finance.LENDERS), invested in capital at once; in the shock the KUR banks
+        # cut loans by the credit tightening (the subsidy booked is the approved loan's)
+        loan = kur_loan(f.capital[rows]) * (1.0 - model.p["shock_credit_tightening"] * model.shock)
+        from . import finance
+
+        finance.kur_loans(model, rows, loan)
     elif name in ("grants", "tax_relief"):
         f.support_cash[rows] += amounts
     elif name == "ecommerce_promotion":

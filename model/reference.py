@@ -175,12 +175,13 @@ class ReferenceMSME(MSME):
                 self.credit_access = 2
         elif name == "logistics":
             self.logistics = min(self.logistics + 0.5, 1.0)
-        elif name == "kur_credit":
-            loan = min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX)
-            old = self.debt
-            self.debt_rate = (old * self.debt_rate + loan * m.p["kur_interest_rate"]) / (old + loan)
-            self.debt = old + loan
-            self.capital = self.capital + loan
+        elif name == "kur_credit":  # a KUR loan record, invested at once; cut in the shock
+            loan = min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX) * (1.0 - m.p["shock_credit_tightening"] * m.shock)
+            if loan > 0:
+                self.borrow(fin.KUR, loan, m.p["kur_interest_rate"])
+                m.loan_ledger[m.month, fin.KUR, fin.DISBURSED] += loan
+                self.capital = self.capital + loan
+                self.sum_loans()
         elif name in ("grants", "tax_relief"):
             self.support_cash = self.support_cash + amount
         elif name == "ecommerce_promotion":
@@ -241,9 +242,10 @@ class ReferenceMSME(MSME):
 
     # ---- production and sales ---------------------------------------------------------------------
     def exposure(self) -> float:
-        """Exposure to the shock: collaboration (clusters, platform, councils) softens it (seed 002)."""
+        """Exposure to the shock: shared resources someone paid for (facilities, joint delivery)
+        soften it (seed 002; production.collaboration)."""
         m = self.model
-        collab = float(m.cluster_coop_firm[self.row]) + 0.7 * (self.platform_step > 0) + 0.5 * self.participant
+        collab = float(m.facility_usage_firm[self.row]) + self.logistics
         return 1.0 - m.p["collaboration_softening"] * min(max(collab, 0.0), 1.0)
 
     def plan_production(self) -> None:
@@ -289,13 +291,17 @@ class ReferenceMSME(MSME):
             extra = min(float(m.unserved[g]) * (cap - d) * self.customers / float(m.spare_w[g]), cap - d)
             local, sales = local + extra, sales + extra
         online, export = frac * float(m.online_demand[r]), frac * float(m.d_export[r])
-        keep = 1.0 - p["middleman_margin"] * float(m.middleman_factor_firm[r])
-        revenue = local * keep + online + export
+        margin, direct = production.trade_margin(*production.trade_terms(p), float(m.middleman_factor_firm[r]),
+                                                 self.stage == 3, float(m.commission_firm[r]), self.logistics)
+        if margin > 0:
+            m.trade_va_region[self.region] += (margin - p["trade_cost"]) * local
+        revenue = local * (1.0 - margin) + online + export
         inputs = sales * (1.0 - VA_SHARE[self.sector])
         if s > 0:
             inputs = inputs * (1.0 + 0.3 * p["shock_supply_cut"] * s * self.exposure())
         inputs = inputs * ((1.0 - 0.08 * float(m.facility_usage_firm[r]))
                            * (1.0 - production.LOGISTICS_COST_CUT * self.logistics))
+        inputs += direct * local
         self.revenue, self.online_revenue, self.export_revenue = revenue, online, export
         self.value_added = revenue - inputs
         self.utilisation = sales / max(cap, 1e-300)
@@ -339,42 +345,133 @@ class ReferenceMSME(MSME):
                                                             m.appeal_table)
 
     # ---- finance ------------------------------------------------------------------------------------
+    def loans(self):
+        """This firm's loan records (principal, annual rate, monthly payment by lender), its row's views."""
+        f = self.model.firms
+        return f.loan_principal[self.row], f.loan_rate[self.row], f.loan_payment[self.row]
+
+    def borrow(self, j: int, amount: float, new_rate: float) -> None:
+        """A loan of ``amount`` from lender ``j``, consolidated with what the firm owes it, repaid by
+        an annuity over the lender's term."""
+        principal, rate, payment = self.loans()
+        old = float(principal[j])
+        total = old + amount
+        r = (old * float(rate[j]) + amount * new_rate) / total
+        principal[j], rate[j] = total, r
+        payment[j] = fin.annuity(total, r, int(fin.TERM_MONTHS[j]))
+
+    def sum_loans(self) -> None:
+        principal, rate, _ = self.loans()
+        tot, wsum = 0.0, 0.0
+        for j in range(fin.N_LENDERS):
+            tot += float(principal[j])
+            wsum += float(principal[j]) * float(rate[j])
+        self.debt = tot
+        self.debt_rate = wsum / tot if tot > 0 else 0.0
+
     def settle_accounts(self) -> None:
-        """Costs and profit; investment, borrowing and repayment; hiring."""
+        """Costs and profit; cash; loan payments, new loans, investment, capital sales, default and the
+        owner's draws; hiring (ODD 7.2)."""
         m, r, p = self.model, self.row, self.model.p
-        k, debt, rate = self.capital, self.debt, self.debt_rate
-        profit = self.value_added - max(self.workers - 1.0, 0.0) * p["wage_per_worker"]
+        led = m.loan_ledger[m.month]
+        wage = fin.real_wage(m)
+        principal, rate, payment = self.loans()
+        k = self.capital
+        profit = self.value_added - max(self.workers - 1.0, 0.0) * wage
         profit -= fin.FIXED_BASE + fin.FIXED_CAPITAL * k
         profit -= self.revenue * (fin.TRANSACTION_LICENSED if self.licensed else fin.TRANSACTION_UNLICENSED)
         profit -= self.online_revenue * float(m.commission_firm[r])
         profit -= float(m.own_promotion[r])
-        profit -= debt * rate / 12
-        profit -= fin.DEPRECIATION * k
-        cash = self.support_cash
-        profit += cash
-        saving = max(p["commercial_interest_rate"] - rate, 0.0) * debt / 12  # KUR interest saving
+        interest, debt, due, pay_total = 0.0, 0.0, 0.0, 0.0
+        scheduled = [0.0] * fin.N_LENDERS
+        for j in range(fin.N_LENDERS):  # each loan's interest and scheduled principal (annuity less interest)
+            pj = float(principal[j])
+            if pj > 0:
+                ij = pj * float(rate[j]) / 12
+                interest += ij
+                debt += pj
+                sj = min(max(float(payment[j]) - ij, 0.0), pj)
+                if pj - sj < 1e-9 * float(payment[j]):
+                    sj = pj
+                scheduled[j] = sj
+                due += sj
+                pay_total += float(payment[j])
+                led[j, fin.INTEREST] += ij
+        profit -= interest
+        dep = fin.DEPRECIATION * k
+        profit -= dep
+        support = self.support_cash
+        profit += support
+        saving = max(p["commercial_interest_rate"] - float(rate[fin.KUR]), 0.0) * float(principal[fin.KUR]) / 12
         self.profit = profit
-        self.own_profit = profit - cash - saving
+        self.own_profit = profit - support - saving
         self.loss_months = self.loss_months + 1 if profit < 0 else 0
-        # investment from retained profit when busy; losses draw down capital
+        # expected profit against the owner's outside option (an entrant's first year counts anyway)
+        ewm = self.profit_ewm + (profit - self.profit_ewm) * fin.EWM
+        self.profit_ewm = ewm
+        b = self.below_months
+        self.below_months = b + 1 if ewm < p["outside_option_share"] * wage or b < 0 else 0
+        # cash: operating cash flow in, scheduled principal out
+        cash = self.cash + (profit + dep) - due
+        outgo = max(self.workers - 1.0, 0.0) * wage + fin.FIXED_BASE + fin.FIXED_CAPITAL * k + pay_total
+        e = self.exposure() if m.shock > 0 else 1.0
+        tight = 1.0 - p["shock_credit_tightening"] * m.shock * e
+        premium = 1.0 + p["shock_rate_premium"] * m.shock * e
+        rates = fin.lender_rates(p)
         busy = min(max((self.utilisation - 0.8) / 0.15, 0.0), 1.0)
         retained = fin.RETAIN * self.effort * busy * max(profit, 0.0)
-        principal = debt * fin.AMORTISATION
-        new_debt, rate_new = 0.0, 0.0
+        new = 0.0
+        u = self.draw(streams.FINANCE + 30)
         if self.credit_access == 2 and self.utilisation > 0.9 and profit > 0 and debt < 0.6 * k:
-            tight = 1.0 - p["shock_credit_tightening"] * m.shock * (self.exposure() if m.shock > 0 else 1.0)
-            if self.draw(streams.FINANCE + 30) < fin.BORROW_PROB * self.effort * tight:
-                new_debt, rate_new = fin.LOAN_SHARE * k, p["commercial_interest_rate"]
-        elif self.credit_access == 1 and profit < 0 and debt < 0.5 * k:  # moneylender covers the loss
-            new_debt, rate_new = -profit, p["moneylender_interest_rate"]
-        if new_debt > 0:
-            rest = debt - principal
-            self.debt_rate = (rest * rate + new_debt * rate_new) / max(rest + new_debt, 1e-9)
-        self.debt = max(debt - principal + new_debt, 0.0)
-        capital = max(k + (min(profit, 0.0) + retained + new_debt - principal), 0.0)
-        self.capital = capital
+            if u < fin.BORROW_PROB * self.effort * tight:  # a bank if licensed, else a cooperative/BPR
+                new = fin.LOAN_SHARE * k
+                j = fin.BANK if self.licensed else fin.COOP
+                self.borrow(j, new, float(rates[j]) * premium)
+                led[j, fin.DISBURSED] += new
+                cash += new
+        # investment: replacement, retained profit and the new loan, as cash allows
+        inv = min(dep + retained + new, max(cash, 0.0))
+        cash -= inv
+        k += inv - dep
+        ml = 0.0
+        if cash < 0 and self.credit_access == 1 and debt < 0.5 * k and u < tight:  # the moneylender bridges
+            ml = -cash
+            self.borrow(fin.MONEYLENDER, ml, float(rates[fin.MONEYLENDER]) * premium)
+            led[fin.MONEYLENDER, fin.DISBURSED] += ml
+            cash = 0.0
+        sold = 0.0
+        if cash < 0 and k > 0:  # capital sold at the resale discount (all of it if not enough)
+            s = -cash / (1.0 - fin.RESALE_DISCOUNT)
+            if s < k:
+                k, sold, cash = k - s, -cash, 0.0
+            else:
+                sold = k * (1.0 - fin.RESALE_DISCOUNT)
+                k = 0.0
+                cash += sold
+        paid = due
+        self.defaulted = False
+        if cash < 0:  # it cannot pay: default (it exits this month)
+            self.defaulted = True
+            if due > 0:
+                short = min(-cash, due)
+                paid = due - short
+                cash += short
+        frac = paid / due if due > 0 else 0.0
+        for j in range(fin.N_LENDERS):  # principal repaid reduces debt, never capital
+            if scheduled[j] > 0:
+                rj = scheduled[j] * frac
+                led[j, fin.REPAID] += rj
+                principal[j] -= rj
+                if principal[j] <= 0.0:
+                    principal[j] = rate[j] = payment[j] = 0.0
+        self.sum_loans()
+        buffer = fin.CASH_BUFFER_MONTHS * outgo  # the owner draws what is above a month of outgoings
+        draws = cash - buffer if cash > buffer else 0.0
+        cash -= draws
+        self.cash, self.capital = cash, k
+        self.draws, self.investment, self.repaid, self.borrowed, self.asset_sales = draws, inv, paid, new + ml, sold
         # workforce follows capital and how busy the firm is
-        target = float(workers_for_capital(capital)) * (min(self.utilisation / 0.85, 1.2) * 0.4 + 0.6)
+        target = float(workers_for_capital(k)) * (min(self.utilisation / 0.85, 1.2) * 0.4 + 0.6)
         self.workers = max((target - self.workers) * fin.WORKER_ADJUST + self.workers, 1.0)
 
     # ---- learning and adoption ----------------------------------------------------------------------
@@ -439,11 +536,13 @@ class ReferenceMSME(MSME):
     def consider_exit(self) -> None:
         """Exit when insolvent or by the exogenous hazard (higher when young)."""
         m, p = self.model, self.model.p
-        insolvent = (self.capital < demography.MIN_CAPITAL or self.debt > 1.5 * self.capital
-                     or self.loss_months >= demography.MAX_LOSS_MONTHS)
+        insolvent = (self.defaulted or self.capital < demography.MIN_CAPITAL
+                     or self.cash + self.capital < self.debt or self.loss_months >= demography.MAX_LOSS_MONTHS
+                     or self.below_months >= fin.OUTSIDE_MONTHS)
         young = 1.5 if m.month - self.born + self.age0 < 24 else 1.0
         hazard = p["exit_hazard"] * young  # the shock acts through the books, not on this hazard
         if insolvent or self.draw(streams.EXIT) < hazard:
+            self.liquidate()
             self.alive = False
             self.died = m.month
             m.waiting_customers[int(m.group[self.row])] += self.customers  # they choose again next month
@@ -451,6 +550,28 @@ class ReferenceMSME(MSME):
             m.exits_month += 1
             m.msme_by_row.pop(self.row, None)
             self.remove()
+
+
+    def liquidate(self) -> None:
+        """Cash and capital at the resale price repay the loans in proportion to what each lender is
+        owed; the rest is booked as the lenders' defaults."""
+        m = self.model
+        led = m.loan_ledger[m.month]
+        principal, rate, payment = self.loans()
+        d = 0.0
+        for j in range(fin.N_LENDERS):
+            d += float(principal[j])
+        if d > 0:
+            proceeds = max(self.cash + self.capital * (1.0 - fin.RESALE_DISCOUNT), 0.0)
+            frac = min(proceeds / d, 1.0)
+            for j in range(fin.N_LENDERS):
+                pj = float(principal[j])
+                if pj > 0:
+                    back = pj * frac
+                    led[j, fin.REPAID] += back
+                    led[j, fin.DEFAULTS] += pj - back
+                principal[j] = rate[j] = payment[j] = 0.0
+        self.debt = self.debt_rate = self.cash = 0.0
 
 
 def _clip01(x: float) -> float:
@@ -556,6 +677,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         # a running sum in row order, as production.produce_and_sell (np.cumsum adds one by one)
         self.export_total = float(np.cumsum(self.export_weight)[-1]) if self.export_weight.size else 0.0
         self.unserved, self.spare_w = np.zeros(ng), np.zeros(ng)
+        self.trade_va_region = np.zeros(self.p["n_regions"])
         firms.shuffle_do("take_orders")
         firms.shuffle_do("sell")
         self.exposure = 1.0  # per-firm exposure is computed by each agent (``ReferenceMSME.exposure``)

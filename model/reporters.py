@@ -15,7 +15,7 @@ from numba import njit
 from . import programmes as pg
 
 GROWTH = (
-    "value_added", "revenue", "capital", "employment", "productivity", "firms_alive", "survival_rate",
+    "value_added", "producer_value_added", "trade_value_added", "revenue", "capital", "employment", "productivity", "firms_alive", "survival_rate",
     "exits", "entries", "exit_rate", "upgrades", "upgrades_cumulative", "downgrades",
     "share_micro", "share_small", "share_medium", "share_large",
     "stage_1_share", "stage_2_share", "stage_3_share", "online_sales_share", "export_sales_share",
@@ -111,12 +111,15 @@ def compute(model, A) -> dict[str, float]:
     t = model.month
     na = A.na
     m: dict[str, float] = {}
-    m["value_added"] = A.sum("va")
+    # total MSME value added = producers' + the trading MSMEs' margin net of their trading cost
+    m["producer_value_added"] = A.sum("va")
+    m["trade_value_added"] = float(model.trade_va_region.sum())
+    m["value_added"] = m["producer_value_added"] + m["trade_value_added"]
     m["revenue"] = A.sum("revenue")
     m["capital"] = A.sum("capital")
     emp = A.sum("workers")
     m["employment"] = emp
-    m["productivity"] = m["value_added"] / emp if emp > 0 else 0.0
+    m["productivity"] = m["producer_value_added"] / emp if emp > 0 else 0.0  # traders' workers are not modelled
     m["firms_alive"] = float(na)
     init_total = A.init_total + model.firms.removed_initial  # initial firms with a row, and without one
     m["survival_rate"] = float(A.init_alive / max(init_total, 1))

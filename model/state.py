@@ -56,8 +56,12 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "stage": (np.int8, 1),               # digital stage 1 (1.0), 2 (2.0), 3 (3.0)
     "licensed": (np.bool_, False),       # holds business licence (NIB)
     "credit_access": (np.int8, 0),       # 0 none, 1 moneylender, 2 formal
-    "debt": (np.float64, 0.0),           # IDR
-    "debt_rate": (np.float64, 0.0),      # blended annual rate on debt
+    "debt": (np.float64, 0.0),           # IDR, principal outstanding over all lenders (sum of loan_principal)
+    "debt_rate": (np.float64, 0.0),      # principal-weighted annual rate of the loans outstanding
+    "cash": (np.float64, 0.0),           # IDR, liquid assets of the business (finance.settle)
+    "profit_ewm": (np.float64, 0.0),     # IDR/month, expected profit: 12-month moving average of profit
+    "below_months": (np.int16, 0),       # consecutive months expected profit is below the owner's outside option
+    "defaulted": (np.bool_, False),      # missed a loan payment this month (exits; finance.settle)
     # self-determination (seed 001)
     "autonomy": (np.float64, 0.5),
     "competence": (np.float64, 0.5),
@@ -87,12 +91,30 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "income_ewm": (np.float64, 0.0),     # 12-month moving average of value added
     "support_mask": (np.uint32, 0),      # bit k set = support received k months ago (last 32)
     "loss_months": (np.int16, 0),        # consecutive months with negative profit
+    # cash flows of the last month (finance.settle), IDR: the firm's cash identity
+    # cash change = profit + depreciation - draws - investment - repaid + borrowed + asset_sales
+    "draws": (np.float64, 0.0),          # owner's draws (consumption) out of the business
+    "investment": (np.float64, 0.0),     # gross investment (replacement, expansion)
+    "repaid": (np.float64, 0.0),         # principal repaid on schedule
+    "borrowed": (np.float64, 0.0),       # new loans this month (finance.settle; KUR is invested at delivery)
+    "asset_sales": (np.float64, 0.0),    # proceeds of capital sold (at the resale discount)
     "upgrades": (np.int8, 0),            # number of upward class moves
 }
 
 
 _NONZERO_FILL = [(name, fill) for name, (_, fill) in COLUMNS.items() if fill != 0]
 _ALLOCATOR_TUNED = False
+# per firm x lender kind (finance.LENDERS: KUR bank, commercial bank, cooperative/BPR, moneylender):
+# name -> dtype; one loan record per firm and lender (a new loan from a lender it owes is consolidated)
+LOANS = {
+    "loan_principal": np.float64,   # IDR outstanding
+    "loan_rate": np.float64,        # annual rate
+    "loan_payment": np.float64,     # IDR a month: the annuity (interest + principal)
+}
+N_LENDERS = 4
+# 2-D per-firm arrays: name -> (dtype, width)
+MATRICES = {"support_by_instrument": (np.float64, N_INSTRUMENTS), "served_until": (np.int32, N_INSTRUMENTS),
+            **{name: (dtype, N_LENDERS) for name, dtype in LOANS.items()}}
 # Dead rows are compacted away at the end of a month once they are more than this share of the rows.
 # A fixed share: when compaction happens depends only on the run's own state (not on the process, the
 # number of processes or ``msme_agents``). Results do not depend on it (tests/test_compaction.py).
@@ -163,9 +185,10 @@ class FirmState:
         self.removed_initial = 0  # initial firms (born == 0) whose rows were compacted away
         for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, _column(self.cap, dtype, fill))
-        # per firm x instrument
-        self.support_by_instrument = np.zeros((self.cap, N_INSTRUMENTS))  # cumulative IDR
-        self.served_until = np.zeros((self.cap, N_INSTRUMENTS), dtype=np.int32)  # month a benefit lasts to
+        # per firm x instrument: support_by_instrument (cumulative IDR), served_until (month a benefit
+        # lasts to); per firm x lender: the loans (LOANS)
+        for name, (dtype, width) in MATRICES.items():
+            setattr(self, name, np.zeros((self.cap, width), dtype=dtype))
         # (firm_id + 1) * golden gamma of each row: the per-firm term of its random numbers (streams.py)
         self.id_gamma = np.zeros(self.cap, dtype=np.uint64)
         # dead firms as at the end of their exit month: name -> list of arrays (joined when read)
@@ -179,9 +202,9 @@ class FirmState:
             arr = _column(new_cap, dtype, fill)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
-        for name in ("support_by_instrument", "served_until"):
+        for name in MATRICES:
             old = getattr(self, name)
-            arr = np.zeros((new_cap, N_INSTRUMENTS), dtype=old.dtype)
+            arr = np.zeros((new_cap, old.shape[1]), dtype=old.dtype)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
         g = np.zeros(new_cap, dtype=np.uint64)
@@ -230,7 +253,7 @@ class FirmState:
     def nbytes_per_firm(self) -> float:
         """Memory of the state per allocated row, bytes."""
         total = sum(getattr(self, c).nbytes for c in COLUMNS)
-        total += self.support_by_instrument.nbytes + self.served_until.nbytes + self.id_gamma.nbytes
+        total += sum(getattr(self, m).nbytes for m in MATRICES) + self.id_gamma.nbytes
         return total / self.cap
 
     # -- identity, dead firms and compaction -----------------------------------------------------
@@ -325,7 +348,7 @@ class FirmState:
             col = getattr(self, name)
             _move_rows(col, keep)
             col[k:n] = fill
-        for name in ("support_by_instrument", "served_until"):
+        for name in MATRICES:
             arr = getattr(self, name)
             _move_rows(arr, keep)
             arr[k:n] = 0

@@ -144,6 +144,10 @@ def test_compiled_passes_refuse_stale_per_firm_arrays():
     from model import learning
 
     m = MSMEEcosystem(seed=1, n_firms=2000, n_months=24, msme_agents=False)
-    m.run(12)  # entrants joined after this month's cluster effects were computed
+    m.run(12)
+    # as if firms joined after this month's per-firm effects were computed (the arrays may still
+    # hold rows that compaction dropped, so add more than that)
+    longest = max(len(m.facility_usage_firm), len(m.commission_firm), len(m.cluster_coop_firm))
+    m.firms.add_rows(longest - m.firms.n + 3)
     with pytest.raises(RuntimeError, match="learning.update: .* rows, the firm table"):
         learning.update(m)

@@ -46,8 +46,13 @@ def test_reference_reproduces_vectorised(name):
     assert ref.firms.n == n
     alive = vec.firms.alive[:n]
     assert (ref.firms.alive[:n] == alive).all()
-    for col in ("capital", "workers", "productivity", "debt", "autonomy", "digital_skill"):
+    for col in ("capital", "workers", "productivity", "debt", "cash", "profit_ewm", "autonomy", "digital_skill"):
         np.testing.assert_allclose(getattr(ref.firms, col)[:n][alive], getattr(vec.firms, col)[:n][alive], rtol=1e-9)
+    np.testing.assert_array_equal(ref.firms.below_months[:n][alive], vec.firms.below_months[:n][alive])
+    np.testing.assert_allclose(ref.firms.loan_principal[:n][alive], vec.firms.loan_principal[:n][alive], rtol=1e-9,
+                               atol=1e-3)
+    # the lenders' books (summed in another order: agents are shuffled)
+    np.testing.assert_allclose(ref.loan_ledger, vec.loan_ledger, rtol=1e-9, atol=1e-3)
 
 
 def test_reference_runs_agent_methods():

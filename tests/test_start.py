@@ -28,7 +28,8 @@ def test_young_firm_hazard_follows_age_not_the_start_of_the_simulation():
 
     def exits(age0, hazard=0.05):
         return demography._exits(0, n, 6, np.uint64(12345), terms, hazard, alive, capital, debt, loss, born,
-                                 np.full(n, age0, dtype=np.int32), out)
+                                 np.full(n, age0, dtype=np.int32), np.zeros(n), np.zeros(n, dtype=bool),
+                                 np.zeros(n, dtype=np.int16), out)
 
     young, old = exits(0), exits(120)
     assert young > old * 1.3                     # 1.5 x the hazard for the young ...
