@@ -56,13 +56,16 @@ def update(model) -> None:
     check_rows(n, "learning.update", cluster_coop=coop_idx, cluster_skill=skill_idx, spillover=spill,
                internet=net_region)
     seed, terms = model.streams.compiled_keys(t, streams.ADOPTION, n)  # adoption draws, in the loop
+    # digital diffusion is a trend in progress (seed 000; FACTS 8 M -> 21.8 M online 2019-2023): the
+    # burn-in before month 0 pauses it, so month 0 keeps the observed digital stages
+    diffusion = bool(getattr(model, "diffusion", True))
     buf = np.empty(min(n, BLOCK) + 1, dtype=np.int64)
     up23 = []
     for sl in blocks(n):
         z = model.streams.normal_rows(t, streams.PRODUCTIVITY, sl)
         # log and exp of productivity as NumPy passes (SIMD; the compiled loop would call libm per row)
         logp = np.log(f.productivity[sl])
-        k = _learn(sl.start, sl.stop, bool(councils), bool(platform), float(p["dependence_elasticity"]),
+        k = _learn(sl.start, sl.stop, bool(councils), bool(platform), diffusion, float(p["dependence_elasticity"]),
                    float(p["productivity_volatility"]), float(model.internet), z, seed, terms, logp,
                    coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
                    f.alive, f.support_ewm, f.income_ewm, f.platform_step, f.participant, f.literacy,
@@ -77,7 +80,7 @@ def update(model) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, seed, terms, logp,
+def _learn(lo, hi, councils, platform, diffusion, dep_elasticity, volatility, internet, z, seed, terms, logp,
            coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
            alive, support_ewm, income_ewm, platform_step, participant, literacy, digital_skill, own_profit,
            autonomy, competence, relatedness, effort, stage, capital, online_revenue, revenue,
@@ -85,7 +88,8 @@ def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, 
     """The month's learning of alive rows ``lo..hi-1`` (the reference engine's
     ``ReferenceMSME.learn_and_adopt``, row by row). ``z``: the block's normal numbers (drawn
     in NumPy); the adoption uniforms are drawn in the loop (``seed``, ``terms``); ``logp``: the
-    block's log productivity, advanced in place (the caller takes its exp).
+    block's log productivity, advanced in place (the caller takes its exp). ``diffusion`` false
+    (the burn-in) pauses digital adoption and leaving the online channel.
     Rows that start selling online are written to ``up23``; returns how many."""
     k = 0
     for i in range(lo, hi):
@@ -141,7 +145,9 @@ def _learn(lo, hi, councils, platform, dep_elasticity, volatility, internet, z, 
         net = min(internet * net_region[i], 1.0)
         search = 1.0 + 0.6 * (1.0 if platform_step[i] > 0 else 0.0) if platform else 1.0
         uj = uniform_of(seed, terms[i])
-        if st == 1:
+        if not diffusion:
+            pass
+        elif st == 1:
             if uj < ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
                 stage[i] = 2
         elif st == 2:

@@ -156,6 +156,7 @@ class MSMEEcosystem(mesa.Model):
         self._build()
         self.streams = streams.Streams(streams.burn_in_key(run_streams.key))
         self.streams.bind(self.firms)
+        self.diffusion = False  # digital adoption is a trend: paused before month 0 (learning.update)
         for t in range(1, months + 1):
             self.month = t
             MSMEEcosystem._month_rules(self)
@@ -163,6 +164,7 @@ class MSMEEcosystem(mesa.Model):
             self.upgrades_month = self.downgrades_month = 0
             self._compact()
         self.p, self.streams = scenario_p, run_streams
+        self.diffusion = True
         self.streams.bind(self.firms)
         self._restart_clock(months)
         self.burn_in_seconds = time.perf_counter() - t0

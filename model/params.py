@@ -190,8 +190,10 @@ class Uncertainties(BaseModel):
         description="Monthly exogenous exit hazard (household shocks); with the exits from the books gives ~9 % a "
                     "year (McKenzie & Paffhausen 2019: 8.2 %/yr). Calibrated (core v2 stage 4).")
     entry_rate: float = Field(
-        0.0075, ge=0.0, le=0.2,
-        description="Monthly entrants per alive firm when real spending per firm is at its month-0 level.")
+        0.0065, ge=0.0, le=0.2,
+        description="Monthly entrants per alive firm when real spending per firm is at its month-0 level: the "
+                    "stationary exit rate (~7.5-8 %/yr, McKenzie & Paffhausen 2019: 8.2 %/yr), so the burnt-in "
+                    "population stays near n_firms.")
     entry_elasticity: float = Field(
         2.0, ge=0.0, le=6.0,
         description="Elasticity of entry to real spending per alive firm against month 0: entry follows market "
