@@ -198,7 +198,9 @@ class MSMEEcosystem(mesa.Model):
         self.programme_book[:] = 0.0
         self.upgrades_total = self.upgrades_month = self.downgrades_month = 0
         self.exits_month = self.entries_month = 0
-        for cache in ("_mix", "_central_plan", "exit_rows", "loan_ledger"):  # (finance.ledger makes a new one)
+        self.__dict__.pop("loan_ledger", None)
+        finance.ledger(self)  # the lenders' books start at 0 too, sized for the scenario's months
+        for cache in ("_mix", "_central_plan", "exit_rows"):
             self.__dict__.pop(cache, None)
         self.month = 0
         environment.update(self)
