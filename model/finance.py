@@ -20,7 +20,7 @@ from numba import njit
 
 from . import streams
 from .population import WORKER_CURVE
-from .production import shock_exposure
+from .production import ALPHA, shock_exposure
 from .scan import check_rows
 from .state import N_LENDERS, blocks
 from .streams import uniform_of
@@ -42,6 +42,9 @@ TERM_MONTHS = np.array([24, 36, 24, 4], dtype=np.int64)  # KUR: programmes.KUR_T
 DISBURSED, REPAID, INTEREST, DEFAULTS = range(4)
 LEDGER_FIELDS = ("disbursed", "repaid", "interest", "defaults")
 RESALE_DISCOUNT = 0.30     # capital sold fetches 70 % of its book value ([A] 20-40 %)
+TARGET_UTILISATION = 0.85  # capacity a firm keeps for its demand (month-0 utilisation, ODD 5) [A]
+CAPITAL_ADJUST = 1.0 / 6   # share of the gap to desired capital closed a month from own funds ([A] 1/24-1/6)
+MAX_EXPANSION = 2.0        # demand above this multiple of target capacity adds no more to desired capital [A]
 CASH_BUFFER_MONTHS = 1.0   # the owner keeps a month of cash outgoings in the business, draws the rest [A]
 ENTRANT_CASH_MONTHS = 6.0  # an entrant's start-up savings: months of outgoings, while it wins customers [A]
 OUTSIDE_MONTHS = 12        # a year of expected profit below the outside option and the owner leaves
@@ -228,7 +231,8 @@ def settle(model) -> None:
                 per_row_exposure, exp_arr, exposure, tight_scale, premium_scale,
                 model.commission_firm, model.own_promotion,
                 f.alive, f.licensed, f.credit_access, f.value_added, f.revenue, f.online_revenue, f.support_cash,
-                f.utilisation, f.effort, f.capital, f.workers, f.debt, f.debt_rate, f.profit, f.own_profit,
+                f.utilisation, f.effort, f.demand, f.capacity, f.capital, f.workers, f.debt, f.debt_rate, f.profit,
+                f.own_profit,
                 f.loss_months, f.cash, f.profit_ewm, f.below_months, f.defaulted, f.draws, f.investment, f.repaid,
                 f.borrowed, f.asset_sales, f.loan_principal, f.loan_rate, f.loan_payment, TERM_MONTHS, led)
         # workforce follows capital and how busy the firm is (log as a NumPy pass: SIMD, not libm per row)
@@ -236,12 +240,27 @@ def settle(model) -> None:
         _hire(sl.start, sl.stop, logk, logk_knots, worker_knots, f.alive, f.utilisation, f.workers)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def desired_investment(k, demand, capacity):
+    """(this month's wanted net investment, the whole gap) in IDR of capital: the gap between the
+    capital that would serve ``demand`` at ``TARGET_UTILISATION`` (capacity goes as K^ALPHA, so
+    K* = K (demand / (target x capacity))^(1/ALPHA), the ratio capped at ``MAX_EXPANSION``) and
+    ``k``; a firm closes ``CAPITAL_ADJUST`` of it a month (partial adjustment: adjustment costs and
+    time to build). Negative when demand no longer needs the capital it has."""
+    if capacity <= 0.0 or k <= 0.0:
+        return 0.0, 0.0
+    ratio = min(demand / (TARGET_UTILISATION * capacity), MAX_EXPANSION)
+    gap = k * (ratio ** (1.0 / ALPHA) - 1.0)
+    return gap * CAPITAL_ADJUST, gap
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _settle(lo, hi, seed, terms, wage, outside, rates, commercial_rate, per_row_exposure, exposure, scalar_exposure,
             tight_scale, premium_scale, commission, own_promotion,
             alive, licensed, credit, value_added, revenue, online_revenue, support_cash, utilisation, effort,
-            capital, workers, debt, debt_rate, profit_out, own_out, loss_months, cash, profit_ewm, below_months,
-            defaulted, draws, investment, repaid, borrowed, asset_sales, principal, rate, payment, term, led):
+            demand, capacity, capital, workers, debt, debt_rate, profit_out, own_out, loss_months, cash, profit_ewm,
+            below_months, defaulted, draws, investment, repaid, borrowed, asset_sales, principal, rate, payment, term,
+            led):
     """Rows ``lo..hi-1``: the reference engine's ``ReferenceMSME.settle_accounts``, row by row
     (profit as in :func:`_profit_block`). A would-be borrower's uniform is drawn in the loop
     (``seed``, ``terms``: its stream); ``led``: this month's lenders' ledger (lender x field)."""
@@ -313,23 +332,25 @@ def _settle(lo, hi, seed, terms, wage, outside, rates, commercial_rate, per_row_
             else 1.0
         tight = 1.0 - tight_scale * e
         premium = 1.0 + premium_scale * e
-        util = utilisation[i]
-        busy = min(max((util - 0.8) / 0.15, 0.0), 1.0)
-        retained = RETAIN * effort[i] * busy * max(pr, 0.0)
+        # desired capital: what serves this month's demand at the target utilisation (capacity goes
+        # as K^ALPHA); 1/12 of the gap is closed a month from retained profit, a loan closes it at once
+        want, gap = desired_investment(k, demand[i], capacity[i])
+        retained = min(max(want, 0.0), RETAIN * effort[i] * max(pr, 0.0))
         new = 0.0
         c_i = credit[i]
         u = -1.0
-        if c_i == 2 and util > 0.9 and pr > 0 and d < 0.6 * k:
+        if c_i == 2 and gap > retained and pr > 0 and d < 0.6 * k:
             u = uniform_of(seed, terms[i])
             if u < BORROW_PROB * effort[i] * tight:
-                new = LOAN_SHARE * k
+                new = min(LOAN_SHARE * k, gap)
                 j = BANK if licensed[i] else COOP
                 lend(principal, rate, payment, i, j, new, rates[j] * premium, term[j])
                 # the new loan's payments start next month: this month's schedule is the old one's
                 led[j, DISBURSED] += new
                 c += new
-        # investment: replacement of depreciation, retained profit and the new loan, as cash allows
-        inv = min(dep + retained + new, max(c, 0.0))
+        # investment: replacement of depreciation unless capital exceeds what demand needs (then it
+        # shrinks by not replacing), retained profit and the new loan, as cash allows
+        inv = min(max(dep + min(want, 0.0), 0.0) + retained + new, max(c, 0.0))
         c -= inv
         k += inv - dep
         ml = 0.0

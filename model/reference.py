@@ -418,19 +418,20 @@ class ReferenceMSME(MSME):
         tight = 1.0 - p["shock_credit_tightening"] * m.shock * e
         premium = 1.0 + p["shock_rate_premium"] * m.shock * e
         rates = fin.lender_rates(p)
-        busy = min(max((self.utilisation - 0.8) / 0.15, 0.0), 1.0)
-        retained = fin.RETAIN * self.effort * busy * max(profit, 0.0)
+        want, gap = fin.desired_investment(k, self.demand, self.capacity)  # (desired capital, 1/12 a month)
+        retained = min(max(want, 0.0), fin.RETAIN * self.effort * max(profit, 0.0))
         new = 0.0
         u = self.draw(streams.FINANCE + 30)
-        if self.credit_access == 2 and self.utilisation > 0.9 and profit > 0 and debt < 0.6 * k:
+        if self.credit_access == 2 and gap > retained and profit > 0 and debt < 0.6 * k:
             if u < fin.BORROW_PROB * self.effort * tight:  # a bank if licensed, else a cooperative/BPR
-                new = fin.LOAN_SHARE * k
+                new = min(fin.LOAN_SHARE * k, gap)
                 j = fin.BANK if self.licensed else fin.COOP
                 self.borrow(j, new, float(rates[j]) * premium)
                 led[j, fin.DISBURSED] += new
                 cash += new
-        # investment: replacement, retained profit and the new loan, as cash allows
-        inv = min(dep + retained + new, max(cash, 0.0))
+        # investment: replacement (none of what demand no longer needs), retained profit and the new
+        # loan, as cash allows
+        inv = min(max(dep + min(want, 0.0), 0.0) + retained + new, max(cash, 0.0))
         cash -= inv
         k += inv - dep
         ml = 0.0

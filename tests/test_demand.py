@@ -32,6 +32,9 @@ def test_capacity_without_customers_gains_no_sales():
         rows_a, rows_b = a.row_of(a.firms.firm_id[idle]), b.row_of(b.firms.firm_id[idle])  # same ids
         ok = (rows_a >= 0) & (rows_b >= 0)
         ok &= a.firms.alive[rows_a] & b.firms.alive[rows_b]
+        # (the twin without the extra capital may become capacity-bound as it lets unneeded capital
+        # depreciate: customers it then fails to serve leave it; compare where it served all orders)
+        ok &= b.firms.unfilled[np.maximum(rows_b, 0)] == 0
         ra, rb = rows_a[ok], rows_b[ok]
         # (to second order the twins drift apart: the extra workers' wages raise the region's
         # demand a little for everyone; nothing of size comes from the capacity itself)
