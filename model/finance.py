@@ -76,6 +76,13 @@ def annuity(principal, annual_rate, months):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _annuities(principal, annual_rate, months, out):
+    """:func:`annuity` of each loan, into ``out``."""
+    for i in range(principal.size):
+        out[i] = annuity(principal[i], annual_rate[i], months[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def lend(principal, rate, payment, i, j, amount, new_rate, term):
     """Row ``i`` borrows ``amount`` from lender ``j`` at ``new_rate``: what it owes that lender is
     consolidated into one loan (principal-weighted rate) repaid over the lender's full ``term``."""
@@ -85,6 +92,18 @@ def lend(principal, rate, payment, i, j, amount, new_rate, term):
     principal[i, j] = total
     rate[i, j] = r
     payment[i, j] = annuity(total, r, term)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def row_totals(principal, rate, debt, debt_rate, i):
+    """``debt`` and ``debt_rate`` of row ``i`` from its loan records (lender by lender)."""
+    tot = 0.0
+    wsum = 0.0
+    for j in range(principal.shape[1]):
+        tot += principal[i, j]
+        wsum += principal[i, j] * rate[i, j]
+    debt[i] = tot
+    debt_rate[i] = wsum / tot if tot > 0 else 0.0
 
 
 def totals(f, rows) -> None:
@@ -106,7 +125,6 @@ def kur_loans(model, rows: np.ndarray, loans: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _kur(rows, loans, kur_rate, term, principal, rate, payment, debt, debt_rate, capital, led):
-    nl = principal.shape[1]
     for r in range(rows.size):
         i = rows[r]
         amount = loans[r]
@@ -115,13 +133,7 @@ def _kur(rows, loans, kur_rate, term, principal, rate, payment, debt, debt_rate,
         lend(principal, rate, payment, i, KUR, amount, kur_rate, term)
         led[KUR, DISBURSED] += amount
         capital[i] += amount
-        tot = 0.0
-        wsum = 0.0
-        for j in range(nl):
-            tot += principal[i, j]
-            wsum += principal[i, j] * rate[i, j]
-        debt[i] = tot
-        debt_rate[i] = wsum / tot if tot > 0 else 0.0
+        row_totals(principal, rate, debt, debt_rate, i)
 
 
 def ledger(model) -> np.ndarray:
@@ -155,9 +167,9 @@ def open_books(model, rows: slice, cash_months: float = CASH_BUFFER_MONTHS) -> N
     months = np.maximum(np.round(TERM_MONTHS[kind] * INITIAL_LOAN_MONTHS_LEFT), 1.0)
     f.loan_principal[idx[has], kind[has]] = d[has]
     f.loan_rate[idx[has], kind[has]] = r[has]
-    mr = r / 12.0
-    pay = np.where(mr > 0, d * mr / (1.0 - (1.0 + mr) ** (-months)), d / months)
-    f.loan_payment[idx[has], kind[has]] = pay[has]
+    pay = np.empty(int(has.sum()))
+    _annuities(d[has], r[has], months[has], pay)
+    f.loan_payment[idx[has], kind[has]] = pay
     totals(f, rows)
     wage = real_wage(model)
     outgo = (np.maximum(f.workers[rows] - 1.0, 0.0) * wage + FIXED_BASE + FIXED_CAPITAL * f.capital[rows]

@@ -58,7 +58,7 @@ def update(model) -> None:
     seed, terms = model.streams.compiled_keys(t, streams.ADOPTION, n)  # adoption draws, in the loop
     # digital diffusion is a trend in progress (seed 000; FACTS 8 M -> 21.8 M online 2019-2023): the
     # burn-in before month 0 pauses it, so month 0 keeps the observed digital stages
-    diffusion = bool(getattr(model, "diffusion", True))
+    diffusion = bool(model.diffusion)
     buf = np.empty(min(n, BLOCK) + 1, dtype=np.int64)
     up23 = []
     for sl in blocks(n):

@@ -80,6 +80,7 @@ class MSMEEcosystem(mesa.Model):
         # every random number below comes from model.rng through keyed streams (common random numbers)
         self.streams = streams.Streams(int(self.rng.integers(2**62)))
         self.month = 0
+        self.diffusion = True  # digital adoption runs (the burn-in pauses it: learning.update)
         self.burn_in_months = int(self.p["burn_in_months"])
         self.burn_in_seconds = 0.0
         if self.burn_in_months > 0:

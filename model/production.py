@@ -113,7 +113,8 @@ def produce_and_sell(model) -> None:
     rs = group_of(model)
     input_share = f.derived("input_share", lambda r: 1.0 - VA_SHARE[f.sector[r]])
     check_rows(n, "production.produce_and_sell", facility=fac_i, agglomeration=agg_i, export=ex_i,
-               online_demand=model.online_demand, middleman=model.middleman_factor_firm)
+               online_demand=model.online_demand, middleman=model.middleman_factor_firm,
+               commission=model.commission_firm)
     we = np.empty(n)
     we_tot = 0.0
     supply_scale = float(p["shock_supply_cut"] * s)
@@ -133,10 +134,9 @@ def produce_and_sell(model) -> None:
     d_export = np.empty(n)
     _demand(n, pool, float(model.world_pool), max(we_tot, 1e-300), rs, we, model.online_demand, f.alive,
             f.customers, f.capacity, d_local, d_export, f.demand, f.unfilled, unserved, spare_w)
-    check_rows(n, "production.produce_and_sell", commission=model.commission_firm)
     tau, beta, own0 = trade_terms(p)
     trade_va = np.zeros(p["n_regions"])
-    _sell(n, tau, beta, own0, ONLINE_DELIVERY_COST, shock, float(0.3 * p["shock_supply_cut"] * s), exp_arr, rs,
+    _sell(n, tau, beta, own0, shock, float(0.3 * p["shock_supply_cut"] * s), exp_arr, rs,
           unserved, spare_w, d_local, d_export, model.online_demand, model.middleman_factor_firm, model.commission_firm,
           input_share, fac_t, fac_i, f.alive, f.region, f.stage, f.logistics, f.customers, f.capacity, f.demand,
           f.online_revenue, f.export_revenue, f.revenue, f.value_added, f.utilisation, trade_va)
@@ -157,10 +157,14 @@ def trade_terms(p) -> tuple[float, float, float]:
     return tau, beta, own0
 
 
-def trade_margin(tau: float, beta: float, own0: float, factor: float, online: bool, commission: float,
-                 logistics: float) -> tuple[float, float]:
-    """(margin kept by the trader, own distribution cost) as shares of a producer's local sales,
-    for one firm: the reference engine's form of the rule in :func:`_sell`."""
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def trade_margin(tau, beta, own0, factor, online, commission, logistics):
+    """(margin kept by the trader, own distribution cost) as shares of a producer's local sales, for
+    one firm (:func:`_sell`; the reference engine calls it too). A Nash bargain whose outside option
+    is selling direct at the firm's own cost: ``factor`` (the cluster's middleman factor; 0 = the
+    firm sells direct, trade and services) scales that cost between ``tau`` and ``own0``, an online
+    listing (``online``) caps it at the commission plus packing and delivery. Selling direct is
+    chosen when it is cheaper than the trading cost."""
     if factor <= 0:
         return 0.0, 0.0
     own = tau + (own0 - tau) * factor
@@ -223,7 +227,7 @@ def _demand(n, pool, world, we_tot, group, we, online_demand, alive, customers, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _sell(n, tau, beta, own0, online_cost, shock, supply_cost, exposure, group, unserved, spare_w, d_local, d_export,
+def _sell(n, tau, beta, own0, shock, supply_cost, exposure, group, unserved, spare_w, d_local, d_export,
           online_demand, middleman, commission, input_share, fac_t, fac_i, alive, region, stage, logistics, customers,
           capacity, demand, online_revenue, export_revenue, revenue, value_added, utilisation, trade_va):
     """Per row: sales up to capacity, plus a share of the market's unserved local demand for firms
@@ -254,21 +258,9 @@ def _sell(n, tau, beta, own0, online_cost, shock, supply_cost, exposure, group, 
         export = frac * d_export[i]
         online_revenue[i] = online
         export_revenue[i] = export
-        # traders: a Nash bargain whose outside option is selling direct at the firm's own cost
-        margin = 0.0
-        direct = 0.0
-        mf = middleman[i]
-        if mf > 0:
-            own = tau + (own0 - tau) * mf
-            if stage[i] == 3:
-                oc = commission[i] + online_cost * (1.0 - LOGISTICS_COST_CUT * logistics[i])
-                if oc < own:
-                    own = oc
-            if own < tau:
-                direct = own
-            else:
-                margin = tau + beta * (own - tau)
-                trade_va[region[i]] += (margin - tau) * local
+        margin, direct = trade_margin(tau, beta, own0, middleman[i], stage[i] == 3, commission[i], logistics[i])
+        if margin > 0:
+            trade_va[region[i]] += (margin - tau) * local
         rev = local * (1.0 - margin) + online + export
         revenue[i] = rev
         inputs = sales * input_share[i]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import streams
+from . import finance, streams
 from .params import INSTRUMENT_INDEX, INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES
 
 # IDR per firm served, months a firm counts as served. Sources in ODD section 7.4.
@@ -437,8 +437,6 @@ def apply_effect(model, k: int, rows: np.ndarray, amounts: np.ndarray) -> None:
         # a KUR loan record (finance.LENDERS), invested in capital at once; in the shock the KUR banks
         # cut loans by the credit tightening (the subsidy booked is the approved loan's)
         loan = kur_loan(f.capital[rows]) * (1.0 - model.p["shock_credit_tightening"] * model.shock)
-        from . import finance
-
         finance.kur_loans(model, rows, loan)
     elif name in ("grants", "tax_relief"):
         f.support_cash[rows] += amounts

@@ -176,7 +176,7 @@ class ReferenceMSME(MSME):
         elif name == "logistics":
             self.logistics = min(self.logistics + 0.5, 1.0)
         elif name == "kur_credit":  # a KUR loan record, invested at once; cut in the shock
-            loan = min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX) * (1.0 - m.p["shock_credit_tightening"] * m.shock)
+            loan = float(pg.kur_loan(self.capital)) * (1.0 - m.p["shock_credit_tightening"] * m.shock)
             if loan > 0:
                 self.borrow(fin.KUR, loan, m.p["kur_interest_rate"])
                 m.loan_ledger[m.month, fin.KUR, fin.DISBURSED] += loan

@@ -43,7 +43,7 @@ def _scan(n, initial, ewm, chronic, limits,
           alive, born, capital, size_class, max_class, upgrades, support_month, support_total, support_mask,
           support_ewm, income_ewm, value_added, revenue, workers, online_revenue, export_revenue,
           autonomy, competence, relatedness, effort, profit, own_profit, cluster, stage, region,
-          sums, counts, cls, stages, reg_cnt, reg_va, reg_cap, va_alive):
+          sums, counts, cls, stages, reg_cnt, reg_va, va_alive):
     """Bookkeeping for rows ``0..n-1`` (``initial``: month 0, class only), then the alive rows' sums.
 
     Writes the alive rows' value added, in row order, to ``va_alive`` and returns how many."""
@@ -124,7 +124,6 @@ def _scan(n, initial, ewm, chronic, limits,
         r = region[i]
         reg_cnt[r] += 1
         reg_va[r] += va
-        reg_cap[r] += c
     sums[0] += va_sum
     sums[1] += rev_sum
     sums[2] += cap_sum
@@ -165,7 +164,6 @@ class Scan:
         self.stage = np.zeros(4, dtype=np.int64)
         self.reg_cnt = np.zeros(nreg, dtype=np.int64)
         self.reg_va = np.zeros(nreg)
-        self.reg_cap = np.zeros(nreg)
         buf = model.__dict__.get("_va_buffer")
         if buf is None or buf.size < n:
             buf = model._va_buffer = np.empty(max(n, int(n * 1.25) + 16))
@@ -174,9 +172,8 @@ class Scan:
                   f.support_total, f.support_mask, f.support_ewm, f.income_ewm, f.value_added, f.revenue,
                   f.workers, f.online_revenue, f.export_revenue, f.autonomy, f.competence, f.relatedness,
                   f.effort, f.profit, f.own_profit, f.cluster, f.stage, f.region,
-                  self.sums_, self.counts_, self.cls, self.stage, self.reg_cnt, self.reg_va, self.reg_cap, buf)
+                  self.sums_, self.counts_, self.cls, self.stage, self.reg_cnt, self.reg_va, buf)
         self.va_alive = buf[:k]
-        self.f, self.n = f, n
         self.na = int(self.counts_[0])
         self.init_total = int(self.counts_[1])
         self.init_alive = int(self.counts_[2])
@@ -187,6 +184,3 @@ class Scan:
     def count(self, name: str) -> int:
         return int(self.counts_[_C[name]])
 
-    def capital_values(self) -> np.ndarray:
-        f, n = self.f, self.n
-        return f.capital[:n][f.alive[:n]]
