@@ -214,7 +214,8 @@ def run_bench(cfg: dict, say=print) -> tuple[list[dict], list[str]]:
     speed[("vectorised", n)] = fm_big
     summary.append(f"{n:,} firms x {t} months: {res['wall_s']:.1f} s wall (set-up {res['setup_s']:.1f} s, of "
                    f"which a burn-in of {res['burn_in_months']} months {res['burn_in_s']:.1f} s; the {t} months "
-                   f"{res['run_s']:.1f} s), peak {res['peak_mb']:.0f} MB; state {res['bytes_per_firm']:.0f} bytes per row")
+                   f"{res['run_s']:.1f} s), peak {res['peak_mb']:.0f} MB; "
+                   f"state {res['bytes_per_firm']:.0f} bytes per row")
     # cost per firm-month across sizes (10^4 .. largest)
     sizes = sorted(k[1] for k in speed if k[0] == "vectorised" and k[1] >= 10_000)
     costs = [1e6 / speed[("vectorised", s)] for s in sizes]

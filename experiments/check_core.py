@@ -25,7 +25,8 @@ def _run(scenario: str, seed: int, n: int, months: int, **kw) -> MSMEEcosystem:
 
 
 def top_share(va: np.ndarray, q: float = 0.01) -> float:
-    v = np.sort(va)[::-1]
+    """Share of the top ``q`` of firms in the sum of (non-negative) value added."""
+    v = np.sort(np.maximum(va, 0.0))[::-1]
     k = max(1, int(round(q * v.size)))
     return float(v[:k].sum() / max(v.sum(), 1e-300))
 

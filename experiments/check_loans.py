@@ -23,6 +23,7 @@ import sys
 import numpy as np
 
 from model import MSMEEcosystem, finance, load_scenario
+from model.finance import LEDGER_FIELDS, LENDERS
 from model.production import ALPHA
 
 
@@ -31,7 +32,7 @@ def returns(m) -> tuple[float, float, float, float]:
     a = f.alive[:n] & (f.capital[:n] > 0)
     k = f.capital[:n][a]
     pr = f.profit[:n][a]
-    wage = finance.real_wage(m) if hasattr(finance, "real_wage") else m.p["wage_per_worker"]
+    wage = finance.real_wage(m)
     busy = f.utilisation[:n][a] >= 0.999
     mpk = ALPHA * f.value_added[:n][a] / k - finance.DEPRECIATION - finance.FIXED_CAPITAL
     return (float(np.median(pr / k)), float(np.median((pr - wage) / k)),
@@ -41,7 +42,7 @@ def returns(m) -> tuple[float, float, float, float]:
 def main(n: int = 5000, seeds: int = 3) -> None:
     rows = {12: [], 36: [], 60: []}
     young, old, young_n, old_n = 0.0, 0.0, 0.0, 0.0
-    ledgers, alive0 = [], []
+    ledgers = []
     exits, alive_months = 0, 0.0
     for seed in range(1, seeds + 1):
         m = MSMEEcosystem(load_scenario("baseline"), seed=seed, n_firms=n, n_months=60, msme_agents=False,
@@ -66,9 +67,7 @@ def main(n: int = 5000, seeds: int = 3) -> None:
                 alive_months += al.sum()
             if m.month in rows:
                 rows[m.month].append(returns(m))
-        if hasattr(m, "loan_ledger"):
-            ledgers.append(m.loan_ledger[: m.month + 1].sum(axis=0))
-            alive0.append(m.loan_ledger[: m.month + 1, :, :].shape[0])
+        ledgers.append(m.loan_ledger[: m.month + 1].sum(axis=0))
     print(f"\n### Returns to capital (baseline, trend 0, {n} firms, seeds 1-{seeds})\n")
     print("| month | median profit/capital | median (profit - wage)/capital | median marginal return "
           "(capacity-bound firms) | share capacity-bound |")
@@ -80,17 +79,13 @@ def main(n: int = 5000, seeds: int = 3) -> None:
     yr = lambda d, c: 1 - (1 - d / max(c, 1)) ** 12  # noqa: E731
     print(f"all firms {yr(exits, alive_months):.1%}; first year in business {yr(young, young_n):.1%}; "
           f"later {yr(old, old_n):.1%} (ratio {yr(young, young_n) / max(yr(old, old_n), 1e-9):.2f})")
-    if ledgers:
-        from model.finance import LEDGER_FIELDS, LENDERS
-
-        led = np.mean(ledgers, axis=0)
-        print("\n### Lenders' books over 60 months (mean of seeds, IDR bn)\n")
-        print("| lender | " + " | ".join(LEDGER_FIELDS) + " | defaults / disbursed |")
-        print("|---|" + "---|" * (len(LEDGER_FIELDS) + 1))
-        for j, name in enumerate(LENDERS):
-            v = led[j]
-            print(f"| {name} | " + " | ".join(f"{x / 1e9:.2f}" for x in v)
-                  + f" | {v[3] / max(v[0], 1e-9):.1%} |")
+    led = np.mean(ledgers, axis=0)
+    print("\n### Lenders' books over 60 months (mean of seeds, IDR bn)\n")
+    print("| lender | " + " | ".join(LEDGER_FIELDS) + " | defaults / disbursed |")
+    print("|---|" + "---|" * (len(LEDGER_FIELDS) + 1))
+    for j, name in enumerate(LENDERS):
+        v = led[j]
+        print(f"| {name} | " + " | ".join(f"{x / 1e9:.2f}" for x in v) + f" | {v[3] / max(v[0], 1e-9):.1%} |")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from analysis.stats import t_halfwidth
 from model import MSMEEcosystem, load_scenario
 from model.scenario import available_scenarios
 
@@ -33,8 +34,6 @@ OUTCOMES = {
     "chronic_recipient_share": ("chronic recipients, last month", "{:.4f}"),
     "self_reliance": ("self-reliance, last month", "{:.4f}"),
 }
-# t quantiles (two-sided 95 %) by degrees of freedom
-_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
 
 
 def outcomes(scenario: str, seed: int, n: int, months: int = 120, **kw) -> dict[str, float]:
@@ -61,7 +60,7 @@ def mean_ci(values) -> tuple[float, float]:
     v = np.asarray(values, dtype=float)
     if v.size < 2:
         return float(v.mean()), float("inf")
-    return float(v.mean()), _T95.get(v.size - 1, 1.96) * float(v.std(ddof=1)) / np.sqrt(v.size)
+    return float(v.mean()), t_halfwidth(float(v.std(ddof=1)), v.size)
 
 
 def agree(a, b) -> bool:

@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from experiments.check_core import top_share
 from model import MSMEEcosystem, load_scenario
 
 YEARS = (0, 5, 10, 20)
@@ -40,13 +41,6 @@ EXIT_RATIO_MAX = 1.3             # year-1 exit rate / mean of years 2..20 (the i
 LABELS = {"share_micro": "micro share", "share_small": "small share", "share_medium": "medium share",
           "gini_value_added": "Gini of value added", "top1_share": "top-1 % share of value added",
           "self_reliance": "mean self-reliance", "exit_rate": "exit rate (the year to date)"}
-
-
-def top_share(va: np.ndarray, q: float = 0.01) -> float:
-    """Share of the top ``q`` of firms in the sum of (non-negative) value added."""
-    v = np.sort(np.maximum(va, 0.0))[::-1]
-    k = max(1, int(round(q * v.size)))
-    return float(v[:k].sum() / max(v.sum(), 1e-300))
 
 
 def run(seed: int, n: int, years: int = 20, diffusion: bool = True, **kw) -> dict:

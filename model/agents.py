@@ -56,7 +56,8 @@ class MSME(Agent):
         f, r = self.model.firms, self.row
         return {
             "firm_id": int(f.firm_id[r]), "row": r, "alive": bool(f.alive[r]),
-            "born": int(f.born[r]), "age0": int(f.age0[r]), "died": int(f.died[r]), "age_months": int(self.model.month - f.born[r] + f.age0[r]),
+            "born": int(f.born[r]), "age0": int(f.age0[r]), "died": int(f.died[r]),
+            "age_months": int(self.model.month - f.born[r] + f.age0[r]),
             "region": int(f.region[r]), "sector": self.sector_name, "size_class": self.size_class_name,
             "initial_class": SIZE_CLASSES[f.initial_class[r]], "digital_stage": self.digital_stage,
             "capital_idr": float(f.capital[r]), "workers": float(f.workers[r]),

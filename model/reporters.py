@@ -15,7 +15,8 @@ from numba import njit
 from . import programmes as pg
 
 GROWTH = (
-    "value_added", "producer_value_added", "trade_value_added", "revenue", "capital", "employment", "productivity", "firms_alive", "survival_rate",
+    "value_added", "producer_value_added", "trade_value_added", "revenue", "capital", "employment", "productivity",
+    "firms_alive", "survival_rate",
     "exits", "entries", "exit_rate", "upgrades", "upgrades_cumulative", "downgrades",
     "share_micro", "share_small", "share_medium", "share_large",
     "stage_1_share", "stage_2_share", "stage_3_share", "online_sales_share", "export_sales_share",
