@@ -17,8 +17,9 @@ WITHDRAWAL_WINDOW = 24  # months after the end of programmes over which the drop
 
 # outcome name -> (label for reports, unit, higher is better?)
 OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
-    "value_added_growth": ("Value added growth (MSMEs: producers and traders)", "% a year", True),
-    "producer_value_added_growth": ("Producers' value added growth (net of traders' margins)", "% a year", True),
+    # total MSME value added: producers' and the traders' who carry their goods (model/reporters.py)
+    "value_added_growth": ("MSME value added growth", "% a year", True),
+    "producer_value_added_growth": ("Producers' value added growth", "% a year", True),
     "employment_growth": ("Employment growth", "% a year", True),
     "productivity_growth": ("Labour productivity growth", "% a year", True),
     "survival_rate": ("Survival of initial firms", "share", True),
