@@ -418,7 +418,8 @@ class ReferenceMSME(MSME):
         tight = 1.0 - p["shock_credit_tightening"] * m.shock * e
         premium = 1.0 + p["shock_rate_premium"] * m.shock * e
         rates = fin.lender_rates(p)
-        want, gap = fin.desired_investment(k, self.demand, self.capacity)  # (desired capital, 1/12 a month)
+        grow = float(fin.capital_ratio(np.array([self.demand]), np.array([self.capacity]))[0])
+        want, gap = fin.desired_investment(k, grow)  # (this month's share of the gap, the gap)
         retained = min(max(want, 0.0), fin.RETAIN * self.effort * max(profit, 0.0))
         new = 0.0
         u = self.draw(streams.FINANCE + 30)
