@@ -136,19 +136,88 @@ class _Level:
 
     Per-firm values are read in row order (``rows_asc``, memory-friendly; for small levels in
     priority order) and cached in priority order.
+
+    Built with ``key`` (the priorities of ``rows_asc``, ascending rows) instead of ``by_prio``, the
+    order is found when first needed: a programme that reads only the level's first firms
+    (:meth:`head`, :meth:`rows_at`) gets them from a partial selection (:meth:`top`), and the whole
+    level is never sorted (a ranked pool's larger levels are mostly read that way).
     """
 
     # Up to this many firms, a level reads the columns in priority order directly: they fit in
     # the CPU cache, and nothing then needs reordering.
     SMALL = 1 << 16
 
-    def __init__(self, model, rows_asc: np.ndarray, by_prio: np.ndarray, thr: float, complete: bool):
+    def __init__(self, model, rows_asc: np.ndarray, by_prio: np.ndarray | None, thr: float, complete: bool,
+                 key: np.ndarray | None = None):
         self.model, self.thr, self.complete = model, thr, complete
-        self.rows = rows_asc[by_prio]
-        if self.rows.size <= self.SMALL:
-            rows_asc, by_prio = self.rows, None
-        self.rows_asc, self.by_prio = rows_asc, by_prio
+        self.size = rows_asc.size
         self._cache: dict = {}
+        self._top = None
+        if by_prio is None:
+            self._rows, self._asc0, self._key = None, rows_asc, key
+        else:
+            self._order(rows_asc, by_prio)
+
+    def _order(self, rows_asc: np.ndarray, by_prio: np.ndarray) -> None:
+        self._rows = rows_asc[by_prio]
+        if self._rows.size <= self.SMALL:
+            rows_asc, by_prio = self._rows, None
+        self._rows_asc, self._by_prio = rows_asc, by_prio
+        self._asc0 = self._key = self._top = None
+
+    def _ordered(self) -> None:
+        if self._rows is None:
+            self._order(self._asc0, _argsort_desc(self._key))
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The level's rows in priority order."""
+        self._ordered()
+        return self._rows
+
+    @property
+    def rows_asc(self) -> np.ndarray:
+        self._ordered()
+        return self._rows_asc
+
+    @property
+    def by_prio(self) -> np.ndarray | None:
+        self._ordered()
+        return self._by_prio
+
+    def top(self, width: int) -> np.ndarray:
+        """``rows[:width]`` without sorting the whole level when it has not been sorted: the
+        ``width`` largest priorities (ties in row order, as :func:`_argsort_desc`) by a partition,
+        then only those sorted."""
+        if self._rows is None and self._top is not None and self._top.size >= width:
+            return self._top[:width]
+        if self._rows is not None or 4 * width >= self.size:
+            return self.rows[:width]
+        key = self._key
+        kth = key[np.argpartition(-key, width - 1)[:width]].min()
+        above = np.flatnonzero(key > kth)
+        idx = np.concatenate((above, np.flatnonzero(key == kth)[: width - above.size]))
+        self._top = self._asc0[idx[_argsort_desc(key[idx])]]
+        return self._top
+
+    def is_sorted(self) -> bool:
+        return self._rows is not None
+
+    def unsorted(self) -> _Level:
+        """The level's firms in row order, as a level of their own (a view for reading per-firm
+        values over the whole level without sorting it; its positions are indices into ``rows_asc``)."""
+        v = self._cache.get("unsorted")
+        if v is None:
+            asc = self._asc0 if self._rows is None else np.sort(self._rows)
+            v = self._cache["unsorted"] = _Level(self.model, asc, None, self.thr, self.complete)
+            v._rows, v._rows_asc, v._by_prio, v._asc0 = asc, asc, None, None
+        return v
+
+    def rows_at(self, at: np.ndarray) -> np.ndarray:
+        """``rows[at]`` (level positions ``at``), read from :meth:`top` while the level is unsorted."""
+        if self._rows is not None or at.size == 0:
+            return self.rows[at]
+        return self.top(int(at.max()) + 1)[at]
 
     def get(self, key, fn):
         """``fn()`` evaluated over ``rows_asc``, cached and returned in priority order."""
@@ -170,11 +239,11 @@ class _Level:
     def head(self, width: int) -> _Level:
         """The level's first ``width`` firms as a level of their own (for their per-firm values:
         a programme that needs only its first candidates reads no more firms than that)."""
-        if width >= self.rows.size:
+        if width is None or width >= self.size:
             return self
         v = self._cache.get(("head", width))
         if v is None:
-            rows = self.rows[:width]
+            rows = self.top(width)
             if width <= self.SMALL:
                 order = by_prio = np.arange(width)  # read in priority order (see SMALL)
             else:
@@ -187,7 +256,7 @@ class _Level:
     def all_true(self) -> np.ndarray:
         v = self._cache.get("all_true")
         if v is None:
-            v = self._cache["all_true"] = np.ones(self.rows_asc.size, dtype=bool)
+            v = self._cache["all_true"] = np.ones(self.size, dtype=bool)
         return v
 
     def region_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,6 +279,21 @@ def _argsort_desc(x: np.ndarray) -> np.ndarray:
     if (xs[1:] == xs[:-1]).any():
         order = (-x).argsort(kind="stable")
     return order
+
+
+def _sub_level(pool: RankedPool, lvl: _Level, *parts: tuple[np.ndarray, np.ndarray]):
+    """(level, r, at): the candidates ``parts`` (each (request index, row) pairs) as positions in a
+    level holding just their firms, in the order of priority (ties in row order) that ``lvl`` has
+    them in, with ``lvl``'s threshold and completeness; ordered by request, then position."""
+    r = np.concatenate([x[0] for x in parts])
+    rows = np.concatenate([x[1] for x in parts])
+    uniq, inv = np.unique(rows, return_inverse=True)
+    by_prio = _argsort_desc(pool.ranked[uniq])
+    pos = np.empty(uniq.size, dtype=np.int64)
+    pos[by_prio] = np.arange(uniq.size)
+    at = pos[inv]
+    o = np.lexsort((at, r))
+    return _Level(pool.model, uniq, by_prio, lvl.thr, lvl.complete), r[o], at[o]
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -285,7 +369,7 @@ class RankedPool:
                 thr = float(np.min(self.ranked[self.ranked > -np.inf]))
             rows = np.flatnonzero(self.ranked >= thr)
             complete = rows.size >= self.n_base
-        lvl = self._levels[i] = _Level(self.model, rows, _argsort_desc(self.ranked[rows]), thr, complete)
+        lvl = self._levels[i] = _Level(self.model, rows, None, thr, complete, key=self.ranked[rows])
         if complete and (self._complete is None or i < self._complete[0]):
             self._complete = (i, lvl)
         return lvl
@@ -373,7 +457,10 @@ class _Candidates:
     def __init__(self, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, r: np.ndarray,
                  at: np.ndarray, bonus: tuple[np.ndarray, np.ndarray] | None = None, need: np.ndarray | None = None):
         self.pool, self.lvl, self.q, self.ks = pool, lvl, q, ks
-        score = lvl.get("prio", lambda: pool.prio[lvl.rows_asc])[at]
+        if "prio" in lvl._cache or lvl.size <= lvl.SMALL:
+            score = lvl.get("prio", lambda: pool.prio[lvl.rows_asc])[at]
+        else:  # the same values, without sorting the level if it is not yet
+            score = pool.prio[lvl.rows_at(at)]
         if bonus is not None:
             bonus, classes = bonus
             if need is not None and r.size:
@@ -405,14 +492,14 @@ class _Candidates:
         if self.kur.any():
             idx = _ranges(self.first[self.kur], self.count[self.kur])
             self.kur_cost = np.zeros(at.size)
-            self.kur_cost[idx] = pg.unit_costs(pool.model, _KUR, lvl.rows[at[idx]])
+            self.kur_cost[idx] = pg.unit_costs(pool.model, _KUR, lvl.rows_at(at[idx]))
 
     @classmethod
     def of(cls, pool: RankedPool, lvl: _Level, q: np.ndarray, ks: np.ndarray, picks, bonus=None, regions=None,
            need=None):
         """The candidates of requests ``q`` as ``RankedPool.serve`` describes ``picks`` and ``bonus``."""
         if regions is None and bonus is None and need is not None:
-            r, at = cls._first_candidates(lvl, q, picks, need)
+            lvl, r, at = cls._first_candidates(pool, lvl, q, picks, need)
         elif regions is None:
             r, at = _nonzero2(picks(lvl, q, None))  # by request, then position
         else:
@@ -425,14 +512,21 @@ class _Candidates:
         return cls(pool, lvl, q, ks, r, at, None if bonus is None else bonus(lvl, q, r, at), need)
 
     @staticmethod
-    def _first_candidates(lvl: _Level, q: np.ndarray, picks, need: np.ndarray):
+    def _first_candidates(pool: RankedPool, lvl: _Level, q: np.ndarray, picks, need: np.ndarray):
         """Without a bonus the order of service is the level's order: a request needs only its first
         ``need`` candidates, found among the first ``width`` firms of the level (``picks(lvl, q, None,
-        width)``), the width growing for the requests that have not found them yet."""
-        size = lvl.rows.size
+        width)``), the width growing for the requests that have not found them yet.
+
+        When the width would outgrow ``_Level.SMALL`` in a level not yet sorted (a request whose
+        candidates are rare, e.g. licensing for the few unlicensed firms at the top), the requests left
+        read the whole level in row order instead (:meth:`_Level.unsorted`), and the candidates are
+        returned as positions in a level of their own (:func:`_sub_level`: the same firms in the
+        same order of priority), so the large level is never sorted. Returns (level, r, at)."""
+        size = lvl.size
         width = min(size, _Candidates.FIRST_WIDTH + 8 * int(need.max()))
         r_parts, at_parts = [], []
         todo = np.arange(q.size)
+        rest = None
         while True:
             cand = picks(lvl, q[todo], None, width)
             found = cand.sum(axis=1)
@@ -444,11 +538,18 @@ class _Candidates:
             if todo.size == 0:
                 break
             width = min(size, 4 * width)
-        if len(r_parts) == 1:
-            return r_parts[0], at_parts[0]
-        r, at = np.concatenate(r_parts), np.concatenate(at_parts)
-        o = r.argsort(kind="stable")  # by request, then position
-        return r[o], at[o]
+            if width > _Level.SMALL and not lvl.is_sorted():
+                view = lvl.unsorted()
+                r, at = _nonzero2(picks(view, q[todo], None, None))
+                rest = (todo[r], view.rows_asc[at])
+                break
+        r, at = (np.concatenate(r_parts), np.concatenate(at_parts)) if len(r_parts) > 1 else (r_parts[0], at_parts[0])
+        if rest is not None:
+            return _sub_level(pool, lvl, (r, lvl.rows_at(at)), rest)
+        if len(r_parts) > 1:
+            o = r.argsort(kind="stable")  # by request, then position
+            r, at = r[o], at[o]
+        return lvl, r, at
 
     def count_served(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray | None = None):
         """How many candidates requests ``q[sel]`` serve with ``money`` each, in their order of
@@ -486,7 +587,7 @@ class _Candidates:
         if self.kur_cost is not None:
             kur = self.kur[sel].repeat(m)
             amounts[kur] = self.kur_cost[idx[kur]]
-        return req, self.lvl.rows[self.at[idx]], amounts
+        return req, self.lvl.rows_at(self.at[idx]), amounts
 
     def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
         """Serve requests ``q[sel]`` with ``money`` each: which are done, their firms served as
@@ -508,7 +609,7 @@ def _elig_of(lvl: _Level, ks: np.ndarray) -> np.ndarray:
     """``_elig(lvl)[ks]``, evaluating only the rules of instruments ``ks``."""
     if "elig" in lvl._cache:
         return lvl._cache["elig"][ks]
-    out = np.empty((ks.size, lvl.rows.size), dtype=bool)
+    out = np.empty((ks.size, lvl.size), dtype=bool)
     for i, k in enumerate(ks.tolist()):
         if pg.has_own_rule(k):
             out[i] = lvl.get(("elig", k), lambda k=k: pg.eligible(lvl.model, k, lvl.rows_asc, base=lvl.all_true(),

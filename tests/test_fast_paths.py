@@ -77,8 +77,11 @@ def test_metrics_collector_matches_mesa_and_falls_back():
 
 def test_allocation_levels_do_not_change_selections(monkeypatch):
     """The ranked pool's levels only save work: with tiny levels (so that programmes move up
-    level after level, and the ministries' search widens its prefix) every run is the same."""
-    from model.governance import RankedPool, _Candidates
+    level after level, and the ministries' search widens its prefix) every run is the same; so too
+    when levels count as large (``_Level.SMALL``), so that a level's first firms come from a partial
+    selection and rare candidates from a scan of the unsorted level (``_sub_level``)."""
+    from model import governance
+    from model.governance import RankedPool, _Candidates, _Level
 
     cases = [dict(governance_mode="centralised", targeting="need"),
              dict(governance_mode="centralised", mix_kur_credit=5.0, targeting="untargeted"),
@@ -95,7 +98,17 @@ def test_allocation_levels_do_not_change_selections(monkeypatch):
         with monkeypatch.context() as mp:
             mp.setattr(_Candidates, "FIRST_WIDTH", -4)  # the ministries' search widens step by step
             narrow = MSMEEcosystem(seed=4, **kw).run()
-        for other in (small, narrow):
+        sub_levels = []
+        with monkeypatch.context() as mp:
+            mp.setattr(RankedPool, "FIRST_MIN", 8)
+            mp.setattr(RankedPool, "FIRST_SHARE", 0.01)
+            mp.setattr(_Level, "SMALL", 16)
+            mp.setattr(_Candidates, "FIRST_WIDTH", -4)
+            mp.setattr(governance, "_sub_level", lambda *a, f=governance._sub_level: sub_levels.append(1) or f(*a))
+            large = MSMEEcosystem(seed=4, **kw).run()
+        if kw["governance_mode"] == "centralised":
+            assert sub_levels, kw  # the scan of an unsorted level was exercised
+        for other in (small, narrow, large):
             assert ref.metrics_frame().equals(other.metrics_frame()), kw
             n = ref.firms.n
             for col in ("capital", "support_total", "digital_skill", "served_until"):
