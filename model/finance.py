@@ -279,8 +279,8 @@ def desired_investment(k, grow):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _settle(grow, lo, hi, seed, terms, wage, outside, rates, commercial_rate, per_row_exposure, exposure, scalar_exposure,
-            tight_scale, premium_scale, commission, own_promotion,
+def _settle(grow, lo, hi, seed, terms, wage, outside, rates, commercial_rate, per_row_exposure, exposure,
+            scalar_exposure, tight_scale, premium_scale, commission, own_promotion,
             alive, licensed, credit, value_added, revenue, online_revenue, support_cash, utilisation, effort,
             capital, workers, debt, debt_rate, profit_out, own_out, loss_months, cash, profit_ewm,
             below_months, defaulted, draws, investment, repaid, borrowed, asset_sales, principal, rate, payment, term,

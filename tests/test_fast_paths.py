@@ -104,7 +104,8 @@ def test_allocation_levels_do_not_change_selections(monkeypatch):
             mp.setattr(RankedPool, "FIRST_SHARE", 0.01)
             mp.setattr(_Level, "SMALL", 16)
             mp.setattr(_Candidates, "FIRST_WIDTH", -4)
-            mp.setattr(governance, "_sub_level", lambda *a, f=governance._sub_level: sub_levels.append(1) or f(*a))
+            mp.setattr(governance, "_sub_level",
+                       lambda *a, f=governance._sub_level, calls=sub_levels: calls.append(1) or f(*a))
             large = MSMEEcosystem(seed=4, **kw).run()
         if kw["governance_mode"] == "centralised":
             assert sub_levels, kw  # the scan of an unsorted level was exercised
