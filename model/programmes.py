@@ -213,6 +213,16 @@ def close_accounts(model) -> None:
                                                         minlength=N_INSTRUMENTS)
 
 
+def cancel_after(model, end: int) -> None:
+    """Drop queued deliveries due at or after ``end`` (programmes end then) and book them as
+    cancelled this month (new ones are cancelled by :func:`schedule`)."""
+    if end <= 0:
+        return
+    for due in [due for due in model.pipeline if due >= end]:
+        for d in model.pipeline.pop(due):
+            model.ledger[model.month, :, CANCELLED] += _gross_by_instrument(d)
+
+
 def pipeline_gross(model) -> np.ndarray:
     """Approved support (gross) queued for later months, by instrument."""
     out = np.zeros(N_INSTRUMENTS)
