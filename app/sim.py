@@ -19,6 +19,7 @@ import numpy as np
 
 from model.model import MSMEEcosystem
 from model.params import INSTRUMENTS, SIZE_CLASSES, instrument_mix
+from model.programmes import cancel_after
 from model.scenario import available_scenarios, load_scenario, validate_params
 
 from . import texts
@@ -233,9 +234,9 @@ class Run:
 
 
 def _drop_pipeline_after(model: MSMEEcosystem, end: int) -> None:
-    """Drop queued deliveries due at or after ``end`` (``programmes.schedule`` drops new ones)."""
-    if end > 0:
-        model.pipeline = {due: batch for due, batch in model.pipeline.items() if due < end}
+    """Drop queued deliveries due at or after ``end``, booked as cancelled (``programmes.schedule``
+    cancels new ones)."""
+    cancel_after(model, end)
 
 
 def describe_value(name: str, value: Any) -> str:

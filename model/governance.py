@@ -102,7 +102,9 @@ def allocate(model) -> None:
     p, t, n = model.p, model.month, model.firms.n
     budget = pg.monthly_budget(model, t)
     model.budget_this_month = budget
+    pg.open_accounts(model, budget)
     if budget <= 0 or n == 0:
+        pg.close_accounts(model)
         return
     mode = p["governance_mode"]
     levers = tuple(p[name] for name in _MIX_LEVERS)
@@ -117,6 +119,7 @@ def allocate(model) -> None:
         _allocate_councils(model, budget, mix, pool)
     else:
         _allocate_platform(model, budget, mix, pool)
+    pg.close_accounts(model)
 
 
 _MIX_LEVERS = tuple(f"mix_{k}" for k in INSTRUMENTS)
@@ -391,13 +394,15 @@ class RankedPool:
         All requests are served together level by level (one pass of NumPy calls, not one per
         programme). Returns (req, rows, amounts), the firms served ordered by request then row, and
         with ``spent=True`` also the money each request spent (what ``amounts.sum()`` of that request
-        would give).
+        would give) and whether a candidate was left unserved (its money ran short of the next unit;
+        True also for requests that could not pay one unit).
         """
         ks = np.asarray(ks, dtype=np.int64)
         money = np.asarray(money, dtype=np.float64)
         if np.ndim(bonus_max) == 0:
             bonus_max = np.full(ks.size, float(bonus_max))
         used = np.zeros(ks.size)
+        remains = np.ones(ks.size, dtype=bool)
         found = []
         # a programme whose money does not reach the cheapest unit serves nobody (at any level)
         cheapest = pg.cheapest_units(self.model)[ks]
@@ -408,13 +413,14 @@ class RankedPool:
             lvl = self.level(i)
             cands = _Candidates.of(self, lvl, pending, ks, picks, bonus, regions, need[pending])
             every = np.arange(pending.size)
-            done, got, got_used = cands.take(every, money[pending], bonus_max[pending])
+            done, got, got_used, got_remains = cands.take(every, money[pending], bonus_max[pending])
             found.append(got)
             used[pending[done]] = got_used
+            remains[pending[done]] = got_remains
             pending = pending[~done]
             self.last_level = i
             i += 1
-        return _gather(found, self.ranked.size, used if spent else None)
+        return _gather(found, self.ranked.size, (used, remains) if spent else None)
 
 
 def _need(money: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
@@ -425,14 +431,15 @@ def _need(money: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
 
 
 def _gather(found, n_rows: int, used=None):
-    """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ ``used``)."""
+    """(req, rows, amounts) of several ``_Candidates.take``, ordered by request then row (+ the
+    tuple ``used``)."""
     if found:
         req, rows, amounts = (np.concatenate(x) for x in zip(*found, strict=True)) if len(found) > 1 else found[0]
         order = (req * (n_rows + 1) + rows).argsort()
         req, rows, amounts = req[order], rows[order], amounts[order]
     else:
         req, rows, amounts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    return (req, rows, amounts) if used is None else (req, rows, amounts, used)
+    return (req, rows, amounts) if used is None else (req, rows, amounts, *used)
 
 
 class _Candidates:
@@ -591,11 +598,13 @@ class _Candidates:
 
     def take(self, sel: np.ndarray, money: np.ndarray, bonus_max: np.ndarray):
         """Serve requests ``q[sel]`` with ``money`` each: which are done, their firms served as
-        (req, rows, amounts), and the money each of the done ones spent."""
+        (req, rows, amounts), the money each of the done ones spent and whether it left a candidate
+        unserved."""
         m, used, done = self.count_served(sel, money, bonus_max)
+        remains = m < self.count[sel]
         if done is None:
-            return np.ones(sel.size, dtype=bool), self.served(sel, m), used
-        return done, self.served(sel[done], m[done]), used[done]
+            return np.ones(sel.size, dtype=bool), self.served(sel, m), used, remains
+        return done, self.served(sel[done], m[done]), used[done], remains[done]
 
 
 # Per-level values of every instrument at once (rows = instruments), cached. Every firm of a level
@@ -650,7 +659,10 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
     money = budget * np.array([mix[INSTRUMENTS[k]] for k in ks.tolist()]) / owners
     for prog, b in zip(progs, money.tolist(), strict=True):
         prog.budget = b
-    nets = money * (1 - p["central_overhead"])
+    pg.book(model, pg.BUDGET, ks, money)
+    # each programme's money this month: its balance carried over and its new budget, net of overhead
+    keep = 1 - p["central_overhead"]
+    nets = model.programme_balance[ids] * keep + money * keep
 
     def picks(lvl, q, pos, width=None):
         """Programme j's candidates among the level's first ``width`` firms: eligible and aware of
@@ -663,7 +675,9 @@ def _allocate_central(model, budget, mix, pool: RankedPool) -> None:
         aware &= _elig_of(lvl, ks[q])
         return aware
 
-    req, rows, amts = pool.serve(ks, nets, picks)
+    req, rows, amts, used, remains = pool.serve(ks, nets, picks, spent=True)
+    # what is short of a unit is carried over; a ministry cannot use money to spare elsewhere: returned
+    pg.book(model, pg.RETURNED, ks, pg.carry_over(model, ids, nets - used, remains, keep) / keep)
     pg.schedule(model, t + p["central_lag_months"],
                 pg.Deliveries.from_selection(req, rows, amts, ks.size, ks, ids, groups, p["central_overhead"],
                                              registry=False))
@@ -721,11 +735,15 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     for council, c, c_cap in zip(model.council_agents, capture.tolist(), cap.tolist(), strict=True):
         council.record_capture(c, c_cap)
     mix_r = (1 - cap)[:, None] * national + cap[:, None] * need_mix
-    money = (b - capture) * (1 - p["council_overhead"])
+    keep = 1 - p["council_overhead"]
+    money = (b - capture) * keep
     bonus_w = 2.0 * cap
     ids = model.__dict__.get("_council_ids")
     if ids is None:  # fixed for the run: programme id of (council, instrument)
         ids = model._council_ids = np.array([c.programme_ids for c in model.council_agents], dtype=np.int64)
+    # the budget by instrument: capture against the national mix, the rest against the council's
+    pg.book(model, pg.BUDGET, np.tile(np.arange(K), nreg), booked + (b - capture)[:, None] * mix_r)
+    carry = model.programme_balance[ids] * keep  # each (council, instrument)'s balance, net of overhead
 
     def aware(lvl):
         def calc():
@@ -753,48 +771,60 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     o = np.argsort(req.astype(np.int16 if nreg * K < 1 << 15 else np.int64), kind="stable")  # by request, then position
     req, kk, at = req[o], kk[o], at[o]
     cons = _pairs(_cons(lvl0), kk, at)
-    # a council's instrument never has more money than the council (what one cannot place goes
-    # to the next): at most that many of its candidates matter (+ a margin for rounding)
-    enough = _need(np.repeat(money * (1 + 1e-9), K), np.tile(pg.cheapest_units(model), nreg))
+    # a council's instrument never has more money than the council's new money and balances (what
+    # one cannot place goes to the next): at most that many of its candidates matter (+ a margin
+    # for rounding)
+    enough = _need(np.repeat((money + carry.sum(axis=1)) * (1 + 1e-9), K), np.tile(pg.cheapest_units(model), nreg))
     ranked = _Candidates(pool, lvl0, np.arange(nreg * K), np.tile(np.arange(K), nreg), req, at,
                          (bonus_w[reg[o]] * cons, cons.view(np.int8)), enough)
 
-    # a council's budget is flexible: what one instrument cannot place goes to the next, in the
-    # order of the council's priorities (a mechanism the centralised ministries lack). Councils
-    # reach different firms, so they are served side by side: the j-th instrument of every council,
-    # then the next (each council's money carries over only to its own next instrument).
+    # a council's budget is flexible: what one instrument cannot place (money to spare, no candidate
+    # left) goes to the next, in the order of the council's priorities (a mechanism the centralised
+    # ministries lack); what is short of the next unit is carried over to next month by the
+    # instrument's programme (pg.carry_over). Councils reach different firms, so they are served
+    # side by side: the j-th instrument of every council, then the next (each council's money
+    # passes only to its own next instrument; after the last it is returned).
     order = np.argsort(-mix_r, axis=1, kind="stable")
     everyone = np.arange(nreg)
     part = money[:, None] * np.take_along_axis(mix_r, order, axis=1)  # council r's money for its j-th instrument
+    carry = np.take_along_axis(carry, order, axis=1)  # and its balance
     request = everyone[:, None] * K + order  # and its request in ``ranked``
     cheapest = pg.cheapest_units(model)[order]
     left = np.zeros(nreg)
     served = np.zeros((nreg, K), dtype=np.int64)  # how many of ``ranked`` each (council, instrument) serves
     late = []
     for j in range(K):
-        net = part[:, j] + left
-        if not (net >= cheapest[:, j]).any():  # no council can pay one unit: all of it carries over
-            left = net  # (a council without money has net = left = 0)
+        net = carry[:, j] + part[:, j] + left
+        pid = ids[everyone, order[:, j]]
+        remains = np.ones(nreg, dtype=bool)
+        if not (net >= cheapest[:, j]).any():  # no council can pay one unit: all of it is carried over
+            left = pg.carry_over(model, pid, net, remains, keep)  # (a council without money has net = 0)
             continue
         m, used, done = ranked.count_served(request[:, j], net, bonus_w)
+        rest = net.copy()  # what is left after serving
         if done is None:  # the first level holds every eligible firm (small populations)
             has = net > 0  # councils with no money for their j-th instrument skip it
             served[has, order[has, j]] = m[has]
-            left[has] = net[has] - used[has]
-            continue
-        q = np.flatnonzero(net > 0)
-        kq = order[q, j]
-        done = done[q]
-        served[q[done], kq[done]] = m[q[done]]
-        left[q[done]] = net[q[done]] - used[q[done]]
-        if not done.all():  # served from larger levels of the pool, as RankedPool.serve does
-            lq, lk = q[~done], kq[~done]
-            req, rows, amts, used = pool.serve(
-                lk, net[lq], lambda lvl, r, pairs, lk=lk: picks(lvl, r, pairs, lk),
-                lambda lvl, r, r2, at, lk=lk, lq=lq: bonus(lvl, r, r2, at, lk, lq), bonus_w[lq],
-                regions=lq, spent=True, first_level=1)
-            left[lq] = net[lq] - used
-            late.append((lq[req] * K + lk[req], rows, amts, j))
+            rest[has] = net[has] - used[has]
+            remains[has] = m[has] < ranked.count[request[has, j]]
+        else:
+            q = np.flatnonzero(net > 0)
+            kq = order[q, j]
+            done = done[q]  # (done at a level that is not complete: a candidate remains)
+            served[q[done], kq[done]] = m[q[done]]
+            rest[q[done]] = net[q[done]] - used[q[done]]
+            if not done.all():  # served from larger levels of the pool, as RankedPool.serve does
+                lq, lk = q[~done], kq[~done]
+                req, rows, amts, used, remains[lq] = pool.serve(
+                    lk, net[lq], lambda lvl, r, pairs, lk=lk: picks(lvl, r, pairs, lk),
+                    lambda lvl, r, r2, at, lk=lk, lq=lq: bonus(lvl, r, r2, at, lk, lq), bonus_w[lq],
+                    regions=lq, spent=True, first_level=1)
+                rest[lq] = net[lq] - used
+                late.append((lq[req] * K + lk[req], rows, amts, j))
+        left = pg.carry_over(model, pid, rest, remains, keep)
+        if left.any():  # passed on to the council's next instrument (after the last: returned)
+            pg.book(model, pg.REALLOCATED, order[:, j], -left / keep)
+            pg.book(model, pg.REALLOCATED if j + 1 < K else pg.RETURNED, order[:, min(j + 1, K - 1)], left / keep)
     # what each council's instrument j served, step by step; reserved in the registry
     step = np.empty((nreg, K), dtype=np.int64)
     step[everyone[:, None], order] = np.arange(K)
@@ -823,8 +853,11 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
     lag = p["local_lag_months"]
     f = model.firms
     ks = np.arange(N_INSTRUMENTS)
+    ids = np.asarray(model.platform_agent.programme_ids, dtype=np.int64)
     money = budget * np.array([mix[name] for name in INSTRUMENTS])
-    nets = money * (1 - p["platform_overhead"])
+    pg.book(model, pg.BUDGET, ks, money)
+    keep = 1 - p["platform_overhead"]
+    nets = model.programme_balance[ids] * keep + money * keep
 
     def registered(lvl):
         return lvl.get("registered", lambda: f.platform_step[lvl.rows_asc] > 0)
@@ -853,10 +886,11 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
 
     # with bonuses of up to 4.5 the platform's programmes often need the larger levels: start at
     # the level where they finished last month (the selections are the same from any level)
-    req, rows, amts = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0,
-                                 first_level=model.__dict__.get("_platform_level", 0))
+    req, rows, amts, used, remains = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0, spent=True,
+                                                first_level=model.__dict__.get("_platform_level", 0))
     model._platform_level = pool.last_level
+    pg.book(model, pg.RETURNED, ks, pg.carry_over(model, ids, nets - used, remains, keep) / keep)
     _reserve(model, req, rows, lag)
     pg.schedule(model, t + lag, pg.Deliveries.from_selection(
-        req, rows, amts, ks.size, ks, [model.platform_agent.programme_ids[k] for k in ks.tolist()], ks,
+        req, rows, amts, ks.size, ks, ids, ks,
         p["platform_overhead"], registry=True))

@@ -197,6 +197,7 @@ class MSMEEcosystem(mesa.Model):
         self.pipeline = {}
         self.ledger = pg.new_ledger(p["n_months"])
         self.programme_book[:] = 0.0
+        self.programme_balance[:] = 0.0  # the burn-in's balances are not the scenario's money
         self.upgrades_total = self.upgrades_month = self.downgrades_month = 0
         self.exits_month = self.entries_month = 0
         self.__dict__.pop("loan_ledger", None)
@@ -235,6 +236,10 @@ class MSMEEcosystem(mesa.Model):
                                              for k in range(len(INSTRUMENTS))]
         # firms served, support and money spent of every programme (``pg.BOOK_*`` columns)
         self.programme_book = np.zeros((len(self.programme_agents_by_id), 3))
+        # each programme's balance carried over to next month (gross IDR; programmes.carry_over)
+        self.programme_balance = np.zeros(len(self.programme_agents_by_id))
+        self.programme_instrument = np.array([a.instrument for a in self.programme_agents_by_id.values()],
+                                             dtype=np.int64)
 
     def add_msme_agents(self, rows: np.ndarray) -> None:
         """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
@@ -302,7 +307,9 @@ class MSMEEcosystem(mesa.Model):
         self.participation_propensity = pp[: f.n]
         for batch in self.pipeline.values():  # firms that exited are not paid (programmes.deliver)
             for d in batch:
-                d.remap(new_row)
+                dropped = d.remap(new_row)
+                if dropped is not None:  # approved for them: cancelled
+                    self.ledger[self.month, :, pg.CANCELLED] += dropped
         if self.msme_by_row:  # views of alive firms (exits removed theirs), so every one keeps a row
             moved = {}
             for r, a in self.msme_by_row.items():

@@ -5,8 +5,20 @@ firm counts as served) and an effect on the firm's state. How a firm comes to be
 on the governance mode (``governance.py``): who is aware, which priority rule ranks applicants,
 whether a shared registry excludes firms already served, the overhead, the lag and capture.
 
-Money is accounted for every month and every instrument (``model.ledger``):
-``spent = support + overhead + duplication + capture``.
+Money is accounted for every month and every instrument (``model.ledger``, columns ``LEDGER_FIELDS``):
+
+* what is paid: ``spent = support + overhead + duplication + capture``;
+* what each programme does with its money (its account, :func:`open_accounts`):
+  ``budget + carried (last month) + reallocated = committed + capture + returned + carried (this month)``.
+  A programme's money that is short of its next unit is carried over to the next month (its
+  balance, ``model.programme_balance``); money it cannot place because no candidate is left is
+  returned (a council passes it to its next instrument first: ``reallocated``);
+* what is approved is paid ``lag`` months later: ``committed`` (approved) = ``spent - capture`` (paid)
+  + ``cancelled`` (the firm exited before payment, or programmes ended first) + what is still in
+  ``model.pipeline``.
+
+Together: the budget = services delivered + overhead + duplication + capture + returned + cancelled
++ carried over + approved and not yet paid, every month (``tests/test_invariants.py``).
 """
 
 from __future__ import annotations
@@ -42,9 +54,13 @@ DUR = np.array([DURATION[k] for k in INSTRUMENTS], dtype=np.int32)
 I = INSTRUMENT_INDEX
 KUR_TERM_YEARS = 2.0
 KUR_MIN, KUR_MAX = 10e6, 500e6  # KUR micro from Rp 10 M up to KUR small Rp 500 M
-# ledger columns
-SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE = range(5)
-LEDGER_FIELDS = ("spent", "support", "overhead", "duplication", "capture")
+# ledger columns (gross IDR, i.e. with the overhead, unless said otherwise): paid this month (and
+# captured), net support to firms, overhead, duplicates, capture; the programmes' accounts: new budget,
+# approved (to be paid after the lag), passed between a council's instruments (sums to 0 over them),
+# returned unplaced, approved but not paid (cancelled), and the balance carried to next month (a stock)
+SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE, BUDGET, COMMITTED, REALLOCATED, RETURNED, CANCELLED, CARRIED = range(11)
+LEDGER_FIELDS = ("spent", "support", "overhead", "duplication", "capture", "budget", "committed", "reallocated",
+                 "returned", "cancelled", "carried")
 # programme book columns (``model.programme_book``, one row per programme): firms served, support, spent
 BOOK_SERVED, BOOK_SUPPORT, BOOK_SPENT = range(3)
 
@@ -60,12 +76,11 @@ class Delivery:
     programme: int
     registry: bool
 
-    def remap(self, new_row: np.ndarray) -> None:
+    def remap(self, new_row: np.ndarray) -> np.ndarray | None:
         """Rows after a compaction (``new_row[old] = new``, -1 for removed rows): firms that
-        exited meanwhile are dropped (:func:`deliver` would not pay them)."""
-        r = new_row[self.rows]
-        ok = r >= 0
-        self.rows, self.amounts = r[ok], self.amounts[ok]
+        exited meanwhile are dropped (:func:`deliver` would not pay them). Returns the gross money
+        of the dropped firms by instrument (to book as cancelled), or None."""
+        return self.as_batch().remap_into(self, new_row)
 
     def as_batch(self) -> Deliveries:
         """This delivery as a :class:`Deliveries` of one segment."""
@@ -96,19 +111,30 @@ class Deliveries:
     overhead_rate: float
     registry: bool
 
-    def remap(self, new_row: np.ndarray) -> None:
+    def remap(self, new_row: np.ndarray) -> np.ndarray | None:
         """Rows after a compaction (``new_row[old] = new``, -1 for removed rows): firms that
         exited meanwhile are dropped (:func:`deliver` would not pay them); segments keep their order
-        (and may become empty)."""
+        (and may become empty). Returns the gross money of the dropped firms by instrument (to book
+        as cancelled), or None."""
+        return self.remap_into(self, new_row)
+
+    def remap_into(self, d: Delivery | Deliveries, new_row: np.ndarray) -> np.ndarray | None:
+        """Remap this batch's rows and write the kept rows (and amounts, and segment starts if
+        ``d`` is this batch) into ``d``; the gross money dropped by instrument, or None."""
         r = new_row[self.rows]
         ok = r >= 0
         if ok.all():
-            self.rows = r
-            return
+            d.rows = r
+            return None
         seg = np.arange(self.instruments.size).repeat(self.starts[1:] - self.starts[:-1])
-        counts = np.bincount(seg[ok], minlength=self.instruments.size)
-        self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self.rows, self.amounts = r[ok], self.amounts[ok]
+        gone = ~ok
+        dropped = np.bincount(self.instruments[seg[gone]], weights=self.amounts[gone] / (1.0 - self.overhead_rate),
+                              minlength=N_INSTRUMENTS)
+        if d is self:
+            counts = np.bincount(seg[ok], minlength=self.instruments.size)
+            self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        d.rows, d.amounts = r[ok], self.amounts[ok]
+        return dropped
 
     @classmethod
     def from_selection(cls, req: np.ndarray, rows: np.ndarray, amounts: np.ndarray, n_req: int,
@@ -135,6 +161,75 @@ def monthly_budget(model, month: int) -> float:
         if taper > 0 and month >= end - taper:
             b *= (end - month) / (taper + 1)
     return float(b)
+
+
+# ----------------------------------------------------------------------------------------------
+# the programmes' accounts: balances carried over, money returned
+def mode_programmes(model) -> np.ndarray:
+    """Ids of the programmes the governance mode runs (ministries', councils' or the platform's)."""
+    mode = model.p["governance_mode"]
+    if mode == "centralised":
+        return np.array([prog.programme_id for prog in model.programme_list], dtype=np.int64)
+    if mode == "self_governance":
+        return np.array([c.programme_ids for c in model.council_agents], dtype=np.int64).ravel()
+    return np.asarray(model.platform_agent.programme_ids, dtype=np.int64)
+
+
+def open_accounts(model, budget: float) -> None:
+    """Before the month's allocation: the balances of programmes that do not run this month are
+    returned -- every programme's in a month without budget (programmes phased out or withdrawn),
+    else those of programmes of another governance mode (the mode changed during the run)."""
+    off = np.ones(model.programme_balance.size, dtype=bool)
+    if budget > 0:
+        off[mode_programmes(model)] = False
+    off &= model.programme_balance != 0
+    if off.any():
+        book(model, RETURNED, model.programme_instrument[off], model.programme_balance[off])
+        model.programme_balance[off] = 0.0
+
+
+def carry_over(model, ids: np.ndarray, rest: np.ndarray, remains: np.ndarray, keep: float) -> np.ndarray:
+    """What programmes ``ids`` have left after serving (``rest``, net of overhead): carried over to
+    next month (their balance, kept gross: ``rest / keep``, ``keep`` = 1 - overhead rate) if it is
+    short of the next candidate's unit (``remains``: a candidate was left unserved) or of the
+    instrument's cheapest unit; otherwise -- money to spare and no candidate left -- it is not the
+    programme's to keep. Returns that money (net; 0 where carried), to return or pass on."""
+    cheapest = cheapest_units(model)[model.programme_instrument[ids]]
+    carry = remains | (rest < cheapest)
+    model.programme_balance[ids] = np.where(carry, rest / keep, 0.0)
+    return np.where(carry, 0.0, rest)
+
+
+def book(model, col: int, ks, gross) -> None:
+    """Add ``gross`` (IDR) by instrument ``ks`` to ledger column ``col`` of this month."""
+    model.ledger[model.month, :, col] += np.bincount(np.asarray(ks, dtype=np.int64).ravel(),
+                                                     weights=np.asarray(gross, dtype=np.float64).ravel(),
+                                                     minlength=N_INSTRUMENTS)
+
+
+def close_accounts(model) -> None:
+    """After the month's allocation: the balances carried to next month, by instrument (a stock)."""
+    model.ledger[model.month, :, CARRIED] = np.bincount(model.programme_instrument, weights=model.programme_balance,
+                                                        minlength=N_INSTRUMENTS)
+
+
+def cancel_after(model, end: int) -> None:
+    """Drop queued deliveries due at or after ``end`` (programmes end then) and book them as
+    cancelled this month (new ones are cancelled by :func:`schedule`)."""
+    if end <= 0:
+        return
+    for due in [due for due in model.pipeline if due >= end]:
+        for d in model.pipeline.pop(due):
+            model.ledger[model.month, :, CANCELLED] += _gross_by_instrument(d)
+
+
+def pipeline_gross(model) -> np.ndarray:
+    """Approved support (gross) queued for later months, by instrument."""
+    out = np.zeros(N_INSTRUMENTS)
+    for batch in model.pipeline.values():
+        for d in batch:
+            out += _gross_by_instrument(d)
+    return out
 
 
 def kur_loan(capital: np.ndarray) -> np.ndarray:
@@ -304,15 +399,29 @@ def select(rows: np.ndarray, score: np.ndarray, costs: np.ndarray, money: float)
     return rows[take], costs[take]
 
 
+def _gross_by_instrument(d: Delivery | Deliveries) -> np.ndarray:
+    """The gross money (support and its overhead) of a delivery, by instrument."""
+    if isinstance(d, Delivery):
+        out = np.zeros(N_INSTRUMENTS)
+        out[d.instrument] = (d.amounts / (1.0 - d.overhead_rate)).sum()
+        return out
+    seg = np.arange(d.instruments.size).repeat(d.starts[1:] - d.starts[:-1])
+    return np.bincount(d.instruments[seg], weights=d.amounts / (1.0 - d.overhead_rate), minlength=N_INSTRUMENTS)
+
+
 def schedule(model, due: int, d: Delivery | Deliveries) -> None:
-    """Queue a delivery for month ``due`` (dropped if programmes have ended by then, or if it pays
-    nobody: :func:`deliver` would skip it)."""
+    """Queue a delivery for month ``due`` and book it as committed (if it pays nobody it is
+    skipped: :func:`deliver` would skip it). If programmes have ended by then it is cancelled: booked
+    as committed and cancelled this month, never paid. Deliveries due after the horizon stay queued
+    (approved, paid after the run: ``model.pipeline`` holds them at the end)."""
+    if d.rows.size == 0:
+        return
+    led = model.ledger[model.month]
+    gross = _gross_by_instrument(d)
+    led[:, COMMITTED] += gross
     end = model.p["phase_out_month"]
     if end > 0 and due >= end:
-        return
-    if due > model.p["n_months"]:
-        return
-    if d.rows.size == 0:
+        led[:, CANCELLED] += gross
         return
     if isinstance(d, Delivery) and d.rows.size > 1:
         # firms in row order: memory-friendly delivery (the order has no other meaning)
@@ -366,7 +475,10 @@ def _pay(model, d: Deliveries, effect):
     seg = np.arange(d.instruments.size).repeat(d.starts[1:] - d.starts[:-1])
     rows, amounts = d.rows, d.amounts
     alive = f.alive[rows]
-    if not alive.all():
+    if not alive.all():  # not paid: cancelled
+        gone = ~alive
+        model.ledger[t, :, CANCELLED] += np.bincount(d.instruments[seg[gone]], minlength=N_INSTRUMENTS,
+                                                     weights=amounts[gone] / (1.0 - d.overhead_rate))
         rows, amounts, seg = rows[alive], amounts[alive], seg[alive]
         if rows.size == 0:
             return None

@@ -705,12 +705,19 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self.firms_agents.shuffle_do("build_reputation")
 
     def _allocate(self) -> None:
-        """Each programme serves its candidates in the order of their score until its money runs out."""
-        p, t = self.p, self.month
-        budget = pg.monthly_budget(self, t)
+        """Each programme serves its candidates in the order of their score until its money runs out;
+        what is short of its next unit is carried over (``programmes.carry_over``)."""
+        budget = pg.monthly_budget(self, self.month)
         self.budget_this_month = budget
+        pg.open_accounts(self, budget)  # programmes that do not run this month return their balances
         if budget <= 0 or self.firms.n == 0:
+            pg.close_accounts(self)
             return
+        self._allocate_programmes(budget)
+        pg.close_accounts(self)  # the balances carried over to next month
+
+    def _allocate_programmes(self, budget: float) -> None:
+        p, t = self.p, self.month
         firms = sorted(self.firms_agents, key=lambda a: a.row)
         eligible_any = [a for a in firms if a.size_class <= SIZE_CLASSES.index(p["max_eligible_class"])]
         prio = {a.row: a.priority() for a in eligible_any}
@@ -722,30 +729,42 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         mode = p["governance_mode"]
 
         def serve(cands, score, k, money):
+            """The candidates served until the money runs out, and whether one was left unserved."""
             order = sorted(cands, key=lambda a: -score(a))  # stable: ties keep row order
-            rows, amounts, total = [], [], 0.0
+            rows, amounts, total, remains = [], [], 0.0, False
             for a in order:
                 cost = a.support_cost(k)
                 total += cost
                 if total > money:
+                    remains = True
                     break
                 rows.append(a.row)
                 amounts.append(cost)
-            return np.array(rows, dtype=np.int64), np.array(amounts, dtype=float)
+            return np.array(rows, dtype=np.int64), np.array(amounts, dtype=float), remains
+
+        def carry_over(pid, rest, remains, keep):
+            """Carry ``rest`` over in programme ``pid``'s balance, or give back what it cannot keep."""
+            return float(pg.carry_over(self, np.array([pid]), np.array([rest]), np.array([remains]), keep)[0])
 
         if mode == "centralised":
             owners = np.bincount([k for _, k in self.ownership], minlength=N_INSTRUMENTS)
             aware_p = {a.row: a.national_awareness() for a in eligible_any}
+            keep = 1 - p["central_overhead"]
             for j, prog in enumerate(self.programme_list):
                 k = prog.instrument
                 money = budget * mix[INSTRUMENTS[k]] / owners[k]
                 prog.budget = money
-                net = money * (1 - p["central_overhead"])
+                pg.book(self, pg.BUDGET, [k], [money])
+                # its balance carried over and its new money, net of overhead
+                net = self.programme_balance[prog.programme_id] * keep + money * keep
                 if net <= 0:
-                    rows, amts = np.zeros(0, dtype=np.int64), np.zeros(0)
+                    rows, amts, remains = np.zeros(0, dtype=np.int64), np.zeros(0), True
                 else:
                     cands = [a for a in eligible_any if a.eligible(k) and knows(a, j)]
-                    rows, amts = serve(cands, lambda a: prio[a.row], k, net)
+                    rows, amts, remains = serve(cands, lambda a: prio[a.row], k, net)
+                # short of a unit: carried over; money to spare with nobody left: returned
+                back = carry_over(prog.programme_id, net - float(amts.sum()), remains, keep)
+                pg.book(self, pg.RETURNED, [k], [back / keep])
                 pg.schedule(self, t + p["central_lag_months"],
                             pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
         elif mode == "self_governance":
@@ -761,6 +780,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
             unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
             need = prevalence * unit
             need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
+            keep = 1 - p["council_overhead"]
             for r, council in enumerate(self.council_agents):
                 b_r = budget * self.region_budget_share[r]
                 capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
@@ -768,26 +788,44 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                 self.ledger[t, :, pg.SPENT] += capture * national
                 council.record_capture(capture, cap[r])
                 mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
-                money = (b_r - capture) * (1 - p["council_overhead"])
+                money = (b_r - capture) * keep
+                pg.book(self, pg.BUDGET, np.arange(N_INSTRUMENTS), capture * national + (b_r - capture) * mix_r)
                 bonus_w = 2.0 * cap[r]
                 local = [a for a in eligible_any if a.region == r and u_aware[a.row] < a.council_awareness()]
                 left = 0.0
-                for k in np.argsort(-mix_r, kind="stable"):
-                    net = money * mix_r[k] + left
+                order = np.argsort(-mix_r, kind="stable")
+                for j, k in enumerate(order):
+                    # the instrument's balance carried over, its new money and what the previous one passed on
+                    pid = council.programme_ids[k]
+                    net = self.programme_balance[pid] * keep + money * mix_r[k] + left
                     if net <= 0:
+                        left = carry_over(pid, net, True, keep)
                         continue
                     cands = [a for a in local if a.eligible(k) and not a.served(k)]
-                    rows, amts = serve(cands, lambda a, k=k: prio[a.row] + bonus_w * a.constrained_by(k), k, net)
-                    left = net - float(amts.sum())
+                    rows, amts, remains = serve(cands, lambda a, k=k: prio[a.row] + bonus_w * a.constrained_by(k), k,
+                                                net)
+                    # short of a unit: carried over; money to spare with nobody left: to the next instrument
+                    left = carry_over(pid, net - float(amts.sum()), remains, keep)
+                    if left != 0:
+                        pg.book(self, pg.REALLOCATED, [k], [-left / keep])
+                        if j + 1 < N_INSTRUMENTS:
+                            pg.book(self, pg.REALLOCATED, [order[j + 1]], [left / keep])
+                        else:
+                            pg.book(self, pg.RETURNED, [k], [left / keep])
                     self.firms.served_until[rows, k] = t + lag + pg.DUR[k]
                     pg.schedule(self, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
                                                            council.programme_ids[k], registry=True))
         else:
             lag = p["local_lag_months"]
+            keep = 1 - p["platform_overhead"]
             aware = [a for a in eligible_any if a.platform_step > 0 or u_aware[a.row] < a.national_awareness()]
             for k, name in enumerate(INSTRUMENTS):
-                net = budget * mix[name] * (1 - p["platform_overhead"])
+                pid = self.platform_agent.programme_ids[k]
+                money = budget * mix[name]
+                pg.book(self, pg.BUDGET, [k], [money])
+                net = self.programme_balance[pid] * keep + money * keep
                 if net <= 0:
+                    carry_over(pid, net, True, keep)
                     continue
                 steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
 
@@ -796,7 +834,8 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                     return prio[a.row] + bonus
 
                 cands = [a for a in aware if a.eligible(k) and not a.served(k)]
-                rows, amts = serve(cands, score, k, net)
+                rows, amts, remains = serve(cands, score, k, net)
+                pg.book(self, pg.RETURNED, [k], [carry_over(pid, net - float(amts.sum()), remains, keep) / keep])
                 if rows.size == 0:
                     continue
                 self.firms.served_until[rows, k] = t + lag + pg.DUR[k]

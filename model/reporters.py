@@ -30,7 +30,7 @@ DEPENDENCE = (
 )
 COST = (
     "budget_spent", "support_delivered", "overhead_cost", "duplication_cost", "capture_cost",
-    "budget_spent_cumulative", "jobs_created", "accounting_gap",
+    "budget_spent_cumulative", "jobs_created", "accounting_gap", "budget_carried", "budget_returned",
 )
 METRICS: tuple[str, ...] = GROWTH + DEPENDENCE + COST
 def gini(x: np.ndarray) -> float:
@@ -204,4 +204,6 @@ def compute(model, A) -> dict[str, float]:
     m["jobs_created"] = emp - model.employment0 if t > 0 else 0.0
     m["accounting_gap"] = float(led[pg.SPENT] - led[pg.SUPPORT] - led[pg.OVERHEAD] - led[pg.DUPLICATION]
                                 - led[pg.CAPTURE])
+    m["budget_carried"] = float(led[pg.CARRIED])  # the programmes' balances carried to next month
+    m["budget_returned"] = float(led[pg.RETURNED])  # money the programmes could not place, returned
     return m

@@ -5,6 +5,7 @@ import pytest
 from conftest import run_model
 
 from model import MSMEEcosystem, load_scenario
+from model import programmes as pg
 from model.params import CLASS_CAPITAL_LIMITS
 from model.reporters import METRICS
 from model.state import COLUMNS
@@ -25,8 +26,78 @@ def test_budget_accounting_every_month(scenario):
     assert f.compactions > 0  # some firms' rows are gone: their records come from the archive
     np.testing.assert_allclose(f.all_firms("support_total").sum(), support.sum(), rtol=1e-9)
     np.testing.assert_allclose(f.all_firms("support_by_instrument").sum(), support.sum(), rtol=1e-9)
-    # never more than the budget
-    assert (spent <= m.p["budget_per_firm_month"] * m.p["n_firms"] * (1 + 1e-9)).all()
+    # never more than the budget: what is paid was approved from the budget so far (balances carried
+    # over may be spent in a later month than their budget)
+    assert (np.cumsum(spent) <= np.cumsum(led[:, :, pg.BUDGET].sum(axis=1)) * (1 + 1e-9)).all()
+
+
+def _books(m, t):
+    """Month ``t``'s programme accounts, summed over instruments."""
+    return {name: m.ledger[t, :, j].sum() for j, name in enumerate(pg.LEDGER_FIELDS)}
+
+
+MONEY_CASES = {  # scenario, extra parameters
+    "centralised": ("baseline", {}),
+    "councils": ("self_governance", {}),
+    "platform": ("collaborative_platform", {}),
+    # phase-out with a taper: balances returned, deliveries due after the end cancelled
+    "councils_phase_out": ("self_governance", dict(phase_out_month=20, phase_out_taper_months=4)),
+    # tiny budgets: every programme is below one unit most months and must save up
+    "centralised_small_budget": ("baseline", dict(budget_per_firm_month=20_000.0)),
+}
+
+
+@pytest.mark.parametrize("case", list(MONEY_CASES))
+def test_budget_adds_up_every_month_with_carry_over(case):
+    """budget = delivered + overhead + duplication + capture + returned + cancelled + carried over
+    + approved and not yet paid, every month: each programme's account, and the payments."""
+    scenario, kw = MONEY_CASES[case]
+    m = MSMEEcosystem(load_scenario(scenario), seed=3, n_firms=700, n_months=30, **kw)
+    scale = m.p["budget_per_firm_month"] * m.p["n_firms"]
+    approved = paid = cancelled = 0.0
+    carried = np.zeros(len(pg.UNIT))
+    while m.running:
+        m.step()
+        t = m.month
+        led = m.ledger[t]
+        b = _books(m, t)
+        # the budget booked is this month's budget
+        assert b["budget"] == pytest.approx(pg.monthly_budget(m, t), rel=1e-9, abs=1e-3)
+        # each instrument's account: what came in = what went out (reallocated: between a council's
+        # instruments, nothing over all of them)
+        np.testing.assert_allclose(led[:, pg.BUDGET] + carried + led[:, pg.REALLOCATED],
+                                   led[:, pg.COMMITTED] + led[:, pg.CAPTURE] + led[:, pg.RETURNED] + led[:, pg.CARRIED],
+                                   rtol=1e-9, atol=1e-6 * scale)
+        assert abs(b["reallocated"]) <= 1e-9 * scale
+        # the balances are the programmes' own, never negative, and below what they can keep
+        assert (m.programme_balance >= 0).all()
+        np.testing.assert_allclose(np.bincount(m.programme_instrument, weights=m.programme_balance,
+                                               minlength=len(pg.UNIT)), led[:, pg.CARRIED], rtol=1e-12)
+        carried = led[:, pg.CARRIED].copy()
+        # what was approved is paid, cancelled, or still queued
+        approved += b["committed"]
+        paid += b["spent"] - b["capture"]
+        cancelled += b["cancelled"]
+        assert approved == pytest.approx(paid + cancelled + pg.pipeline_gross(m).sum(), rel=1e-9, abs=1e-6 * scale)
+        # and the payments themselves
+        assert b["spent"] == pytest.approx(b["support"] + b["overhead"] + b["duplication"] + b["capture"],
+                                           rel=1e-9, abs=1e-6 * scale)
+    total = m.ledger[: m.month + 1].sum(axis=(0, 1))
+    tot = dict(zip(pg.LEDGER_FIELDS, total, strict=True))
+    # the whole run: the budget = spent (delivered, overhead, duplication, capture) + returned + cancelled
+    # + carried over at the end + approved and not yet paid at the end
+    assert tot["budget"] == pytest.approx(tot["spent"] + tot["returned"] + tot["cancelled"] + carried.sum()
+                                          + pg.pipeline_gross(m).sum(), rel=1e-9)
+    assert tot["spent"] > 0.5 * tot["budget"]
+    if m.p["phase_out_month"] > 0:  # programmes ended: nothing is left in their accounts
+        assert carried.sum() == 0 and not m.programme_balance.any() and pg.pipeline_gross(m).sum() == 0
+        assert tot["returned"] > 0 and tot["cancelled"] > 0
+    if case == "centralised_small_budget":
+        # most programmes' monthly money is below one unit: saving up is what lets every one of them
+        # buy units, and nothing is returned (the rest is carried over at the end, up to a unit each)
+        assert (m.ledger[:, :, pg.BUDGET].sum(axis=0) / len(m.ledger) < pg.cheapest_units(m)).sum() >= 5
+        assert (m.ledger[:, :, pg.COMMITTED].sum(axis=0) > 0).all()
+        assert tot["returned"] == 0 and tot["committed"] > 0.6 * tot["budget"]
 
 
 def test_support_by_firm_instrument_month_matches_ledger():

@@ -53,6 +53,9 @@ def test_reference_reproduces_vectorised(name):
                                atol=1e-3)
     # the lenders' books (summed in another order: agents are shuffled)
     np.testing.assert_allclose(ref.loan_ledger, vec.loan_ledger, rtol=1e-9, atol=1e-3)
+    # the programmes' books and balances carried over (programmes summed in another order)
+    np.testing.assert_allclose(ref.ledger, vec.ledger, rtol=1e-9, atol=1e-3)
+    np.testing.assert_allclose(ref.programme_balance, vec.programme_balance, rtol=1e-9, atol=1e-3)
 
 
 def test_reference_runs_agent_methods():
