@@ -16,6 +16,7 @@ from experiments.runner import Runner, Task
 from model.scenario import Scenario, ScenarioError
 
 from . import figures
+from .causal import NO_SUPPORT_SUFFIX, causal_outcomes, no_support_twin, summarise_causal, withdrawal_panel_months
 from .io import output_error, publish, staging_dir, write_csv, write_parquet, write_text
 from .metrics import HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
 from .report import write_report
@@ -77,14 +78,25 @@ class Comparison:
         if not self.baseline:
             self.baseline = self.scenarios[0].name
 
+    def twins(self) -> dict[str, str]:
+        """Each scenario's no-support twin (same scenario, budget 0, same seeds): label of the twin."""
+        return {sc.name: sc.name + NO_SUPPORT_SUFFIX for sc in self.scenarios}
+
     def tasks(self, seeds: list[int] | None = None) -> tuple[list[Task], dict[str, tuple[str, str, int]]]:
-        """All runs, with each scenario's withdrawal-test twin; and the (with, without, month) pairs."""
+        """All runs, with each scenario's withdrawal-test twin and no-support twin; and the (with, without,
+        month) pairs of the withdrawal test. Every run keeps snapshots of its initial firms at the months the
+        causal comparisons need (analysis/causal.py): the horizon, and around the withdrawal month."""
         tasks: list[Task] = []
         pairs: dict[str, tuple[str, str, int]] = {}
         seeds = self.seeds if seeds is None else seeds
         for sc in self.scenarios:
             own = sc.params["phase_out_month"]
-            tasks += [Task.make(sc, seed) for seed in seeds]
+            n = sc.params["n_months"]
+            wm = own if own > 0 else (self.withdrawal_month or 0)
+            around = withdrawal_panel_months(wm, n) if 0 < wm < n else ()
+            tasks += [Task.make(sc, seed, panel=(n, *around)) for seed in seeds]
+            tasks += [Task.make(no_support_twin(sc), seed, label=sc.name + NO_SUPPORT_SUFFIX, panel=(n,))
+                      for seed in seeds]
             if own > 0:  # the scenario withdraws support itself: its twin runs without withdrawal
                 label = sc.name + NO_WITHDRAWAL_SUFFIX
                 twin = sc.with_overrides({"phase_out_month": 0})
@@ -99,7 +111,7 @@ class Comparison:
                 pairs[sc.name] = (label, sc.name, m)
             else:
                 continue
-            tasks += [Task.make(twin, seed, label=label) for seed in seeds]
+            tasks += [Task.make(twin, seed, label=label, panel=around) for seed in seeds]
         return tasks, pairs
 
 
@@ -128,15 +140,22 @@ def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progres
         if own:
             runner.close()
     return write_comparison(comp, tidy, pairs, out, wall=time.perf_counter() - t0,
-                            extra_meta={"backend": backend, "jobs": workers})
+                            extra_meta={"backend": backend, "jobs": workers}, panels=runner.panels)
 
 
 def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tuple[str, str, int]], out: Path,
-                     wall: float, extra_meta: dict | None = None, sections: dict[str, str] | None = None) -> Path:
-    """Tables, figures, the Markdown and HTML reports and the manifest of a finished comparison."""
+                     wall: float, extra_meta: dict | None = None, sections: dict[str, str] | None = None,
+                     panels: dict | None = None) -> Path:
+    """Tables, figures, the Markdown and HTML reports and the manifest of a finished comparison.
+
+    ``panels``: snapshots of the initial firms per (label, seed) (``Runner.panels``) for the per-firm
+    counterfactual and the withdrawal test on recipients; without them only the causal totals are reported.
+    """
     names = [s.name for s in comp.scenarios]
-    outcomes = outcomes_table(tidy, pairs)
-    summary = summarise(outcomes)
+    firm_rows: list[pd.DataFrame] = []
+    causal = causal_outcomes(tidy, panels or {}, comp.twins(), pairs, firm_rows)
+    outcomes = pd.concat([outcomes_table(tidy, pairs), causal], ignore_index=True)
+    summary = pd.concat([summarise(outcomes), summarise_causal(causal)], ignore_index=True)
     diffs = paired_differences(outcomes, comp.baseline) if len(names) > 1 else pd.DataFrame()
     p0 = comp.scenarios[0].params
     seeds = sorted(int(s) for s in tidy["seed"].unique())
@@ -151,6 +170,8 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
         write_parquet(stage / "timeseries.parquet", tidy)
         write_csv(stage / "outcomes.csv", outcomes)
         write_csv(stage / "summary.csv", summary)
+        if firm_rows:  # per initial firm: scenario minus its no-support twin at the horizon
+            write_parquet(stage / "counterfactual_firms.parquet", pd.concat(firm_rows, ignore_index=True))
         if not diffs.empty:
             write_csv(stage / "differences.csv", diffs)
         main = tidy[tidy["scenario"].isin(names)]

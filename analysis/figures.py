@@ -179,14 +179,21 @@ def budget(outcomes: pd.DataFrame, out: Path) -> Path:
     ax.set_xlabel("% of budget spent")
     ax.set_title("Where the budget goes", loc="left")
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
-    v = o["budget_per_upgrade_bn"]
-    ax2.barh(o.index, v.fillna(0), color="#1b4965")
+    # what the budget buys, causally: upgrades beyond the no-support twin per bn IDR (95 % interval)
+    from .stats import mean_ci
+
+    g = outcomes[outcomes["metric"] == "extra_upgrades_per_bn"]
+    est = [mean_ci(g.loc[g["scenario"] == sc, "value"]) for sc in o.index]
+    v = np.array([e[0] for e in est])
+    err = np.array([[e[0] - e[1], e[2] - e[0]] for e in est]).T if est else None
+    ax2.barh(o.index, np.nan_to_num(v), xerr=None if err is None else np.nan_to_num(err), color="#1b4965",
+             ecolor="#888", capsize=3)
     for i, x in enumerate(v):
-        ax2.text((0 if not np.isfinite(x) else x), i, " n/a" if not np.isfinite(x) else f" {x:,.3g}", va="center",
-                 fontsize=8)
+        ax2.text(0, i, " n/a" if not np.isfinite(x) else f" {x:,.3g}", va="center", fontsize=8)
+    ax2.axvline(0, color="k", lw=0.6)
     ax2.invert_yaxis()
-    ax2.set_xlabel("bn IDR per size-class upgrade (mean over seeds)")
-    ax2.set_title("Budget per upgrade", loc="left")
+    ax2.set_xlabel("additional size-class upgrades per bn IDR spent, vs the no-support twin (95 % CI)")
+    ax2.set_title("What the budget buys", loc="left")
     fig.tight_layout()
     return _save(fig, out)
 

@@ -11,6 +11,8 @@ import pandas as pd
 
 from model.params import SIZE_CLASSES
 
+from .causal import CAUSAL_OUTCOMES
+
 WITHDRAWAL_SUFFIX = "@withdrawal"
 NO_WITHDRAWAL_SUFFIX = "@no-withdrawal"
 WITHDRAWAL_WINDOW = 24  # months after the end of programmes over which the drop is measured
@@ -33,8 +35,6 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "chronic_recipient_share": ("Chronic recipients", "share of firms, end", False),
     "self_reliance": ("Self-reliance (SDT)", "0-1, end", True),
     "budget_spent_bn": ("Budget spent", "bn IDR, whole run", None),
-    "budget_per_upgrade_bn": ("Budget per upgrade", "bn IDR", False),
-    "budget_per_job_m": ("Budget per net job", "M IDR", False),
     "lost_share": ("Budget lost to overhead, duplication, capture", "share of spending", False),
     "overhead_share": ("Overhead", "share of spending", False),
     "duplication_share": ("Duplication", "share of spending", False),
@@ -43,9 +43,12 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "withdrawal_survival_drop": ("Withdrawal: survival drop", "points vs no withdrawal", False),
     "withdrawal_upgrades_drop": ("Withdrawal: upgrades lost", "per 1,000 initial firms", False),
 }
+# causal outcomes (scenario vs its no-support and withdrawal twins, analysis/causal.py): the budget's cost
+# per *additional* upgrade replaces budget / all upgrades, which credited the budget with every upgrade
+OUTCOMES.update(CAUSAL_OUTCOMES)
 HEADLINE_OUTCOMES = ("value_added_growth", "employment_growth", "survival_rate", "upgrades_per_1000",
                      "stage_3_share", "support_share_income", "loss_without_support_share",
-                     "chronic_recipient_share", "self_reliance", "budget_per_upgrade_bn", "lost_share",
+                     "chronic_recipient_share", "self_reliance", "budget_per_additional_upgrade_bn", "lost_share",
                      "withdrawal_value_added_drop")
 
 
@@ -70,7 +73,6 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
     last = w.iloc[-1]
     spent = float(last["budget_spent_cumulative"])
     upgrades = float(last["upgrades_cumulative"])
-    jobs = float(last["jobs_created"])
     tot = {k: float(w[k].sum()) for k in ("overhead_cost", "duplication_cost", "capture_cost")}
     out = {
         "value_added_growth": _annual_growth(w["value_added"]),
@@ -90,9 +92,6 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
         "chronic_recipient_share": float(last["chronic_recipient_share"]),
         "self_reliance": float(last["self_reliance"]),
         "budget_spent_bn": spent / 1e9,
-        # undefined (NaN) when nothing was bought: reported as "n/a", never as a made-up number
-        "budget_per_upgrade_bn": spent / upgrades / 1e9 if upgrades > 0 and spent > 0 else float("nan"),
-        "budget_per_job_m": spent / jobs / 1e6 if jobs > 0 and spent > 0 else float("nan"),
         "lost_share": sum(tot.values()) / spent if spent > 0 else 0.0,
         "overhead_share": tot["overhead_cost"] / spent if spent > 0 else 0.0,
         "duplication_share": tot["duplication_cost"] / spent if spent > 0 else 0.0,

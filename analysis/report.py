@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .causal import COUNTERFACTUAL_OUTCOMES, PARTS, SPLIT_OUTCOMES, WITHDRAWAL_RECIPIENT_OUTCOMES
 from .metrics import HEADLINE_OUTCOMES, OUTCOMES
 
 
@@ -71,7 +72,8 @@ def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCO
     return "\n".join(out) + "\n"
 
 
-COST_OUTCOMES = ("budget_spent_bn", "budget_per_upgrade_bn", "budget_per_job_m", "lost_share", "overhead_share",
+COST_OUTCOMES = ("budget_spent_bn", "budget_per_additional_upgrade_bn", "extra_upgrades_per_bn", "extra_jobs_per_bn",
+                 "extra_value_added_per_bn", "extra_firms_per_bn", "lost_share", "overhead_share",
                  "duplication_share", "capture_share")
 WITHDRAWAL_OUTCOMES = ("withdrawal_value_added_drop", "withdrawal_survival_drop", "withdrawal_upgrades_drop")
 
@@ -128,6 +130,53 @@ def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | N
     return " ".join(lines) + "\n"
 
 
+def causal_sections(summary: pd.DataFrame) -> list[str]:
+    """The report's cost-effectiveness, counterfactual and withdrawal sections (analysis/causal.py)."""
+    lines: list[str] = []
+    cost = summary[summary["metric"].isin(COST_OUTCOMES)]
+    if not cost.empty:
+        lines += ["## Cost-effectiveness against the no-support twin (mean [95 % CI])", "",
+                  "Each scenario against the same scenario and seeds with no budget (everything else equal): "
+                  "additional size-class upgrades, jobs and surviving firms at the horizon and value added over "
+                  "the run, per bn IDR spent. *Budget per additional upgrade* = 1 / (additional upgrades per bn "
+                  "IDR): its interval is the reciprocal of that interval, unbounded (∞) when the budget may buy "
+                  "no additional upgrade at all; n/a when it bought none on average. Shares of spending lost to "
+                  "overhead, duplication and local capture.", "",
+                  markdown_table(summary_wide(cost, COST_OUTCOMES), "scenario"), ""]
+        notes = cost[(cost["metric"] == "budget_per_additional_upgrade_bn") & (cost["note"] != "")]
+        lines += [f"- {r['scenario']}: {r['note']}" for _, r in notes.iterrows()] + ([""] if len(notes) else [])
+    split = [f"extra_{o}_{p}_per_bn" for o in SPLIT_OUTCOMES for p in PARTS]
+    if summary["metric"].isin(split).any():
+        lines += ["### Who gains and who loses (per bn IDR spent, mean [95 % CI])", "",
+                  "The difference from the no-support twin, split into firms that ever received support, initial "
+                  "firms that never did, and entrants (firms that entered after month 0, not the same firms in the "
+                  "two runs). A negative non-recipients' part is displacement: supported firms taking customers, "
+                  "credit or survival from unsupported competitors (Criscuolo et al. 2019, AER 109(1): 48-85).", ""]
+        for o in SPLIT_OUTCOMES:
+            ms = (f"extra_{o}_per_bn", *[f"extra_{o}_{p}_per_bn" for p in PARTS])
+            part = summary[summary["metric"].isin(ms)]
+            if not part.empty:
+                lines += [markdown_table(summary_wide(part, ms), "scenario"), ""]
+    cf = summary[summary["metric"].isin(COUNTERFACTUAL_OUTCOMES)]
+    if not cf.empty:
+        lines += ["## Per-firm counterfactual: recipients against themselves without support (mean [95 % CI])", "",
+                  "Every initial firm is the same firm in the scenario and in its no-support twin (same seed); the "
+                  "difference at the horizon is what the support did to it: dependence measured, not guessed. "
+                  "Effort over firms alive in both runs; survival over all; value added summed over the run. "
+                  "Per-firm differences: `counterfactual_firms.parquet`.", "",
+                  markdown_table(summary_wide(cf, COUNTERFACTUAL_OUTCOMES), "scenario"), ""]
+    wr = summary[summary["metric"].isin(WITHDRAWAL_RECIPIENT_OUTCOMES)]
+    if not wr.empty:
+        lines += ["## Withdrawal test on recipients (mean [95 % CI])", "",
+                  "Firms supported in the 12 months before the withdrawal month, followed 12 and 24 months in the "
+                  "run with programmes ended and in the continuation run (same seed). Drop = continuation minus "
+                  "withdrawn: value added over the window (%), survival at its end (points), effort of firms alive "
+                  "in both (points). Non-recipients' drop is the control: negative when withdrawal frees their "
+                  "market from supported competitors.", "",
+                  markdown_table(summary_wide(wr, WITHDRAWAL_RECIPIENT_OUTCOMES), "scenario"), ""]
+    return lines
+
+
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
                  figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
                  outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True,
@@ -166,13 +215,7 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
                   "month (or, for a scenario that phases support out itself, without its phase-out). A positive "
                   "drop means growth and survival relied on the support.", "",
                   markdown_table(summary_wide(wd, WITHDRAWAL_OUTCOMES), "scenario"), ""]
-    cost = summary[summary["metric"].isin(COST_OUTCOMES)]
-    if not cost.empty:
-        lines += ["## Cost-effectiveness (mean [95 % CI])", "",
-                  "Budget spent over the whole run; per size-class upgrade and per net job created (n/a when none "
-                  "was bought; a mean over only the seeds that bought some says '(n=k of N)'); shares of spending "
-                  "lost to overhead, duplication and local capture.", "",
-                  markdown_table(summary_wide(cost, COST_OUTCOMES), "scenario"), ""]
+    lines += causal_sections(summary)
     for name, text in (sections or {}).items():
         lines += [f"## {name}", "", text, ""]
     lines += ["## Figures", ""]
@@ -186,7 +229,10 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
               "over months.", "- *Loss-making without support*: firms profitable with support but loss-making "
               "without it.", "- *Chronic recipients*: firms supported in at least `chronic_months` of the last 24.",
               "- *Withdrawal test*: the same scenario and seed with every programme ended at the withdrawal month; "
-              "drop in value added over the following 24 months, survival and upgrades lost.", ""]
+              "drop in value added over the following 24 months, survival and upgrades lost.",
+              "- *No-support twin*: the same scenario and seed with no budget (`budget_per_firm_month = 0`), "
+              "everything else equal; scenario minus twin is what the budget caused. *Recipients*: firms supported "
+              "in at least one of the last 12 months (at withdrawal) or in any month (counterfactual).", ""]
     lines += ["## Provenance", "", "```", *[f"{k}: {v}" for k, v in meta.items()], "```", ""]
     from .io import write_text
 

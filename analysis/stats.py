@@ -33,8 +33,10 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
 
 
 UNDEFINED_WHY = {  # why an outcome can be undefined in a run (it is then left out of the mean, and said so)
-    "budget_per_job_m": "no net jobs created or nothing spent",
-    "budget_per_upgrade_bn": "no size-class upgrades or nothing spent",
+    "extra_upgrades_per_bn": "nothing spent",
+    "extra_jobs_per_bn": "nothing spent",
+    "extra_value_added_per_bn": "nothing spent",
+    "extra_firms_per_bn": "nothing spent",
 }
 
 

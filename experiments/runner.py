@@ -42,10 +42,14 @@ class Task:
     seed: int
     label: str            # scenario name in reports (e.g. "baseline", "baseline@withdrawal")
     params_hash: str      # content hash of the parameters: the identity of the run
+    # months at which the initial firms are snapshot (experiments/panel.py) for the causal comparisons;
+    # not part of the identity: the snapshots are a deterministic function of the run
+    panel: tuple[int, ...] = field(default=(), compare=False, hash=False)
 
     @classmethod
-    def make(cls, scenario: Scenario, seed: int, label: str | None = None) -> Task:
-        return cls(scenario, int(seed), label or scenario.name, scenario.content_hash())
+    def make(cls, scenario: Scenario, seed: int, label: str | None = None, panel=()) -> Task:
+        months = tuple(sorted({int(m) for m in panel if 0 <= int(m) <= scenario.params["n_months"]}))
+        return cls(scenario, int(seed), label or scenario.name, scenario.content_hash(), months)
 
     @property
     def run_id(self) -> str:
@@ -70,9 +74,19 @@ def transitions(model: MSMEEcosystem) -> dict[str, float]:
 
 def execute(task: Task) -> pd.DataFrame:
     """Run one task to its horizon and return its tidy long results."""
+    return execute_with_panel(task)[0]
+
+
+def execute_with_panel(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run one task to its horizon: its tidy long results, and the snapshots of its initial firms at
+    ``task.panel`` (None when no month is asked for)."""
+    from .panel import run_with_panel
+
     t0 = time.perf_counter()
     model = MSMEEcosystem(task.scenario, seed=task.seed)
-    model.run()
+    panel = run_with_panel(model, task.panel) if task.panel else None
+    if panel is None:
+        model.run()
     wide = model.metrics_frame()
     long = wide.reset_index().melt(id_vars="month", var_name="metric", value_name="value")
     final = model.month
@@ -85,7 +99,7 @@ def execute(task: Task) -> pd.DataFrame:
     df.insert(2, "seed", task.seed)
     df["month"] = df["month"].astype("int32")
     df["value"] = df["value"].astype("float64")
-    return df[TIDY_COLUMNS]
+    return df[TIDY_COLUMNS], panel
 
 
 def default_jobs() -> int:
@@ -180,11 +194,11 @@ def _check_reachable(address: str, timeout: float) -> None:
             from None
 
 
-def _execute_timed(task: Task) -> tuple[pd.DataFrame, float, str]:
-    """Worker side: run a task, return its results, its wall time and the worker's name."""
+def _execute_timed(task: Task) -> tuple[pd.DataFrame, float, str, pd.DataFrame | None]:
+    """Worker side: run a task, return its results, its wall time, the worker's name and its panel."""
     t0 = time.perf_counter()
-    df = execute(task)
-    return df, time.perf_counter() - t0, f"{socket.gethostname()}:{os.getpid()}"
+    df, panel = execute_with_panel(task)
+    return df, time.perf_counter() - t0, f"{socket.gethostname()}:{os.getpid()}", panel
 
 
 class Runner:
@@ -214,6 +228,7 @@ class Runner:
         self.retries = retries
         self._client = None
         self._own_client = False
+        self.panels: dict[tuple[str, int], pd.DataFrame] = {}  # (label, seed) -> initial firms' snapshots
         self.connect_timeout = float(os.environ.get("MSME_SCHEDULER_TIMEOUT", 5))  # seconds to reach a scheduler
 
     # -- backends --------------------------------------------------------------------------------
@@ -292,6 +307,9 @@ class Runner:
         labels: dict[tuple[str, int], list[str]] = {}
         for t in tasks:
             key = (t.params_hash, t.seed)
+            if key in unique and not set(t.panel) <= set(unique[key].panel):  # one run serves both: all months
+                u = unique[key]
+                unique[key] = Task(u.scenario, u.seed, u.label, u.params_hash, tuple(sorted({*u.panel, *t.panel})))
             unique.setdefault(key, t)
             labels.setdefault(key, [])
             if t.label not in labels[key]:
@@ -300,8 +318,10 @@ class Runner:
         pending: list[tuple[str, int]] = []
         relabelled = False
         for key, t in unique.items():
-            if self.store is not None and self.store.has(t.run_id):
+            if self.store is not None and self.store.has(t.run_id, t.panel):
                 df = self.store.read(t.run_id)
+                if t.panel:
+                    self._keep_panel(t, labels[key], self.store.read_panel(t.run_id))
                 relabelled |= self.store.add_labels(t.run_id, labels[key])
                 results[key] = reduce(df) if reduce else df
             else:
@@ -309,9 +329,11 @@ class Runner:
         bar = tqdm(total=len(unique), initial=len(unique) - len(pending), desc=desc, unit="run",
                    disable=not self.progress, dynamic_ncols=True)
 
-        def done(key, df, seconds, worker):
+        def done(key, df, seconds, worker, panel=None):
             if self.store is not None:
-                self.store.write(unique[key], df, labels[key], seconds, worker)
+                self.store.write(unique[key], df, labels[key], seconds, worker, panel)
+            if panel is not None:
+                self._keep_panel(unique[key], labels[key], panel)
             results[key] = reduce(df) if reduce else df
             bar.update()
 
@@ -333,6 +355,12 @@ class Runner:
         if not frames:
             return pd.DataFrame(columns=TIDY_COLUMNS)
         return pd.concat(frames, ignore_index=True)
+
+    def _keep_panel(self, task: Task, labels: list[str], panel: pd.DataFrame) -> None:
+        """Keep a run's snapshots (only the months it was asked for) under each of its labels."""
+        panel = panel[panel["month"].isin(task.panel)]
+        for label in labels:
+            self.panels[(label, task.seed)] = panel
 
     def _run_parallel(self, pending, unique, done) -> None:
         from concurrent.futures.process import BrokenProcessPool

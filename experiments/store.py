@@ -123,8 +123,9 @@ class RunStore:
         self.runs = self.root / "runs"
 
     # -- writing ---------------------------------------------------------------------------------
-    def has(self, run_id: str) -> bool:
-        """A complete, readable run of the current model code is stored.
+    def has(self, run_id: str, panel_months=()) -> bool:
+        """A complete, readable run of the current model code is stored (with the snapshots of its
+        initial firms at ``panel_months``, experiments/panel.py, when some are asked for).
 
         A run whose Parquet file is damaged (truncated, unreadable, other row count than its manifest
         says) is reported, its manifest removed, and it counts as missing, so it is run again.
@@ -133,6 +134,9 @@ class RunStore:
         pq = self.runs / f"{run_id}.parquet"
         if not (m and m.get("model_code") == code_version() and pq.exists()):
             return False
+        if panel_months and not (set(panel_months) <= set(m.get("panel_months", []))
+                                 and self.panel_path(run_id).exists()):
+            return False  # stored without the snapshots now needed: run again (results are identical)
         why = self._damage(pq, m)
         if why:
             _warn(f"stored run {pq} is damaged ({why}); running it again")
@@ -159,8 +163,16 @@ class RunStore:
         except (OSError, ValueError):
             return {}
 
-    def write(self, task, tidy: pd.DataFrame, labels: Sequence[str], seconds: float, worker: str = "") -> None:
-        """Store one finished run: the Parquet file first, then the manifest that marks it complete."""
+    def panel_path(self, run_id: str) -> Path:
+        """Snapshots of a run's initial firms (a folder of their own: not read as tidy results)."""
+        return self.runs / "panels" / f"{run_id}.parquet"
+
+    def read_panel(self, run_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.panel_path(run_id))
+
+    def write(self, task, tidy: pd.DataFrame, labels: Sequence[str], seconds: float, worker: str = "",
+              panel: pd.DataFrame | None = None) -> None:
+        """Store one finished run: the Parquet file(s) first, then the manifest that marks it complete."""
         try:
             self.runs.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -171,12 +183,17 @@ class RunStore:
         run_id = task.run_id
         pq = self.runs / f"{run_id}.parquet"
         _atomic_write(pq, lambda tmp: tidy.to_parquet(tmp, index=False))
+        months = []
+        if panel is not None:
+            self.panel_path(run_id).parent.mkdir(exist_ok=True)
+            _atomic_write(self.panel_path(run_id), lambda tmp: panel.to_parquet(tmp, index=False))
+            months = sorted(int(m) for m in panel["month"].unique())
         sc = task.scenario
         man = {
             "run_id": run_id, "labels": list(labels), "scenario": sc.name, "source": sc.source,
             "params_hash": task.params_hash, "seed": task.seed, "params": sc.params,
             **provenance(), "worker": worker, "finished": _now(), "seconds": round(float(seconds), 3),
-            "rows": len(tidy), "file": f"runs/{run_id}.parquet",
+            "rows": len(tidy), "file": f"runs/{run_id}.parquet", "panel_months": months,
         }
         _atomic_write_bytes(self.runs / f"{run_id}.json", json.dumps(man, default=str, indent=1).encode())
 

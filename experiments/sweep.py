@@ -59,6 +59,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.causal import (
+    CAUSAL_OUTCOMES,
+    NO_SUPPORT_SUFFIX,
+    causal_outcomes,
+    cost_per_additional_upgrade,
+    no_support_twin,
+    per_seed_cost,
+)
 from analysis.io import pid_alive
 from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
 from model.params import FIELD_GROUP, INSTRUMENTS
@@ -218,9 +226,12 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
 
 # outcomes a sweep never computes: the withdrawal test needs paired runs with and without phase-out, which
 # only `compare` runs; an objective or constraint on them would be NaN in every trial
-NOT_IN_SWEEP = tuple(m for m in OUTCOMES if m.startswith("withdrawal_"))
+NOT_IN_SWEEP = tuple(m for m in OUTCOMES if m.startswith(("withdrawal_", "wd_")))
+# outcomes against the no-support twin (analysis/causal.py): a trial with one of them as objective or
+# constraint also runs its twin (budget 0, same seeds; shared by trials that differ only in budget and mix)
+CAUSAL_IN_SWEEP = tuple(m for m in CAUSAL_OUTCOMES if m not in NOT_IN_SWEEP)
 # outcomes per unit of budget: undefined (NaN) when nothing is spent
-PER_BUDGET = ("budget_per_upgrade_bn", "budget_per_job_m")
+PER_BUDGET = tuple(m for m in CAUSAL_IN_SWEEP if m.endswith("_per_bn") or m.endswith("_bn"))
 
 
 def _check_against_horizon(spec: Spec, base: Scenario | None, levers: list[LeverSpace], objectives: dict,
@@ -533,12 +544,28 @@ def _in_flight(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
 
 
+def needs_twins(sp: SweepSpec) -> bool:
+    """Whether trials need their no-support twins: an objective or constraint is a causal outcome."""
+    return any(m in CAUSAL_IN_SWEEP for m in (*sp.objectives, *sp.constraints))
+
+
 def _evaluate(sp: SweepSpec, outcomes: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Means and standard errors over seeds of every headline outcome and objective; constraint values."""
     attrs: dict[str, Any] = {}
     wanted = list(dict.fromkeys([*sp.objectives, *HEADLINE_OUTCOMES, "budget_spent_bn",
                                  *[c for c in sp.constraints if c in OUTCOMES]]))
     for m in wanted:
+        if m == "budget_per_additional_upgrade_bn":  # from the seeds' additional upgrades per bn IDR
+            per_bn = outcomes[outcomes["metric"] == "extra_upgrades_per_bn"].set_index("seed")["value"]
+            x = per_bn.reindex(sp.seeds).to_numpy(dtype=float)
+            if m in sp.objectives:
+                attrs[f"seeds_{m}"] = [None if not np.isfinite(per_seed_cost(v)) else per_seed_cost(v) for v in x]
+            mean, _lo, _hi, n, _note = cost_per_additional_upgrade(x)
+            x = x[np.isfinite(x)]
+            se_x = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
+            attrs[f"mean_{m}"] = mean
+            attrs[f"se_{m}"] = se_x * mean ** 2 if np.isfinite(mean) else float("nan")  # delta method, 1/x
+            continue
         per_seed = outcomes[outcomes["metric"] == m].set_index("seed")["value"].reindex(sp.seeds)
         if m in sp.objectives:  # kept per seed: trials share seeds, so their differences are paired
             attrs[f"seeds_{m}"] = [float(v) if np.isfinite(v) else None for v in per_seed.to_numpy(dtype=float)]
@@ -598,8 +625,9 @@ def _evaluated(study, but: int | None = None) -> dict[tuple, int]:
 
 # why an objective can be undefined in a trial (recorded with the failed trial)
 NAN_HINTS = {
-    "budget_per_upgrade_bn": "no size-class upgrade or no budget spent within the horizon",
-    "budget_per_job_m": "no net job created or no budget spent within the horizon",
+    "budget_per_additional_upgrade_bn": "the budget bought no additional size-class upgrade on average over "
+                                        "the seeds (vs the no-support twin), or nothing was spent",
+    **{m: "no budget spent within the horizon" for m in PER_BUDGET if m != "budget_per_additional_upgrade_bn"},
     "value_added_growth": "value added not positive at the start or end",
     "employment_growth": "employment not positive at the start or end",
     "productivity_growth": "productivity not positive at the start or end",
@@ -683,11 +711,20 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
             if not k:
                 break
             tasks = []
+            causal = needs_twins(sp)
             for t in batch:
                 sc = _trial_scenario(sp, t.params)
-                tasks += [Task.make(sc, s, label=f"trial_{t.number}") for s in sp.seeds]
+                panel = (sc.params["n_months"],) if causal else ()
+                tasks += [Task.make(sc, s, label=f"trial_{t.number}", panel=panel) for s in sp.seeds]
+                if causal:
+                    tasks += [Task.make(no_support_twin(sc), s, label=f"trial_{t.number}{NO_SUPPORT_SUFFIX}",
+                                        panel=panel) for s in sp.seeds]
             tidy = runner.run(tasks, desc=f"batch of {k} trials", reduce=None)
             outcomes = outcomes_table(tidy)
+            if causal:
+                twins = {f"trial_{t.number}": f"trial_{t.number}{NO_SUPPORT_SUFFIX}" for t in batch}
+                outcomes = pd.concat([outcomes, causal_outcomes(tidy, runner.panels, twins)], ignore_index=True)
+                runner.panels.clear()  # the next batch brings its own
             for t in batch:
                 attrs = _evaluate(sp, outcomes[outcomes["scenario"] == f"trial_{t.number}"], t.params)
                 for key, v in attrs.items():

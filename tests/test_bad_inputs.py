@@ -311,9 +311,9 @@ def test_default_comparison_on_a_short_horizon_says_what_it_chose(tmp_path):
     # 6. summary.csv says how many seeds each mean is over, and which were left out
     summary = pd.read_csv(out / "summary.csv")
     assert {"n", "n_undefined", "note"} <= set(summary.columns)
-    job = summary[summary["metric"] == "budget_per_job_m"]
-    assert ((job["n"] + job["n_undefined"]) == 1).all()
-    assert job.loc[job["n_undefined"] > 0, "note"].str.contains("no net jobs").all()
+    job = summary[summary["metric"] == "extra_jobs_per_bn"]
+    assert len(job) and ((job["n"] + job["n_undefined"]) == 1).all()
+    assert job.loc[job["n_undefined"] > 0, "note"].str.contains("nothing spent").all()
 
 
 # -- 5. the app on the network ------------------------------------------------------------------------------
@@ -351,16 +351,16 @@ def test_app_warns_before_listening_on_the_network(monkeypatch, capsys):
 
 
 # -- 6. summary: a mean over fewer seeds says so ------------------------------------------------------------
-def test_summary_reports_seeds_with_no_net_jobs():
+def test_summary_reports_seeds_with_nothing_spent():
     from analysis.report import summary_wide
     from analysis.stats import summarise
 
-    runs = pd.DataFrame({"scenario": "a", "seed": [1, 2, 3, 4], "metric": "budget_per_job_m",
+    runs = pd.DataFrame({"scenario": "a", "seed": [1, 2, 3, 4], "metric": "extra_jobs_per_bn",
                          "value": [2.0, np.nan, 4.0, np.nan]})
     s = summarise(runs).iloc[0]
     assert s["mean"] == 3.0 and s["n"] == 2 and s["n_undefined"] == 2
-    assert "undefined in 2 of 4 seeds" in s["note"] and "no net jobs" in s["note"]
-    cell = summary_wide(summarise(runs), ["budget_per_job_m"]).iloc[0, 0]
+    assert "undefined in 2 of 4 seeds" in s["note"] and "nothing spent" in s["note"]
+    cell = summary_wide(summarise(runs), ["extra_jobs_per_bn"]).iloc[0, 0]
     assert cell.endswith("(n=2 of 4)")
     none = summarise(runs.assign(value=np.nan)).iloc[0]
     assert np.isnan(none["mean"]) and none["n"] == 0 and "every seed" in none["note"]

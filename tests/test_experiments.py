@@ -128,7 +128,7 @@ seeds = 3
 population = 300
 horizon = 24
 withdrawal_month = 12
-outcomes = ["value_added_growth", "support_share_income", "survival_rate", "budget_per_upgrade_bn"]
+outcomes = ["value_added_growth", "support_share_income", "survival_rate", "budget_per_additional_upgrade_bn"]
 
 [[scenarios]]
 use = "baseline"

@@ -287,22 +287,23 @@ def test_ctrl_c_tells_the_resume_command(tmp_path):
 
 # -- 5. an objective undefined in every trial -------------------------------------------------------------
 def test_all_trials_failing_records_reasons_writes_trials_csv_and_exits_2(tmp_path):
-    """50 firms over 2 months upgrade no firm, so budget per upgrade is undefined in every trial."""
-    spec = _write(tmp_path, trials=3, objectives='budget_per_upgrade_bn = "minimise"')
+    """50 firms over 2 months upgrade no firm, with support or without (the no-support twin), so budget per
+    additional upgrade is undefined in every trial."""
+    spec = _write(tmp_path, trials=3, objectives='budget_per_additional_upgrade_bn = "minimise"')
     proc = _sweep(tmp_path, spec)
-    _clean_error(proc, "no trial completed", "budget_per_upgrade_bn undefined (NaN)", "trials.csv")
+    _clean_error(proc, "no trial completed", "budget_per_additional_upgrade_bn undefined (NaN)", "trials.csv")
     out = tmp_path / "out"
     t = pd.read_csv(out / "trials.csv")
     assert len(t) >= 3 and (t["state"] == "failed").all()
-    assert t["fail_reason"].str.contains("no size-class upgrade").all()
-    assert "budget_per_upgrade_bn undefined" in (out / "report.md").read_text()
+    assert t["fail_reason"].str.contains("no additional size-class upgrade").all()
+    assert "budget_per_additional_upgrade_bn undefined" in (out / "report.md").read_text()
 
 
 def test_zero_budget_per_budget_objective_is_refused(tmp_path):
-    spec = _write(tmp_path, levers="capture_rate = [0.0, 0.5]", objectives='budget_per_job_m = "minimise"',
+    spec = _write(tmp_path, levers="capture_rate = [0.0, 0.5]", objectives='extra_jobs_per_bn = "maximise"',
                   extra="")
     text = spec.read_text().replace("sampler_seed = 7", "sampler_seed = 7\n[sweep.set]\nbudget_per_firm_month = 0.0")
     spec.write_text(text)
     proc = _sweep(tmp_path, spec)
-    _clean_error(proc, "[objectives] budget_per_job_m", "budget is 0")
+    _clean_error(proc, "[objectives] extra_jobs_per_bn", "budget is 0")
     assert not (tmp_path / "out").exists()

@@ -1,0 +1,101 @@
+"""Per-firm snapshots of the initial firms at chosen months: what the causal comparisons pair across runs.
+
+A run's initial firms (alive at month 0, after the burn-in) are the same firms, with the same ``firm_id``,
+in every scenario run with the same seed: the burn-in does not depend on the levers (model/population.py).
+So a firm in a scenario run can be set against itself in the run's twin (no support ever, or support
+withdrawn), and the difference is the effect of the support on that firm, measured rather than guessed.
+Entrants differ between runs and are not in the panel (they enter the aggregate differences only).
+
+Fields per firm and snapshot month (state at the end of the month):
+
+- ``alive``: in business.
+- ``recipient``: received support in at least one of the last 12 months (``support_mask & 0xFFF``, the
+  project's shared definition); false for a dead firm.
+- ``ever_recipient``: received support in any month from month 1 to this one.
+- ``effort``: own effort 0..1 (NaN for a dead firm: the archive does not keep it).
+- ``value_added``: value added this month, IDR (0 once dead).
+- ``va_cum``: value added summed over months 1..this one, IDR (what it added while alive).
+- ``upgrades``: upward size-class moves so far; ``workers``: persons (0 once dead).
+- ``support_cum``: support received so far, IDR (cash and in kind, as booked to the firm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PANEL_FIELDS = ("alive", "recipient", "ever_recipient", "effort", "value_added", "va_cum", "upgrades", "workers",
+                "support_cum")
+RECIPIENT_WINDOW = 0xFFF  # bits 0..11 of support_mask: support in this month or one of the 11 before
+
+
+class PanelRecorder:
+    """Follows the initial firms of a model month by month and keeps snapshots at ``months``."""
+
+    def __init__(self, model, months):
+        f = model.firms
+        n = f.n
+        self.ids = f.firm_id[:n][f.alive[:n]].copy()  # the initial firms (sorted: firm_id is)
+        self.months = sorted({int(m) for m in months})
+        k = self.ids.size
+        self.va_cum = np.zeros(k)
+        self.ever = np.zeros(k, dtype=bool)
+        self.frames: list[pd.DataFrame] = []
+        self._snap(model)
+
+    def after_month(self, model) -> None:
+        """Call at the end of every month (after ``model.step()``)."""
+        f = model.firms
+        rows = f.row_of(self.ids)
+        has = rows >= 0
+        r = rows[has]
+        live = np.zeros(self.ids.size, dtype=bool)
+        live[has] = f.alive[r]
+        va = np.zeros(self.ids.size)
+        va[has] = np.where(live[has], f.value_added[r], 0.0)
+        self.va_cum += va
+        self.ever[has] |= live[has] & ((f.support_mask[r] & np.uint32(1)) != 0)
+        self._snap(model, rows, live, va)
+
+    def _snap(self, model, rows=None, live=None, va=None) -> None:
+        month = int(model.month)
+        if month not in self.months:
+            return
+        f = model.firms
+        if rows is None:
+            rows = f.row_of(self.ids)
+            has = rows >= 0
+            live = np.zeros(self.ids.size, dtype=bool)
+            live[has] = f.alive[rows[has]]
+            va = np.zeros(self.ids.size)
+        has = rows >= 0
+        r = np.where(has, rows, 0)
+        effort = np.where(live, f.effort[r], np.nan)
+        recipient = live & ((f.support_mask[r] & np.uint32(RECIPIENT_WINDOW)) != 0)
+        workers = np.where(live, f.workers[r], 0.0)
+        self.frames.append(pd.DataFrame({
+            "month": np.full(self.ids.size, month, dtype=np.int32), "firm_id": self.ids,
+            "alive": live, "recipient": recipient, "ever_recipient": self.ever.copy(),
+            "effort": effort, "value_added": va, "va_cum": self.va_cum.copy(),
+            "upgrades": f.all_firms("upgrades")[self.ids].astype(np.int16),
+            "workers": workers, "support_cum": f.all_firms("support_total")[self.ids],
+        }))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.frames:
+            return empty_panel()
+        return pd.concat(self.frames, ignore_index=True)
+
+
+def empty_panel() -> pd.DataFrame:
+    return pd.DataFrame({"month": pd.Series(dtype=np.int32), "firm_id": pd.Series(dtype=np.int64),
+                         **{k: pd.Series(dtype=float) for k in PANEL_FIELDS}})
+
+
+def run_with_panel(model, months) -> pd.DataFrame:
+    """Step ``model`` to its horizon, keeping the snapshots of its initial firms at ``months``."""
+    rec = PanelRecorder(model, months)
+    while model.running and model.month < model.p["n_months"]:
+        model.step()
+        rec.after_month(model)
+    return rec.frame()
