@@ -11,7 +11,7 @@ from model.params import FIELD_GROUP, GROUPS, allowed_values, field_info
 from model.scenario import ScenarioError, available_scenarios, load_scenario, parse_override
 
 DEFAULT_SCENARIOS = ("baseline", "self_governance", "collaborative_platform", "clustering", "ecommerce_promotion",
-                     "covid_shock", "covid_shock_collaborative", "phase_out")
+                     "covid_shock", "covid_shock_collaborative", "phase_out", "concentrated_grants")
 DEFAULT_SEEDS = 5
 DEFAULT_FIRMS = 10_000
 DEFAULT_MONTHS = 96

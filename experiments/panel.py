@@ -11,12 +11,18 @@ Fields per firm and snapshot month (state at the end of the month):
 - ``alive``: in business.
 - ``recipient``: received support in at least one of the last 12 months (``support_mask & 0xFFF``, the
   project's shared definition); false for a dead firm.
-- ``ever_recipient``: received support in any month from month 1 to this one.
+- ``ever_recipient``: received support in any month from month 1 to this one (``support_cum > 0``; a
+  firm can be supported in the month it exits).
 - ``effort``: own effort 0..1 (NaN for a dead firm: the archive does not keep it).
 - ``value_added``: value added this month, IDR (0 once dead).
 - ``va_cum``: value added summed over months 1..this one, IDR (what it added while alive).
 - ``upgrades``: upward size-class moves so far; ``workers``: persons (0 once dead).
-- ``support_cum``: support received so far, IDR (cash and in kind, as booked to the firm).
+- ``support_cum``: support received from month 1 to this one, IDR (cash and in kind, as booked to the
+  firm; support received in the burn-in is not counted).
+
+``recipient`` reads the firm's support mask, which at months 1..11 still holds support received in the
+last months of the burn-in; the withdrawal test reads it at month 12 or later only when withdrawal is at
+month 13 or later (the default month 48).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ class PanelRecorder:
         self.months = sorted({int(m) for m in months})
         k = self.ids.size
         self.va_cum = np.zeros(k)
-        self.ever = np.zeros(k, dtype=bool)
+        # support received in the burn-in (its programmes ran under the old policy) is not the scenario's
+        self.support0 = f.all_firms("support_total")[self.ids].copy()
         self.frames: list[pd.DataFrame] = []
         self._snap(model)
 
@@ -54,7 +61,6 @@ class PanelRecorder:
         va = np.zeros(self.ids.size)
         va[has] = np.where(live[has], f.value_added[r], 0.0)
         self.va_cum += va
-        self.ever[has] |= live[has] & ((f.support_mask[r] & np.uint32(1)) != 0)
         self._snap(model, rows, live, va)
 
     def _snap(self, model, rows=None, live=None, va=None) -> None:
@@ -73,12 +79,13 @@ class PanelRecorder:
         effort = np.where(live, f.effort[r], np.nan)
         recipient = live & ((f.support_mask[r] & np.uint32(RECIPIENT_WINDOW)) != 0)
         workers = np.where(live, f.workers[r], 0.0)
+        support = f.all_firms("support_total")[self.ids] - self.support0
         self.frames.append(pd.DataFrame({
             "month": np.full(self.ids.size, month, dtype=np.int32), "firm_id": self.ids,
-            "alive": live, "recipient": recipient, "ever_recipient": self.ever.copy(),
+            "alive": live, "recipient": recipient, "ever_recipient": support > 0,
             "effort": effort, "value_added": va, "va_cum": self.va_cum.copy(),
             "upgrades": f.all_firms("upgrades")[self.ids].astype(np.int16),
-            "workers": workers, "support_cum": f.all_firms("support_total")[self.ids],
+            "workers": workers, "support_cum": support,
         }))
 
     def frame(self) -> pd.DataFrame:

@@ -319,7 +319,6 @@ def _pairs(table: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 # then m * unit exactly, as NumPy's sum of the m costs gives it (every partial sum is exact).
 _KUR = INSTRUMENTS.index("kur_credit")
 assert all(float(c).is_integer() for k, c in enumerate(pg.UNIT) if k != _KUR)
-_UNIT_OR_1 = np.where(np.isnan(pg.UNIT), 1.0, pg.UNIT)  # KUR's (per firm) replaced where used
 
 
 class RankedPool:
@@ -493,7 +492,7 @@ class _Candidates:
         self.count = np.bincount(r, minlength=q.size)
         self.first = self.count.cumsum() - self.count
         # KUR's costs are per firm (its loan): those of its requests' candidates, computed at once
-        self.unit = _UNIT_OR_1[ks[q]]
+        self.unit = np.where(np.isnan(lvl.model.unit_cost), 1.0, lvl.model.unit_cost)[ks[q]]
         self.kur = ks[q] == _KUR
         self.kur_cost = None
         if self.kur.any():
@@ -590,7 +589,7 @@ class _Candidates:
         """The first ``m`` candidates of requests ``q[sel]``: (req, rows, amounts)."""
         idx = _ranges(self.first[sel], m)
         req = self.q[sel].repeat(m)
-        amounts = pg.UNIT[self.ks[req]]
+        amounts = self.lvl.model.unit_cost[self.ks[req]]
         if self.kur_cost is not None:
             kur = self.kur[sel].repeat(m)
             amounts[kur] = self.kur_cost[idx[kur]]
@@ -722,7 +721,7 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     else:
         prevalence = constraint_prevalence(model)
     # costed at unit cost
-    unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
+    unit = np.where(np.isnan(model.unit_cost), 2.0e6, model.unit_cost)
     need = prevalence * unit
     need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
     # every council at once (one row each)

@@ -75,6 +75,7 @@ class MSMEEcosystem(mesa.Model):
         base = dict(scenario.params) if scenario is not None else dict(DEFAULTS)
         base.update(params)
         self.p: dict[str, Any] = validate_params(base, "model parameters")
+        self.unit_cost = pg.unit_table(self.p)  # IDR per firm served, per instrument (KUR's: NaN)
         self.scenario_name = scenario.name if scenario is not None else "custom"
         self.seed_value = seed
         # every random number below comes from model.rng through keyed streams (common random numbers)

@@ -59,6 +59,11 @@ class Levers(BaseModel):
         50_000.0, ge=0.0, le=5_000_000.0,
         description="Programme budget, IDR per initial firm per month. Default: order of Rp 30-40 T a year "
                     "over ~65 M MSMEs (BPUM 2020 Rp 28.8 T; assumption, see ODD 6).")
+    grant_amount: float = Field(
+        2_400_000.0, ge=100_000.0, le=500_000_000.0,
+        description="IDR per cash grant, rounded to whole rupiah (a grant covers a firm for 12 months). Default: "
+                    "BPUM 2020, Rp 2.4 M per micro firm; large grants to few firms: scenario concentrated_grants "
+                    "(ODD 6).")
     mix_market_access: float = _mix(0.06, "market access")
     mix_hr_training: float = _mix(0.10, "human-resource training")
     mix_product_development: float = _mix(0.07, "product development")

@@ -237,11 +237,19 @@ def kur_loan(capital: np.ndarray) -> np.ndarray:
     return np.clip(0.5 * capital, KUR_MIN, KUR_MAX)
 
 
+def unit_table(p) -> np.ndarray:
+    """Unit cost per instrument for parameters ``p`` (``model.unit_cost``): the grant's is the
+    ``grant_amount`` lever in whole rupiah (unit costs are whole rupiah: see governance.py)."""
+    out = UNIT.copy()
+    out[I["grants"]] = float(round(p["grant_amount"]))
+    return out
+
+
 def cheapest_units(model) -> np.ndarray:
     """Per instrument, a cost no firm's unit is below (KUR's: the smallest loan's)."""
     p = model.p
     spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
-    out = UNIT.copy()
+    out = model.unit_cost.copy()
     out[I["kur_credit"]] = KUR_MIN * spread * KUR_TERM_YEARS  # kur_loan >= KUR_MIN, see unit_costs
     return out
 
@@ -252,7 +260,7 @@ def unit_costs(model, k: int, rows: np.ndarray) -> np.ndarray:
         p = model.p
         spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
         return kur_loan(model.firms.capital[rows]) * spread * KUR_TERM_YEARS
-    return np.full(rows.size, UNIT[k])
+    return np.full(rows.size, model.unit_cost[k])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ class ReferenceMSME(MSME):
             p = self.model.p
             spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
             return min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX) * spread * pg.KUR_TERM_YEARS
-        return float(pg.UNIT[k])
+        return float(self.model.unit_cost[k])
 
     def receive(self, k: int, amount: float) -> None:
         """What a unit of instrument ``k`` does to the firm (ODD 7.4)."""
@@ -777,7 +777,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                 for k in range(N_INSTRUMENTS):
                     if a.eligible(k) and a.constrained_by(k):
                         prevalence[a.region, k] += 1
-            unit = np.where(np.isnan(pg.UNIT), 2.0e6, pg.UNIT)
+            unit = np.where(np.isnan(self.unit_cost), 2.0e6, self.unit_cost)
             need = prevalence * unit
             need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
             keep = 1 - p["council_overhead"]

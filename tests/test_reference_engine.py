@@ -21,6 +21,10 @@ SCENARIOS = {
                                     targeting="potential"),
     "phase_out_facilities": dict(phase_out_month=20, phase_out_taper_months=4, mix_shared_facilities=1.0,
                                  cluster_programme=True, budget_per_firm_month=400_000.0, targeting="untargeted"),
+    # the grant's size is a lever (model.unit_cost): ministries' and councils' costing both read it
+    "large_grants_centralised": dict(grant_amount=12_000_000.0, mix_grants=3.0, budget_per_firm_month=200_000.0),
+    "large_grants_self_governance": dict(governance_mode="self_governance", grant_amount=12_000_000.0,
+                                         mix_grants=3.0, budget_per_firm_month=200_000.0),
 }
 
 

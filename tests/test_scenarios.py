@@ -7,7 +7,7 @@ from model import ScenarioError, available_scenarios, load_scenario
 from model.scenario import parse_override
 
 REQUIRED = {"baseline", "self_governance", "collaborative_platform", "clustering", "ecommerce_promotion",
-            "covid_shock", "phase_out"}
+            "covid_shock", "phase_out", "concentrated_grants"}
 
 
 def test_required_scenarios_exist():
