@@ -313,4 +313,4 @@ def run_experiment(exp: Experiment, out: Path, runner: Runner, until_precision: 
     comp = exp.comparison(seeds)
     extra = {"experiment_file": exp.source or "(command line)", "backend": runner.backend, "jobs": runner.workers}
     return write_comparison(comp, tidy, pairs, out, wall=time.perf_counter() - t0, extra_meta=extra,
-                            sections=sections)
+                            sections=sections, panels=runner.panels)
