@@ -4,6 +4,7 @@ governance actors, stepped month by month.
 
 from __future__ import annotations
 
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
@@ -63,9 +64,13 @@ class MSMEEcosystem(mesa.Model):
             ``governance_mode="self_governance"``, ``n_firms=5000``, ``mix_grants=0.1``.
     """
 
-    def __init__(self, scenario: Scenario | None = None, *, seed: int | None = None, rng=None, **params: Any):
+    def __init__(self, scenario: Scenario | str | None = None, *, seed: int | None = None, rng=None, **params: Any):
         if seed is not None and rng is not None:
             raise ValueError("give either seed or rng, not both")
+        if isinstance(scenario, str):  # a bundled scenario's name or a .toml path (mesa.batch_run passes names)
+            from .scenario import load_scenario
+
+            scenario = load_scenario(scenario)
         if rng is None:
             # Mesa's convention: no seed means fresh entropy; the seed drawn is kept so the run can be repeated
             seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else seed
@@ -391,6 +396,21 @@ class MSMEEcosystem(mesa.Model):
         for j, name in enumerate(pg.LEDGER_FIELDS):
             df[name] = led[:, :, j].ravel()
         return df
+
+
+def _explicit_signature() -> inspect.Signature:
+    """``MSMEEcosystem(scenario=None, *, seed=None, rng=None, <every parameter>=<its default>)``: the
+    signature tools read (Mesa's SolaraViz and batch_run, EMA Workbench); generated from the schema
+    (``model.params``), so it cannot fall out of step with it."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("scenario", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+              inspect.Parameter("seed", kw, default=None), inspect.Parameter("rng", kw, default=None)]
+    params += [inspect.Parameter(name, kw, default=value) for name, value in DEFAULTS.items()]
+    return inspect.Signature(params)
+
+
+MSMEEcosystem.__init__.__signature__ = _explicit_signature()
 
 
 def burn_in_params(p: dict) -> dict:
