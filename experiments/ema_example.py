@@ -149,8 +149,6 @@ def main(argv=None) -> int:
     with evaluator:
         experiments, outcomes = evaluator.perform_experiments(scenarios=args.scenarios,
                                                               policies=mode_policies(args.policies))
-    import pandas as pd
-
     df = experiments.copy()
     for k, v in outcomes.items():
         df[k] = np.asarray(v).reshape(len(df), -1).mean(axis=1)
