@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "analysis.cli",         # default comparison, run, params, scenarios
     "experiments.cli",      # compare, sweep, sensitivity
     "experiments.bench",    # bench
+    "experiments.new",      # new (templates), completion
     "app.cli",              # app
 )
 

@@ -101,3 +101,43 @@ def test_options_without_a_command_are_the_default_comparison():
     assert args.func is default_comparison and args.firms == 1000 and args.months == 24
     assert run.build_parser().parse_args(run.with_command([])).func is default_comparison
     assert run.with_command(["params"]) == ["params"] and run.with_command(["--help"]) == ["--help"]
+
+
+def test_bundled_example_files_load():
+    """Every example the README and docs point to is a valid file (the sweep's description once ran
+    over the limit for names)."""
+    from experiments.compare import load_experiment
+    from experiments.sensitivity import load_sensitivity
+    from experiments.sweep import load_sweep
+
+    ex = ROOT / "experiments" / "examples"
+    assert load_experiment(ex / "five_scenarios.toml").name == "five_scenarios"
+    assert load_sweep(ex / "sweep.toml").name == "budget_mix"
+    load_sensitivity(ex / "sensitivity.toml")
+
+
+@pytest.mark.parametrize("kind", ["scenario", "experiment", "sweep"])
+def test_new_writes_a_template_that_loads_and_never_overwrites(tmp_path, kind):
+    from experiments.compare import load_experiment
+    from experiments.sweep import load_sweep
+    from model.scenario import load_scenario
+
+    path = tmp_path / "mine.toml"
+    proc = cli("new", kind, "mine", "--out", str(path))
+    assert proc.returncode == 0, proc.stderr
+    loader = {"scenario": load_scenario, "experiment": load_experiment, "sweep": load_sweep}[kind]
+    assert loader(path).name == "mine"
+    if kind == "scenario":
+        from model.params import DEFAULTS
+        assert load_scenario(path).params == DEFAULTS  # every field commented out: the baseline's values
+    before = path.read_text()
+    again = cli("new", kind, "mine", "--out", str(path))
+    assert again.returncode == 2 and "already exists" in again.stderr and path.read_text() == before
+
+
+def test_completion_script_is_valid_bash():
+    proc = cli("completion", "bash")
+    assert proc.returncode == 0 and "complete -o default -F _msme_run_py" in proc.stdout
+    assert "self_governance" in proc.stdout and " new " in proc.stdout
+    check = subprocess.run(["bash", "-n"], input=proc.stdout, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
