@@ -106,8 +106,8 @@ def completion_script(parser: argparse.ArgumentParser) -> str:
             words += f" {scenarios}"
         elif name == "new":
             words += " " + " ".join(KINDS)
-        cases.append(f'        {name}) COMPREPLY=( $(compgen -W "{words}" -- "$cur") $(compgen -f -X "!*.toml" -- "$cur") ); '
-                     "return 0;;")
+        files = '$(compgen -f -X "!*.toml" -- "$cur")'
+        cases.append(f'        {name}) COMPREPLY=( $(compgen -W "{words}" -- "$cur") {files} ); return 0;;')
     default_opts = " ".join(sorted({o for a in sub.choices["default"]._actions for o in a.option_strings
                                     if o.startswith("--")})) if "default" in sub.choices else ""
     return (BASH.replace("__COMMANDS__", " ".join(sub.choices)).replace("__DEFAULT_OPTIONS__", default_opts)
