@@ -25,6 +25,7 @@ from . import (
     streams,
 )
 from . import programmes as pg
+from . import reporters as reporters_mod
 from .agents import MSME, Cluster, CollaborativePlatform, Marketplace, Ministry, Programme, RegionalCouncil
 from .clusters import ClusterTable
 from .marketplaces import MarketTable
@@ -35,6 +36,7 @@ from .scenario import Scenario, validate_params
 from .state import FirmState, load_move_kernels
 
 EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
+FIRM_SAMPLE = 0x5A3B  # stream purpose of collect_firms' sample (used by nothing else)
 _KERNELS_LOADED = False
 
 
@@ -245,6 +247,33 @@ class MSMEEcosystem(mesa.Model):
         self.programme_balance = np.zeros(len(self.programme_agents_by_id))
         self.programme_instrument = np.array([a.instrument for a in self.programme_agents_by_id.values()],
                                              dtype=np.int64)
+
+    def collect_firms(self, reporters: dict[str, Any], sample: int | None = None) -> mesa.DataCollector:
+        """Firm-level data through Mesa's ``DataCollector``: ``reporters`` (name -> firm attribute
+        name or a function of an MSME agent, as Mesa's agent reporters) are collected every month
+        for the MSME agents, from now on (month 0 included); read them with
+        ``model.datacollector.get_agenttype_vars_dataframe(MSME)``. With ``sample`` (and
+        ``msme_agents=False``) only that many firms alive now are followed (a panel drawn from this
+        run's seed: firms that exit leave it, entrants do not join); without it, every firm's agent
+        (``msme_agents=True`` needed). Call it before the first step."""
+        if self.steps > 0:
+            raise RuntimeError("collect_firms: call it before the first step (month 0 is collected now)")
+        f = self.firms
+        if sample is not None:
+            if self.p["msme_agents"]:
+                raise ValueError("collect_firms(sample=...) needs msme_agents=False (with agents every firm is "
+                                 "collected; drop sample to follow them all)")
+            alive = np.flatnonzero(f.alive[: f.n])
+            pick = self.streams.gen(0, FIRM_SAMPLE).choice(alive.size, min(int(sample), alive.size),
+                                                                replace=False)
+            for a in MSME.create_agents(self, pick.size, row=alive[np.sort(pick)]):
+                self.msme_by_row[a.row] = a
+        elif not self.p["msme_agents"]:
+            raise ValueError("collect_firms: with msme_agents=False give a sample size (the firms to follow)")
+        self.datacollector = reporters_mod.MetricsCollector(
+            model_reporters=dict(self.datacollector.model_reporters), agenttype_reporters={MSME: dict(reporters)})
+        self.datacollector.collect(self)
+        return self.datacollector
 
     def add_msme_agents(self, rows: np.ndarray) -> None:
         """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
