@@ -2,6 +2,7 @@
 """Command line of the MSME ecosystem policy simulator.
 
     python run.py                      # the default comparison of all bundled scenarios
+    python run.py --firms 2000         # the same with options (as ``python run.py default ...``)
     python run.py run SCENARIO ...     # one scenario over several seeds
     python run.py params               # every parameter with its group, default and range
     python run.py --help               # all commands
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -23,6 +25,7 @@ COMMAND_MODULES = (
     "analysis.cli",         # default comparison, run, params, scenarios
     "experiments.cli",      # compare, sweep, sensitivity
     "experiments.bench",    # bench
+    "experiments.new",      # new (templates), completion
     "app.cli",              # app
 )
 
@@ -62,18 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_command(argv: list[str]) -> list[str]:
+    """``argv`` with the command ``default`` put first when it has none: no arguments, or options
+    only (``python run.py --firms 1000 --months 24`` is the default comparison with those options)."""
+    argv = list(argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        return ["default", *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     from analysis.io import release_unused_claims
     from model.scenario import ScenarioError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        from analysis.cli import default_comparison
-
-        func = default_comparison
-    else:
-        func = args.func
+    args = parser.parse_args(with_command(sys.argv[1:] if argv is None else argv))
+    func = args.func
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
@@ -81,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (``python run.py params | head``): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as err:
         print("\ninterrupted: finished runs are kept; "
               + (getattr(args, "resume_hint", None) or "run the same command again to complete the rest"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import textwrap
 from pathlib import Path
 
 from analysis.io import check_out, out_path
@@ -193,14 +195,31 @@ def _print_done(path: Path) -> None:
     print(f"Read {path / 'report.md'} first.")
 
 
-def cmd_params(args) -> int:
+def toml_literal(value) -> str:
+    """A parameter value as a TOML literal (``true``, ``0.5``, ``"platform"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for the plain strings parameters take
+    return repr(value)
+
+
+def params_toml() -> str:
+    """Every scenario field with its default, as a scenario file (valid TOML: the descriptions and
+    allowed values are comments), so ``python run.py params > mine.toml`` is a file to edit."""
+    lines = ["# Every scenario field with its default (python run.py params). Save it as a .toml file,",
+             "# keep the fields you change, and run it: python run.py run mine.toml", ""]
     for group, cls in GROUPS.items():
-        print(f"[{group}]")
+        lines.append(f"[{group}]")
         for name, info in cls.model_fields.items():
-            default = info.default
-            print(f"  {name} = {default!r}    # {allowed_values(name)}")
-            print(f"      {info.description}")
-        print()
+            lines += [f"# {line}" for line in textwrap.wrap(info.description or "", 96)]
+            lines.append(f"{name} = {toml_literal(info.default)}    # {allowed_values(name)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_params(args) -> int:
+    print(params_toml())
     return 0
 
 

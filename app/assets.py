@@ -67,6 +67,13 @@ def required_packages() -> list[str]:
         if s not in out:
             out.append(s)
     out.append("font-awesome@4.5.0")  # settings.assets.fontawesome_path default
+    # loaded on demand by Solara's widgets (not in the template): the draggable grid that Mesa's
+    # SolaraViz lays its plots out with (``python run.py app --mesa-viz``)
+    for vue in sorted((_solara_dir() / "widgets" / "vue").glob("*.vue")):
+        for s in re.findall(r"getCdn\(\)\}/((?:@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+[\w.+-]*)/",
+                            vue.read_text(encoding="utf-8")):
+            if s not in out:
+                out.append(s)
     return out
 
 

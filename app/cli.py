@@ -3,6 +3,7 @@
     python run.py app                      # http://127.0.0.1:8765
     python run.py app --port 9000          # another port
     python run.py app --host 0.0.0.0       # reachable from other machines in the classroom network
+    python run.py app --mesa-viz           # Mesa's own SolaraViz page on the model (app/mesa_viz.py)
 
 The page's browser files are served from a local cache (see ``app/assets.py``); missing ones are
 fetched once with npm, so the app itself needs no internet connection.
@@ -52,6 +53,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
     p.add_argument("--no-fetch", action="store_true",
                    help="do not fetch missing browser files with npm (fail with a message instead)")
+    p.add_argument("--mesa-viz", action="store_true",
+                   help="serve Mesa's SolaraViz page on the model (app/mesa_viz.py) instead of the teaching app")
     p.set_defaults(func=run_app)
 
 
@@ -66,12 +69,13 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def configure(host: str, port: int, assets_dir: Path) -> None:
-    """Solara settings for a local, offline, production-mode server (before solara is imported)."""
+def configure(host: str, port: int, assets_dir: Path, page: str = "app.page") -> None:
+    """Solara settings for a local, offline, production-mode server (before solara is imported);
+    ``page``: the module whose ``page`` is served."""
     root = str(Path(__file__).resolve().parent.parent)
     if root not in sys.path:
         sys.path.insert(0, root)
-    os.environ["SOLARA_APP"] = "app.page"
+    os.environ["SOLARA_APP"] = page
     os.environ["SERVER_NAME"] = host
     os.environ["SERVER_PORT"] = str(port)
     os.environ.setdefault("SOLARA_MODE", "production")
@@ -133,14 +137,23 @@ def run_app(args: argparse.Namespace) -> int:
     warning = exposure_warning(host, port)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    configure(host, port, assets.cache_dir())
+    mesa_viz = getattr(args, "mesa_viz", False)
+    if mesa_viz:
+        try:
+            import altair  # noqa: F401  (Mesa's plot components need it)
+        except ImportError:
+            print("run.py app: error: --mesa-viz needs altair (Mesa's plot components): pip install -e '.[viz]'",
+                  file=sys.stderr)
+            return 2
+    configure(host, port, assets.cache_dir(), "app.mesa_viz" if mesa_viz else "app.page")
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):
         print(f"MSME Policy Lab: listening on all addresses; on this computer open http://127.0.0.1:{port}/",
               flush=True)
-    print(f"MSME Policy Lab running at http://{shown}:{port}/  (Ctrl+C to stop)", flush=True)
+    title = "Mesa SolaraViz page" if mesa_viz else "MSME Policy Lab"
+    print(f"{title} running at http://{shown}:{port}/  (Ctrl+C to stop)", flush=True)
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port, log_level="warning",
                             access_log=False, ws_max_size=64 * 1024 * 1024)
     server = uvicorn.Server(config)

@@ -4,8 +4,8 @@ constants are declared from the scenario schema (``model/params.py``), run over 
 and policies with replications (seeds), then a quick look at the results.
 
     pip install -e ".[ema]"                 # ema_workbench is an optional extra
-    python experiments/ema_example.py       # 16 scenarios x 3 policies x 2 replications, 800 firms
-    python experiments/ema_example.py --scenarios 64 --policies 8 --replications 5 --firms 5000 --processes
+    python experiments/ema_example.py       # 16 scenarios x 3 policies (one per governance mode) x 2 replications
+    python experiments/ema_example.py --scenarios 64 --policies 2 --replications 5 --firms 5000 --processes
 
 The schema already sorts every input into levers / uncertainties / constants (the EMA convention), so
 ``ema_parameters`` turns any subset of field names into EMA parameters with the schema's type, range
@@ -108,10 +108,35 @@ def build_model(replications: int, firms: int, months: int):
     return model
 
 
+def mode_policies(per_mode: int, seed: int = 1):
+    """``per_mode`` policies for each governance mode (so the modes are compared on an equal footing,
+    which sampling the categorical lever with a few policies does not promise), the other levers drawn
+    uniformly from their ranges (a fixed seed: the same policies every time)."""
+    ema = _import_ema()
+    rng = np.random.default_rng(seed)
+    modes = next(p for p in ema_parameters({"governance_mode": None})).categories
+    out = []
+    for mode in modes:
+        for i in range(per_mode):
+            values = {"governance_mode": mode.value}
+            for par in ema_parameters({k: v for k, v in LEVERS.items() if k != "governance_mode"}):
+                if isinstance(par, ema.BooleanParameter):
+                    values[par.name] = bool(rng.integers(2))
+                elif isinstance(par, ema.CategoricalParameter):
+                    cats = [c.value for c in par.categories]
+                    values[par.name] = cats[int(rng.integers(len(cats)))]
+                elif isinstance(par, ema.IntegerParameter):
+                    values[par.name] = int(rng.integers(par.lower_bound, par.upper_bound + 1))
+                else:
+                    values[par.name] = float(rng.uniform(par.lower_bound, par.upper_bound))
+            out.append(ema.Policy(f"{mode.value}-{i + 1}", **values))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", type=int, default=16, help="sampled states of the world (uncertainties)")
-    ap.add_argument("--policies", type=int, default=3, help="sampled policies (levers)")
+    ap.add_argument("--policies", type=int, default=1, help="policies per governance mode (the other levers drawn)")
     ap.add_argument("--replications", type=int, default=2, help="seeds per experiment")
     ap.add_argument("--firms", type=int, default=800)
     ap.add_argument("--months", type=int, default=36)
@@ -122,9 +147,8 @@ def main(argv=None) -> int:
     model = build_model(args.replications, args.firms, args.months)
     evaluator = ema.MultiprocessingEvaluator(model) if args.processes else ema.SequentialEvaluator(model)
     with evaluator:
-        experiments, outcomes = evaluator.perform_experiments(scenarios=args.scenarios, policies=args.policies)
-    import pandas as pd
-
+        experiments, outcomes = evaluator.perform_experiments(scenarios=args.scenarios,
+                                                              policies=mode_policies(args.policies))
     df = experiments.copy()
     for k, v in outcomes.items():
         df[k] = np.asarray(v).reshape(len(df), -1).mean(axis=1)
@@ -133,10 +157,15 @@ def main(argv=None) -> int:
     print(f"{len(df)} experiments x {args.replications} replications -> {args.out / 'experiments.csv'}")
     print("\nMean outcomes by governance mode:")
     print(df.groupby("governance_mode")[list(OUTCOMES)].mean().to_string(float_format=lambda x: f"{x:.4g}"))
-    # which uncertainties move growth most (rank correlation; EMA's feature_scoring needs scikit-learn)
-    cors = {u: df[u].rank().corr(df["value_added_growth"].rank()) for u in UNCERTAINTIES}
-    print("\nRank correlation of value added growth with each uncertainty:")
-    print(pd.Series(cors).sort_values(key=abs, ascending=False).to_string(float_format=lambda x: f"{x:+.2f}"))
+    # which inputs move each outcome most: EMA's feature scoring (extra trees; EMA installs scikit-learn)
+    from ema_workbench.analysis.feature_scoring import get_feature_scores_all
+
+    x = experiments.drop(columns=[c for c in ("scenario", "policy", "model") if c in experiments])
+    y = {k: np.asarray(v).reshape(len(df), -1).mean(axis=1) for k, v in outcomes.items()}
+    scores = get_feature_scores_all(x, y)
+    scores.to_csv(args.out / "feature_scores.csv")
+    print("\nFeature scores (extra trees; higher = moves the outcome more):")
+    print(scores.to_string(float_format=lambda v: f"{v:.2f}"))
     return 0
 
 

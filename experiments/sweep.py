@@ -70,7 +70,7 @@ from analysis.causal import (
 from analysis.io import pid_alive
 from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
 from model.params import FIELD_GROUP, INSTRUMENTS
-from model.scenario import Scenario
+from model.scenario import MAX_TEXT_CHARS, Scenario
 
 from .runner import Runner, Task
 from .spec import Spec, SpecError, _suggest, check_param_value, param_choices, param_kind
@@ -149,7 +149,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     sw = spec.table("sweep")
     spec.keys(sw, "sweep", SWEEP_KEYS)
     name = spec.name(sw, "name", "sweep")
-    desc = spec.string(sw, "description", "sweep", "")
+    desc = spec.string(sw, "description", "sweep", "", max_len=MAX_TEXT_CHARS)
     trials = int(ov.get("trials") or spec.integer(sw, "trials", "sweep", 40, 1, 1_000_000))
     seeds = spec.seeds(sw, "seeds", "sweep", 3)
     if ov.get("seeds"):

@@ -4,6 +4,7 @@ governance actors, stepped month by month.
 
 from __future__ import annotations
 
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +25,7 @@ from . import (
     streams,
 )
 from . import programmes as pg
+from . import reporters as reporters_mod
 from .agents import MSME, Cluster, CollaborativePlatform, Marketplace, Ministry, Programme, RegionalCouncil
 from .clusters import ClusterTable
 from .marketplaces import MarketTable
@@ -34,6 +36,7 @@ from .scenario import Scenario, validate_params
 from .state import FirmState, load_move_kernels
 
 EWM = 1.0 / 12.0  # weight of the current month in 12-month moving averages
+FIRM_SAMPLE = 0x5A3B  # stream purpose of collect_firms' sample (used by nothing else)
 _KERNELS_LOADED = False
 
 
@@ -63,9 +66,13 @@ class MSMEEcosystem(mesa.Model):
             ``governance_mode="self_governance"``, ``n_firms=5000``, ``mix_grants=0.1``.
     """
 
-    def __init__(self, scenario: Scenario | None = None, *, seed: int | None = None, rng=None, **params: Any):
+    def __init__(self, scenario: Scenario | str | None = None, *, seed: int | None = None, rng=None, **params: Any):
         if seed is not None and rng is not None:
             raise ValueError("give either seed or rng, not both")
+        if isinstance(scenario, str):  # a bundled scenario's name or a .toml path (mesa.batch_run passes names)
+            from .scenario import load_scenario
+
+            scenario = load_scenario(scenario)
         if rng is None:
             # Mesa's convention: no seed means fresh entropy; the seed drawn is kept so the run can be repeated
             seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else seed
@@ -242,6 +249,33 @@ class MSMEEcosystem(mesa.Model):
         self.programme_instrument = np.array([a.instrument for a in self.programme_agents_by_id.values()],
                                              dtype=np.int64)
 
+    def collect_firms(self, reporters: dict[str, Any], sample: int | None = None) -> mesa.DataCollector:
+        """Firm-level data through Mesa's ``DataCollector``: ``reporters`` (name -> firm attribute
+        name or a function of an MSME agent, as Mesa's agent reporters) are collected every month
+        for the MSME agents, from now on (month 0 included); read them with
+        ``model.datacollector.get_agenttype_vars_dataframe(MSME)``. With ``sample`` (and
+        ``msme_agents=False``) only that many firms alive now are followed (a panel drawn from this
+        run's seed: firms that exit leave it, entrants do not join); without it, every firm's agent
+        (``msme_agents=True`` needed). Call it before the first step."""
+        if self.steps > 0:
+            raise RuntimeError("collect_firms: call it before the first step (month 0 is collected now)")
+        f = self.firms
+        if sample is not None:
+            if self.p["msme_agents"]:
+                raise ValueError("collect_firms(sample=...) needs msme_agents=False (with agents every firm is "
+                                 "collected; drop sample to follow them all)")
+            alive = np.flatnonzero(f.alive[: f.n])
+            pick = self.streams.gen(0, FIRM_SAMPLE).choice(alive.size, min(int(sample), alive.size),
+                                                                replace=False)
+            for a in MSME.create_agents(self, pick.size, row=alive[np.sort(pick)]):
+                self.msme_by_row[a.row] = a
+        elif not self.p["msme_agents"]:
+            raise ValueError("collect_firms: with msme_agents=False give a sample size (the firms to follow)")
+        self.datacollector = reporters_mod.MetricsCollector(
+            model_reporters=dict(self.datacollector.model_reporters), agenttype_reporters={MSME: dict(reporters)})
+        self.datacollector.collect(self)
+        return self.datacollector
+
     def add_msme_agents(self, rows: np.ndarray) -> None:
         """Create MSME agent views for new rows (bulk, Mesa's ``create_agents``)."""
         if not self.p["msme_agents"] or len(rows) == 0:
@@ -392,6 +426,21 @@ class MSMEEcosystem(mesa.Model):
         for j, name in enumerate(pg.LEDGER_FIELDS):
             df[name] = led[:, :, j].ravel()
         return df
+
+
+def _explicit_signature() -> inspect.Signature:
+    """``MSMEEcosystem(scenario=None, *, seed=None, rng=None, <every parameter>=<its default>)``: the
+    signature tools read (Mesa's SolaraViz and batch_run, EMA Workbench); generated from the schema
+    (``model.params``), so it cannot fall out of step with it."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("scenario", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+              inspect.Parameter("seed", kw, default=None), inspect.Parameter("rng", kw, default=None)]
+    params += [inspect.Parameter(name, kw, default=value) for name, value in DEFAULTS.items()]
+    return inspect.Signature(params)
+
+
+MSMEEcosystem.__init__.__signature__ = _explicit_signature()
 
 
 def burn_in_params(p: dict) -> dict:

@@ -5,7 +5,7 @@ A scenario file looks like::
     [scenario]
     name = "self_governance"
     description = "Regional councils allocate the budget ..."
-    extends = "baseline"          # optional: start from another scenario in the same folder
+    extends = "baseline"          # optional: start from another scenario (a file beside this one, else a bundled one)
 
     [levers]
     governance_mode = "self_governance"
@@ -295,10 +295,16 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
     base: dict[str, Any] = dict(DEFAULTS)
     if "extends" in header:
         parent_ref = header["extends"]
-        parent_path = path.parent / f"{parent_ref}.toml" if not str(parent_ref).endswith(".toml") \
-            else path.parent / parent_ref
+        if not isinstance(parent_ref, str) or not parent_ref:
+            raise ScenarioError(f"{source}: [scenario] extends must be a scenario name or a .toml file name")
+        file_name = parent_ref if parent_ref.endswith(".toml") else f"{parent_ref}.toml"
+        parent_path = path.parent / file_name  # a file beside this one wins ...
         if not parent_path.exists():
-            raise ScenarioError(f"{source}: [scenario] extends = {parent_ref!r}: no such scenario next to this file")
+            parent_path = SCENARIO_DIR / file_name  # ... else a bundled scenario, wherever this file is
+        if not parent_path.exists():
+            raise ScenarioError(f"{source}: [scenario] extends = {parent_ref!r}: no such scenario next to this file "
+                                f"nor a bundled one{_suggest(parent_ref, available_scenarios())} (bundled: "
+                                f"{', '.join(available_scenarios())})")
         base = dict(load_scenario(parent_path, _seen=(*_seen, path)).params)
     base.update(flat)
     params = validate_params(base, source)
@@ -354,6 +360,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {key}: unknown section '{'.'.join(parts[:-1])}'; write the field alone "
                             f"(--set {parts[-1]}=...) or after its section: {', '.join(GROUPS)} or mix "
                             "(e.g. --set uncertainties.capture_rate=0.3, --set mix.grants=0.2)")
+    if raw in ("True", "False", "TRUE", "FALSE"):  # Python's spelling (what `params` once printed)
+        return key, raw.lower() == "true"
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

@@ -38,14 +38,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def _serve(extra: list[str], log_name: str):
+    """Start ``python run.py app`` (+ ``extra``) on a free port; yield its URL; stop it."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    log = open(ARTIFACTS / "app-server.log", "w")
-    proc = subprocess.Popen([sys.executable, "run.py", "app", "--port", str(port)], cwd=ROOT, stdout=log,
+    log = open(ARTIFACTS / log_name, "w")
+    proc = subprocess.Popen([sys.executable, "run.py", "app", "--port", str(port), *extra], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180  # the first start may fetch the page's browser files with npm
@@ -53,7 +53,7 @@ def server():
         while True:
             if proc.poll() is not None:
                 log.flush()
-                pytest.fail(f"app server exited with {proc.returncode}:\n{(ARTIFACTS / 'app-server.log').read_text()}")
+                pytest.fail(f"app server exited with {proc.returncode}:\n{(ARTIFACTS / log_name).read_text()}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
                     if r.status == 200:
@@ -72,6 +72,16 @@ def server():
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve([], "app-server.log")
+
+
+@pytest.fixture(scope="module")
+def mesa_viz_server():
+    yield from _serve(["--mesa-viz"], "mesa-viz-server.log")
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +244,26 @@ def test_side_by_side_shows_two_scenarios(app):
     app.scroll_main(1000)
     app.shot("app_side_by_side_difference.png")
     assert app.errors == []
+
+
+def test_mesa_solaraviz_page_steps_and_plots(browser, mesa_viz_server):
+    """Mesa's own SolaraViz page on the model (``python run.py app --mesa-viz``, offline like the app):
+    the levers are inputs, Step advances the model, the four plot components draw, no console errors."""
+    page = browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    try:
+        page.goto(mesa_viz_server)
+        page.wait_for_selector("text=Step: 0", timeout=60_000)
+        for label in ("Governance mode", "Budget (IDR per firm a month)", "Targeting", "Firms"):
+            assert page.get_by_text(label).count() >= 1, label
+        for _ in range(3):
+            page.get_by_role("button", name="Step").click()
+        page.wait_for_selector("text=Step: 3", timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('img').length >= 4", timeout=30_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "mesa_solaraviz.png"))
+        assert errors == []
+    finally:
+        page.close()
