@@ -43,7 +43,8 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
                                 "mean over months", True),
     "recipient_self_reliance": ("Recipients' self-reliance (SDT)", "0-1, end", True),
     # the same over all firms (diluted by the firms that receive nothing)
-    "support_share_income_all_firms": ("Support as share of income, all firms", "share of income, mean over months", False),
+    "support_share_income_all_firms": ("Support as share of income, all firms", "share of income, mean over months",
+                                       False),
     "loss_without_support_share_all_firms": ("Loss-making without support, all firms", "share of firms, mean "
                                              "over months", False),
     "chronic_recipient_share_all_firms": ("Chronic recipients, all firms", "share of firms, end", False),

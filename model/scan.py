@@ -2,10 +2,12 @@
 
 At the end of a month the model updates each firm's running records (size class from capital,
 upgrades, cumulative and moving-average support, the 32-month support mask, the moving average of
-income, the firm's record from before its first support) and then sums the alive firms' columns into the month's metrics. Written with NumPy this is
-some 60 passes over the rows and a fifth of a month's time at 10^6 firms; here it is one loop that
-reads each row once. The rules are exactly those of the NumPy version they replace (same values;
-sums are accumulated in row order, so they differ from NumPy's pairwise sums by rounding only).
+income, the firm's record from before its first support) and then sums the alive firms' columns
+into the month's metrics, over all firms and over recipients (firms supported in the last 12
+months). Written with NumPy this is some 60 passes over the rows and a fifth of a month's time at
+10^6 firms; here it is one loop that reads each row once. The rules are exactly those of the NumPy
+version they replace (same values; sums are accumulated in row order, so they differ from NumPy's
+pairwise sums by rounding only).
 
 The kernel is compiled on first use and cached next to this file (``cache=True``), so a fresh
 installation compiles once (a few seconds) and later processes load it in milliseconds.

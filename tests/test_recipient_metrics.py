@@ -6,8 +6,7 @@ works; more budget raises recipients' dependence."""
 import numpy as np
 from conftest import run_model
 
-from model import MSMEEcosystem, load_scenario
-from model import reporters
+from model import MSMEEcosystem, load_scenario, reporters
 from model.scan import Scan
 
 
