@@ -29,24 +29,20 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "gini_value_added": ("Inequality of value added", "Gini", False),
     "regional_disparity": ("Regional disparity", "CV of regional mean", False),
     # dependence over recipients: firms supported in the last 12 months (docs/ODD.md 7.10)
-    "recipients_share": ("Recipients (supported in the last 12 months)", "share of firms, mean over months", None),
-    "recipient_support_share_income": ("Support as share of recipients' income", "share of income, 12-month "
-                                       "averages, mean over recipients and months", False),
-    "recipient_support_above_10pct_share": ("Recipients with support above 10 % of income",
-                                            "share of recipients, mean over months", False),
-    "recipient_loss_without_support_share": ("Recipients loss-making without support",
-                                             "share of recipients not loss-making before their first support, "
-                                             "mean over months", False),
+    "recipients_share": ("Recipients (supported in the last 12 months)", "share of firms, mean", None),
+    "recipient_support_share_income": ("Support / recipients' income (12-month averages)", "share, mean", False),
+    "recipient_support_above_10pct_share": ("Recipients with support above 10 % of income", "share of recipients, "
+                                            "mean", False),
+    "recipient_loss_without_support_share": ("Recipients loss-making without support", "share of those not "
+                                             "loss-making before their first support, mean", False),
     "chronic_recipient_share": ("Chronic recipients", "share of recipients, end", False),
-    "effort_gap": ("Effort gap (non-recipients minus recipients)", "effort points (0-1), mean over months", False),
-    "recipient_effort_change": ("Recipients' effort change since their first support", "effort points (0-1), "
-                                "mean over months", True),
+    "effort_gap": ("Effort gap: other firms minus recipients", "effort points 0-1, mean", False),
+    "recipient_effort_change": ("Recipients' effort change since first support", "effort points 0-1, mean", True),
     "recipient_self_reliance": ("Recipients' self-reliance (SDT)", "0-1, end", True),
     # the same over all firms (diluted by the firms that receive nothing)
-    "support_share_income_all_firms": ("Support as share of income, all firms", "share of income, mean over months",
-                                       False),
-    "loss_without_support_share_all_firms": ("Loss-making without support, all firms", "share of firms, mean "
-                                             "over months", False),
+    "support_share_income_all_firms": ("Support / income, all firms", "share, mean", False),
+    "loss_without_support_share_all_firms": ("Loss-making without support, all firms", "share of firms, mean",
+                                             False),
     "chronic_recipient_share_all_firms": ("Chronic recipients, all firms", "share of firms, end", False),
     "self_reliance": ("Self-reliance (SDT), all firms", "0-1, end", True),
     "budget_spent_bn": ("Budget spent", "bn IDR, whole run", None),

@@ -73,6 +73,11 @@ def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCO
 
 COST_OUTCOMES = ("budget_spent_bn", "budget_per_upgrade_bn", "budget_per_job_m", "lost_share", "overhead_share",
                  "duplication_share", "capture_share")
+# dependence over recipients beside the all-firm versions (docs/ODD.md 7.10)
+DEPENDENCE_OUTCOMES = ("recipients_share", "recipient_support_share_income", "support_share_income_all_firms",
+                       "recipient_support_above_10pct_share", "recipient_loss_without_support_share",
+                       "loss_without_support_share_all_firms", "chronic_recipient_share",
+                       "chronic_recipient_share_all_firms", "effort_gap", "recipient_effort_change")
 WITHDRAWAL_OUTCOMES = ("withdrawal_value_added_drop", "withdrawal_survival_drop", "withdrawal_upgrades_drop")
 
 
@@ -159,6 +164,12 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     if not table.empty:
         lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
         lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
+    dep = summary[summary["metric"].isin(DEPENDENCE_OUTCOMES)]
+    if not dep.empty:
+        lines += ["## Dependence over recipients and over all firms (mean [95 % CI])", "",
+                  "Recipients are the firms supported in at least one of the last 12 months; the all-firm "
+                  "versions divide by every firm alive (see *How to read the dependence metrics* below).", "",
+                  markdown_table(summary_wide(dep, DEPENDENCE_OUTCOMES), "scenario"), ""]
     wd = summary[summary["metric"].isin(WITHDRAWAL_OUTCOMES)]
     if not wd.empty:
         lines += ["## Withdrawal test (mean [95 % CI])", "",
