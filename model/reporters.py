@@ -228,7 +228,7 @@ def compute(model, A) -> dict[str, float]:
     m["budget_spent_cumulative"] = float(model.ledger[: t + 1, :, pg.SPENT].sum())
     m["jobs_created"] = emp - model.employment0 if t > 0 else 0.0
     m["accounting_gap"] = float(led[pg.SPENT] - led[pg.SUPPORT] - led[pg.OVERHEAD] - led[pg.DUPLICATION]
-                                - led[pg.CAPTURE])
+                                - led[pg.CAPTURE] - led[pg.SERVICES])
     m["budget_carried"] = float(led[pg.CARRIED])  # the programmes' balances carried to next month
     m["budget_returned"] = float(led[pg.RETURNED])  # money the programmes could not place, returned
     return m

@@ -29,8 +29,9 @@ def test_batch_run_with_flat_parameters():
     # the seed reaches the model: the two seeds of one governance mode differ
     last = {}
     for r in results:
-        last[(r["RunId"])] = r["value_added"]
-    assert len(set(last.values())) == 4
+        last[(r["governance_mode"], r["RunId"])] = r["value_added"]
+    for mode in ("centralised", "self_governance"):
+        assert len({v for (m, _), v in last.items() if m == mode}) == 2
 
 
 def test_datacollector_has_snake_case_reporters(baseline_run):
