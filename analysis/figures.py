@@ -61,9 +61,10 @@ def growth_dependence(tidy: pd.DataFrame, out: Path, title: str = "") -> Path:
         ("value_added", "Value added (index, month 0 = 100)", True, 1.0),
         ("employment", "Employment (index, month 0 = 100)", True, 1.0),
         ("survival_rate", "Initial firms still alive (%)", False, 100.0),
-        ("support_share_income", "Support as share of firm income (%)", False, 100.0),
-        ("loss_without_support_share", "Loss-making without support (% of firms)", False, 100.0),
-        ("self_reliance", "Self-reliance (autonomy, competence,\nrelatedness; 0-1)", False, 1.0),
+        ("recipient_support_share_income", "Support as share of recipients' income\n(%, 12-month averages)",
+         False, 100.0),
+        ("chronic_recipient_share", "Chronic recipients (% of recipients)", False, 100.0),
+        ("effort_gap", "Effort gap: non-recipients minus\nrecipients (effort points, 0-1)", False, 1.0),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.6), sharex=True)
     for ax, (metric, label, idx, scale) in zip(axes.ravel(), panels):

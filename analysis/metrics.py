@@ -30,10 +30,23 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "online_sales_share": ("Online sales", "share of revenue", True),
     "gini_value_added": ("Inequality of value added", "Gini", False),
     "regional_disparity": ("Regional disparity", "CV of regional mean", False),
-    "support_share_income": ("Support as share of income", "mean over months", False),
-    "loss_without_support_share": ("Loss-making without support", "share of firms, mean", False),
-    "chronic_recipient_share": ("Chronic recipients", "share of firms, end", False),
-    "self_reliance": ("Self-reliance (SDT)", "0-1, end", True),
+    # dependence over recipients: firms supported in the last 12 months (docs/ODD.md 7.10)
+    "recipients_share": ("Recipients (supported in the last 12 months)", "share of firms, mean", None),
+    "recipient_support_share_income": ("Support / recipients' income (12-month averages)", "share, mean", False),
+    "recipient_support_above_10pct_share": ("Recipients with support above 10 % of income", "share of recipients, "
+                                            "mean", False),
+    "recipient_loss_without_support_share": ("Recipients loss-making without support", "share of those not "
+                                             "loss-making before their first support, mean", False),
+    "chronic_recipient_share": ("Chronic recipients", "share of recipients, end", False),
+    "effort_gap": ("Effort gap: other firms minus recipients", "effort points 0-1, mean", False),
+    "recipient_effort_change": ("Recipients' effort change since first support", "effort points 0-1, mean", True),
+    "recipient_self_reliance": ("Recipients' self-reliance (SDT)", "0-1, end", True),
+    # the same over all firms (diluted by the firms that receive nothing)
+    "support_share_income_all_firms": ("Support / income, all firms", "share, mean", False),
+    "loss_without_support_share_all_firms": ("Loss-making without support, all firms", "share of firms, mean",
+                                             False),
+    "chronic_recipient_share_all_firms": ("Chronic recipients, all firms", "share of firms, end", False),
+    "self_reliance": ("Self-reliance (SDT), all firms", "0-1, end", True),
     "budget_spent_bn": ("Budget spent", "bn IDR, whole run", None),
     "lost_share": ("Budget lost to overhead, duplication, capture", "share of spending", False),
     "overhead_share": ("Overhead", "share of spending", False),
@@ -47,8 +60,9 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
 # per *additional* upgrade replaces budget / all upgrades, which credited the budget with every upgrade
 OUTCOMES.update(CAUSAL_OUTCOMES)
 HEADLINE_OUTCOMES = ("value_added_growth", "employment_growth", "survival_rate", "upgrades_per_1000",
-                     "stage_3_share", "support_share_income", "loss_without_support_share",
-                     "chronic_recipient_share", "self_reliance", "budget_per_additional_upgrade_bn", "lost_share",
+                     "stage_3_share", "recipients_share", "recipient_support_share_income",
+                     "recipient_loss_without_support_share", "chronic_recipient_share", "effort_gap",
+                     "self_reliance", "budget_per_additional_upgrade_bn", "lost_share",
                      "withdrawal_value_added_drop")
 
 
@@ -87,9 +101,7 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
         "online_sales_share": float(last["online_sales_share"]),
         "gini_value_added": float(last["gini_value_added"]),
         "regional_disparity": float(last["regional_disparity"]),
-        "support_share_income": float(w["support_share_income"].iloc[1:].mean()),
-        "loss_without_support_share": float(w["loss_without_support_share"].iloc[1:].mean()),
-        "chronic_recipient_share": float(last["chronic_recipient_share"]),
+        **dependence_outcomes(w),
         "self_reliance": float(last["self_reliance"]),
         "budget_spent_bn": spent / 1e9,
         "lost_share": sum(tot.values()) / spent if spent > 0 else 0.0,
@@ -97,6 +109,38 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
         "duplication_share": tot["duplication_cost"] / spent if spent > 0 else 0.0,
         "capture_share": tot["capture_cost"] / spent if spent > 0 else 0.0,
     }
+    return out
+
+
+# run outcome -> (monthly metric, how it is summarised: "mean" over months 1.., "end" = last month,
+# scale of the value)
+DEPENDENCE_OUTCOMES: dict[str, tuple[str, str, float]] = {
+    "recipients_share": ("recipients_share", "mean", 1.0),
+    "recipient_support_share_income": ("recipient_support_share_income", "mean", 1.0),
+    "recipient_support_above_10pct_share": ("recipient_support_above_10pct_share", "mean", 1.0),
+    "recipient_loss_without_support_share": ("recipient_loss_without_support_share", "mean", 1.0),
+    "chronic_recipient_share": ("chronic_recipient_share", "end", 1.0),
+    "effort_gap": ("effort_gap", "mean", 1.0),
+    "recipient_effort_change": ("recipient_effort_change", "mean", 1.0),
+    "recipient_self_reliance": ("recipient_self_reliance", "end", 1.0),
+    "support_share_income_all_firms": ("support_share_income_all_firms", "mean", 1.0),
+    "loss_without_support_share_all_firms": ("loss_without_support_share_all_firms", "mean", 1.0),
+    "chronic_recipient_share_all_firms": ("chronic_recipient_share_all_firms", "end", 1.0),
+}
+
+
+def dependence_outcomes(w: pd.DataFrame) -> dict[str, float]:
+    """The dependence outcomes of one run (recipients' and all firms'); NaN for a metric the run did
+    not record (runs stored before the recipient metrics). Month 0 is left out of means: no support
+    has arrived yet (ODD, Known limitations)."""
+    out = {}
+    for name, (col, how, scale) in DEPENDENCE_OUTCOMES.items():
+        if col not in w:
+            out[name] = float("nan")
+        elif how == "mean":
+            out[name] = float(w[col].iloc[1:].mean()) * scale
+        else:
+            out[name] = float(w[col].iloc[-1]) * scale
     return out
 
 

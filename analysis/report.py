@@ -75,6 +75,11 @@ def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCO
 COST_OUTCOMES = ("budget_spent_bn", "budget_per_additional_upgrade_bn", "extra_upgrades_per_bn", "extra_jobs_per_bn",
                  "extra_value_added_per_bn", "extra_firms_per_bn", "lost_share", "overhead_share",
                  "duplication_share", "capture_share")
+# dependence over recipients beside the all-firm versions (docs/ODD.md 7.10)
+DEPENDENCE_OUTCOMES = ("recipients_share", "recipient_support_share_income", "support_share_income_all_firms",
+                       "recipient_support_above_10pct_share", "recipient_loss_without_support_share",
+                       "loss_without_support_share_all_firms", "chronic_recipient_share",
+                       "chronic_recipient_share_all_firms", "effort_gap", "recipient_effort_change")
 WITHDRAWAL_OUTCOMES = ("withdrawal_value_added_drop", "withdrawal_survival_drop", "withdrawal_upgrades_drop")
 
 
@@ -208,6 +213,12 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     if not table.empty:
         lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
         lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
+    dep = summary[summary["metric"].isin(DEPENDENCE_OUTCOMES)]
+    if not dep.empty:
+        lines += ["## Dependence over recipients and over all firms (mean [95 % CI])", "",
+                  "Recipients are the firms supported in at least one of the last 12 months; the all-firm "
+                  "versions divide by every firm alive (see *How to read the dependence metrics* below).", "",
+                  markdown_table(summary_wide(dep, DEPENDENCE_OUTCOMES), "scenario"), ""]
     wd = summary[summary["metric"].isin(WITHDRAWAL_OUTCOMES)]
     if not wd.empty:
         lines += ["## Withdrawal test (mean [95 % CI])", "",
@@ -225,9 +236,21 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
         lines += [f"## Size-class transitions, {baseline} (share of each starting class, mean over seeds)", "",
                   markdown_table((transitions * 100).round(2).astype(str) + " %", "start \\ end"), ""]
     lines += ["## How to read the dependence metrics", "",
-              "- *Support as share of income*: support received / (value added + support), all firms, averaged "
-              "over months.", "- *Loss-making without support*: firms profitable with support but loss-making "
-              "without it.", "- *Chronic recipients*: firms supported in at least `chronic_months` of the last 24.",
+              "Dependence is measured over *recipients*: firms supported in at least one of the last 12 months "
+              "(most firms receive nothing in a given year, so all-firm averages dilute it to nothing). Shares "
+              "are fractions (0.03 = 3 %).",
+              "- *Support as share of recipients' income*: per recipient, 12-month average support / (12-month "
+              "average value added + support), the expected support that lowers its effort; mean over "
+              "recipients, then over months.",
+              "- *Recipients loss-making without support*: recipients whose profit minus this month's cash "
+              "support is negative, among the recipients that were not loss-making in the month before their "
+              "first support (targeting loss-making firms creates no dependence).",
+              "- *Chronic recipients*: recipients supported in at least `chronic_months` (default 4) of the last "
+              "24 months, i.e. about every six months or more often, so that their expected support never decays "
+              "to half between services (12-month moving average: half-life about 8 months).",
+              "- *Effort gap*: mean effort (0-1) of the firms that are not recipients minus that of recipients; "
+              "positive = recipients put in less own effort (a cross-section: recipients are also selected).",
+              "- *All-firm versions* (`..._all_firms`): the same over every firm alive.",
               "- *Withdrawal test*: the same scenario and seed with every programme ended at the withdrawal month; "
               "drop in value added over the following 24 months, survival and upgrades lost.",
               "- *No-support twin*: the same scenario and seed with no budget (`budget_per_firm_month = 0`), "

@@ -82,16 +82,20 @@ def growth_svg(runs, n_months: int) -> str:
 
 def dependence_svg(runs, n_months: int) -> str:
     return _line_row(runs, n_months, (
-        ("support_share_income", 100.0, "Support as a share of income", "% of firms' income", True),
-        ("loss_without_support_share", 100.0, "Firms kept afloat by support", "% of firms", True),
-        ("self_reliance", 1.0, "Self-reliance of firms", "index, 0 to 1", False),
+        ("recipient_support_share_income", 100.0, "Support as a share of recipients' income",
+         "% of income, firms supported in the last 12 months", True),
+        ("chronic_recipient_share", 100.0, "Recipients supported again and again",
+         "% of recipients, support in 4+ of the last 24 months", True),
+        ("effort_gap", 1.0, "Effort recipients hold back",
+         "effort points (0 to 1): others minus recipients", True),
     ), "Dependence charts")
 
 
 def difference_svg(policy, reference, n_months: int) -> str:
     specs = (("value_added", 1e-9, "Output", "billion IDR per month", 0.1, True),
              ("upgrades_cumulative", 1.0, "Firms moved up", "firms", 1.0, True),
-             ("support_share_income", 100.0, "Support share of income", "percentage points", 0.1, False),
+             ("recipient_support_share_income", 100.0, "Support share of recipients' income", "percentage points", 0.1,
+              False),
              ("self_reliance", 1.0, "Self-reliance", "index points", 0.005, True))
     svg = Svg(W, 250, "Difference charts")
     pw = W / len(specs)

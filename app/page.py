@@ -284,7 +284,7 @@ def _kpi_rows(session: Session) -> list[tuple[str, str, callable, bool]]:
         ("Jobs", "employment", lambda v: f"{v:,.0f}", True),
         ("Moved up a size class", "upgrades_cumulative", lambda v: f"{v:,.0f} firms", True),
         ("Selling online", "stage_3_share", lambda v: f"{v:.0%}", True),
-        ("Support share of income", "support_share_income", lambda v: f"{v:.1%}", False),
+        ("Support share of recipients' income", "recipient_support_share_income", lambda v: f"{v:.1%}", False),
         ("Budget spent so far", "budget_spent_cumulative", lambda v: f"{v / 1e9:,.2f} bn IDR", None),
     ]
 
@@ -298,7 +298,7 @@ def kpi_html(session: Session) -> str:
         if len(runs) > 1:
             b = runs[1].series[key][-1]
             d = a - b
-            pct = key in ("stage_3_share", "support_share_income")
+            pct = key in ("stage_3_share", "recipient_support_share_income")
             mag = f"{abs(d) * 100:.1f} points" if pct else f(abs(d))
             if mag == (f"{0:.1f} points" if pct else f(0.0)):  # below the precision shown: no difference
                 d = 0.0

@@ -40,8 +40,10 @@ DEFAULT_SCENARIO = "baseline"
 DEFAULT_REFERENCE = "baseline"
 # Series kept for the charts (model.metrics names)
 SERIES = (
-    "value_added", "employment", "firms_alive", "upgrades_cumulative", "support_share_income",
-    "loss_without_support_share", "self_reliance", "recipients_share", "budget_spent", "budget_spent_cumulative",
+    "value_added", "employment", "firms_alive", "upgrades_cumulative", "recipient_support_share_income",
+    "recipient_loss_without_support_share", "effort_gap", "support_share_income_all_firms",
+    "loss_without_support_share_all_firms", "self_reliance", "recipients_share", "budget_spent",
+    "budget_spent_cumulative",
     "share_micro", "share_small", "share_medium", "share_large", "stage_1_share", "stage_2_share",
     "stage_3_share", "survival_rate", "chronic_recipient_share", "online_sales_share", "cluster_member_share",
 )

@@ -92,8 +92,9 @@ HELP = {
     # charts
     "kpis": "Headline numbers this month; in side-by-side mode, the difference is your policy minus the reference.",
     "growth": "Is the economy growing? Output of all firms, jobs, and firms that grew into a bigger size class.",
-    "dependence": "Do firms stand on their own? Support as a share of income, firms kept afloat by support, "
-                  "and self-reliance.",
+    "dependence": "Do supported firms stand on their own? Among firms supported in the last 12 months: support "
+                  "as a share of their income, how many are supported again and again, and how much less effort "
+                  "they put in than the other firms.",
     "difference": "Your policy minus the reference, month by month. Green: your policy does better (more output, "
                   "more firms moving up, less dependence, more self-reliance); orange: worse.",
     "composition": "Who the firms are: how big they are and how digital they are.",

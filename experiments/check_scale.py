@@ -29,9 +29,10 @@ OUTCOMES = {
     "share_medium": ("medium share, last month", "{:.4f}"),
     "upgrades_per_1000": ("upgrades per 1,000 initial firms", "{:.1f}"),
     "exit_rate": ("exit rate %/yr", "{:.2f}"),
-    "support_share_income": ("support share of income (mean)", "{:.4f}"),
-    "recipients_share": ("recipients share (mean)", "{:.4f}"),
-    "chronic_recipient_share": ("chronic recipients, last month", "{:.4f}"),
+    "support_share_income": ("support share of income, all firms (mean)", "{:.4f}"),
+    "recipients_share": ("share of firms supported in the month (mean)", "{:.4f}"),
+    "recipient_support_share_income": ("support share of recipients' income (mean)", "{:.4f}"),
+    "chronic_recipient_share": ("chronic recipients, share of all firms, last month", "{:.4f}"),
     "self_reliance": ("self-reliance, last month", "{:.4f}"),
 }
 
@@ -47,10 +48,12 @@ def outcomes(scenario: str, seed: int, n: int, months: int = 120, **kw) -> dict[
         "employment_growth": 100 * ((last["employment"] / first["employment"]) ** (1 / yrs) - 1),
         "upgrades_per_1000": 1000 * last["upgrades_cumulative"] / first["firms_alive"],
         "exit_rate": 100 * 12 * float(df["exit_rate"].iloc[1:].mean()),
-        "support_share_income": float(df["support_share_income"].iloc[1:].mean()),
-        "recipients_share": float(df["recipients_share"].iloc[1:].mean()),
+        "support_share_income": float(df["support_share_income_all_firms"].iloc[1:].mean()),
+        "recipients_share": float(df["supported_month_share"].iloc[1:].mean()),
+        "recipient_support_share_income": float(df["recipient_support_share_income"].iloc[1:].mean()),
+        "chronic_recipient_share": float(last["chronic_recipient_share_all_firms"]),
     }
-    for k in ("share_micro", "share_small", "share_medium", "chronic_recipient_share", "self_reliance"):
+    for k in ("share_micro", "share_small", "share_medium", "self_reliance"):
         out[k] = float(last[k])
     return out
 

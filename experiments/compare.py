@@ -11,7 +11,7 @@ An experiment file::
     horizon = 96                           # n_months
     baseline = "baseline"                  # label of the scenario the others are compared with (default: first)
     withdrawal_month = 48                  # withdrawal test; 0 = none (default 48, or half a shorter horizon)
-    outcomes = ["value_added_growth", "support_share_income"]   # report tables (default: headline outcomes)
+    outcomes = ["value_added_growth", "recipient_support_share_income"]   # report tables (default: headline outcomes)
 
     [experiment.set]                       # overrides for every scenario
     capture_rate = 0.2

@@ -42,7 +42,7 @@ UNCERTAINTIES = {
     "demand_growth_per_year": (0.0, 0.08),
     "online_demand_share": (0.05, 0.3),
 }
-OUTCOMES = ("value_added_growth", "support_share_income", "survival_rate", "budget_spent_bn")
+OUTCOMES = ("value_added_growth", "recipient_support_share_income", "survival_rate", "budget_spent_bn")
 
 
 def _import_ema():

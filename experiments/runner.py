@@ -370,6 +370,7 @@ class Runner:
         while todo:
             ex = self._executor(len(todo))
             futs = {ex.submit(_execute_timed, unique[key]): key for key in todo}
+            aborted = False
             try:
                 for fut in as_completed(futs):
                     key = futs[fut]
@@ -388,14 +389,20 @@ class Runner:
                         done(key, *fut.result())
                         todo.remove(key)
             except BaseException:
-                for fut in futs:
-                    fut.cancel()
+                aborted = True
                 if isinstance(ex, ProcessPoolExecutor):
-                    _terminate_workers(ex)  # Ctrl-C, SIGTERM, an error: do not go on computing cancelled runs
+                    # Ctrl-C, SIGTERM, an error: do not go on computing abandoned runs. The pool's futures are
+                    # not cancelled first: once its workers are gone the pool fails every pending future
+                    # itself, and failing one already cancelled raises InvalidStateError in the pool's thread
+                    # (a traceback on the terminal; seen once more runs than workers were pending)
+                    _terminate_workers(ex)
+                else:
+                    for fut in futs:
+                        fut.cancel()
                 raise
             finally:
                 if isinstance(ex, ProcessPoolExecutor):
-                    ex.shutdown(wait=False, cancel_futures=True)
+                    ex.shutdown(wait=False, cancel_futures=not aborted)
                 else:
                     ex.shutdown(wait=False)
 

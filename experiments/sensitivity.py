@@ -10,7 +10,7 @@ A sensitivity file::
     seeds = 2                        # replications per sample (averaged; the same seeds for every sample)
     population = 1000
     horizon = 48
-    outcomes = ["value_added_growth", "support_share_income", "survival_rate"]
+    outcomes = ["value_added_growth", "recipient_support_share_income", "survival_rate"]
     sampler_seed = 1
 
     [sensitivity.set]                # fixed overrides
@@ -59,7 +59,7 @@ SENS_KEYS = {"name": "output folder name", "description": "what is asked", "scen
              "horizon": "n_months", "outcomes": "outcomes analysed", "sampler_seed": "seed of the samplers",
              "set": "fixed parameter overrides"}
 METHODS = ("morris", "sobol")
-DEFAULT_OUTCOMES = ["value_added_growth", "support_share_income", "survival_rate", "upgrades_per_1000"]
+DEFAULT_OUTCOMES = ["value_added_growth", "recipient_support_share_income", "survival_rate", "upgrades_per_1000"]
 
 
 @dataclass

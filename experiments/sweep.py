@@ -31,7 +31,7 @@ A sweep file::
 
     [objectives]
     value_added_growth = "maximise"
-    support_share_income = "minimise"
+    recipient_support_share_income = "minimise"
     budget_spent_bn = "minimise"
 
     [constraints]                        # outcomes or levers; a trial outside them is infeasible

@@ -4,17 +4,21 @@
   national instrument mix, awareness that falls with remoteness and literacy, no shared registry
   (duplicates happen), long lags and a national overhead.
 * ``self_governance`` -- regional councils allocate their region's budget between the national mix
-  and the binding constraints they observe in their own firms, in proportion to their capacity,
-  which ramps up through four steps (awareness, joint activities, competency certification,
-  institutional change) at a speed that differs by region. Councils keep a shared registry, reach
-  firms locally, involve them (participation raises autonomy and relatedness), and lose part of
-  the budget to local capture, less as their capacity grows.
+  and the binding constraints they observe in their own firms, in proportion to their capacity.
+  The capacity is bought: each council spends a share of its budget on staff and activities, and
+  reaches the four steps (awareness, joint activities, competency certification, institutional
+  change) as that stock grows, at a cost that differs by region (``services.py``). Councils keep
+  a shared registry, reach firms locally, involve them in proportion to their capacity
+  (participation raises autonomy and relatedness, and costs the owner time), and lose part of the
+  budget to local capture, less as their capacity grows.
 * ``platform`` -- a collaborative platform links government, private sector, academia and
-  community. Registered firms go through the seven PAS steps; the platform matches them to the
-  programme that fits their step and constraint, keeps a shared registry, and removes search and
-  information costs; partners deliver mentoring and financial-reporting help.
+  community. Firms go through the seven PAS steps, one paid service each (registration, training,
+  mentoring, licensing, marketing, financial reporting, capital matching: unit cost and monthly
+  capacity, ``services.py``); the platform matches registered firms to the programme that fits their
+  step and constraint and keeps a shared registry.
 
-Outcomes differ between modes only through these mechanisms.
+Outcomes differ between modes only through these mechanisms, and every one of them is paid from
+the programme budget: with no budget the three modes are the same economy.
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import programmes as pg
-from . import streams
+from . import services, streams
 from .params import INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES, instrument_mix
 
 COUNCIL_STEPS = ("awareness", "joint activities", "competency certification", "institutional change")
-PAS_STEPS = ("registration", "training", "mentoring", "licensing", "marketing", "financial reporting", "capital")
+PAS_STEPS = services.PAS_STEPS
 # Instruments run by more than one ministry in the centralised mode (overlaps, seed 001).
 OVERLAPPING = ("hr_training", "market_access", "grants", "product_development", "ecommerce_promotion")
 
@@ -42,12 +46,6 @@ def ministry_ownership(n_ministries: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def council_capacity(model, month: int) -> np.ndarray:
-    """Capacity of each regional council, 0.25 per step reached (seed 001 four-step ramp)."""
-    steps = 1 + np.floor(month * model.council_speed / model.p["council_ramp_months"])
-    return 0.25 * np.minimum(steps, 4)
-
-
 def awareness_national(model, rows: np.ndarray | None = None) -> np.ndarray:
     """Probability a firm knows of a national programme: falls with remoteness, rises with literacy."""
     f, n = model.firms, model.firms.n
@@ -57,36 +55,27 @@ def awareness_national(model, rows: np.ndarray | None = None) -> np.ndarray:
 
 
 def update(model) -> None:
-    """Council capacity and participation; platform registration and PAS progress."""
-    p, t, f, n = model.p, model.month, model.firms, model.firms.n
-    mode = p["governance_mode"]
+    """Council capacity (paid staff, ``services.council_month``) and participation; the platform's
+    PAS services (paid, with capacity: a firm's PAS step counts the services it received)."""
+    mode = model.p["governance_mode"]
+    model.services_month = 0.0
     if mode == "self_governance":
         model.councils_active = True  # participation may be non-zero from now on
-        model.council_cap = council_capacity(model, t)
-        cap_firm = model.council_cap[f.region[:n]]
-        target = (model.participation_propensity[:n] < p["council_participation"] * cap_firm).astype(float)
-        f.participant[:n] += 0.1 * (target - f.participant[:n])
+        services.council_month(model)
+        participate(model)
     elif mode == "platform":
         model.platform_active = True  # platform steps may be non-zero from now on
-        u = model.streams.uniform(t, streams.GOVERNANCE, n)
-        alive = f.alive[:n]
-        step = f.platform_step[:n]
-        reg_p = p["platform_outreach"] * np.array([0.0, 0.4, 0.8, 1.2])[f.stage[:n]]
-        new = alive & (step == 0) & (u < reg_p)
-        # registered firms advance one PAS step with probability 0.2 a month (uses the upper draws)
-        adv = alive & (step > 0) & (step < 7) & (u > 0.8)
-        step[new] = 1
-        step[adv] += 1
-        # partner-delivered steps (private sector, academia, community; no budget cost)
-        mentor = adv & (step == 3)
-        f.competence[:n][mentor] += 0.15 * (1 - f.competence[:n][mentor])
-        f.relatedness[:n][mentor] += 0.15 * (1 - f.relatedness[:n][mentor])
-        f.literacy[:n][mentor] += 0.10 * (1 - f.literacy[:n][mentor])
-        report = adv & (step == 6)
-        f.literacy[:n][report] += 0.15 * (1 - f.literacy[:n][report])
-        report = report.nonzero()[0]
-        g = model.streams.uniform_rows(t, streams.FINANCE, report)  # (the same numbers, for these rows only)
-        f.credit_access[report[g > 0.7]] = 2  # bank partners read the financial reports
+        services.platform_services(model)
+    if mode != "self_governance" and getattr(model, "councils_active", False):
+        participate(model)  # the mode changed during the run: councils no longer meet, participation fades
+
+
+def participate(model) -> None:
+    """Participation follows the council's capacity (zero without councils) and the firm's propensity."""
+    p, f, n = model.p, model.firms, model.firms.n
+    cap = model.council_cap if p["governance_mode"] == "self_governance" else np.zeros_like(model.council_cap)
+    target = (model.participation_propensity[:n] < p["council_participation"] * cap[f.region[:n]]).astype(float)
+    f.participant[:n] += 0.1 * (target - f.participant[:n])
 
 
 def allocate(model) -> None:
@@ -726,7 +715,11 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
     # every council at once (one row each)
     b = budget * model.region_budget_share
-    capture = b * p["capture_rate"] * (1 - 0.5 * (cap - 0.25) / 0.75)
+    # staff and activities first (the council's capacity, services.py; booked against the national mix)
+    staff = services.council_staff(model, b)
+    services.book_services(model, staff)
+    b = b - staff
+    capture = b * p["capture_rate"] * (1 - 0.5 * cap)
     booked = capture[:, None] * national  # booked against the national mix
     led = model.ledger[t]
     for col in (pg.CAPTURE, pg.SPENT):  # council by council (a cumulative sum adds them in that order)
@@ -741,7 +734,8 @@ def _allocate_councils(model, budget, mix, pool: RankedPool) -> None:
     if ids is None:  # fixed for the run: programme id of (council, instrument)
         ids = model._council_ids = np.array([c.programme_ids for c in model.council_agents], dtype=np.int64)
     # the budget by instrument: capture against the national mix, the rest against the council's
-    pg.book(model, pg.BUDGET, np.tile(np.arange(K), nreg), booked + (b - capture)[:, None] * mix_r)
+    pg.book(model, pg.BUDGET, np.tile(np.arange(K), nreg),
+            (staff[:, None] * national + booked) + (b - capture)[:, None] * mix_r)
     carry = model.programme_balance[ids] * keep  # each (council, instrument)'s balance, net of overhead
 
     def aware(lvl):
@@ -853,8 +847,10 @@ def _allocate_platform(model, budget, mix, pool: RankedPool) -> None:
     f = model.firms
     ks = np.arange(N_INSTRUMENTS)
     ids = np.asarray(model.platform_agent.programme_ids, dtype=np.int64)
-    money = budget * np.array([mix[name] for name in INSTRUMENTS])
-    pg.book(model, pg.BUDGET, ks, money)
+    share = np.array([mix[name] for name in INSTRUMENTS])
+    pg.book(model, pg.BUDGET, ks, budget * share)
+    # the PAS services were paid first this month (services.platform_services, booked then)
+    money = (budget - model.services_month) * share
     keep = 1 - p["platform_overhead"]
     nets = model.programme_balance[ids] * keep + money * keep
 

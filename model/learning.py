@@ -1,13 +1,15 @@
 """Learning, self-reliance and adoption.
 
 * Self-determination (seed 001): autonomy falls when support is a large share of income and is
-  delivered top-down, and rises with participation in councils and with the platform's
-  co-creation; competence follows literacy, skill and success; relatedness follows cluster
-  cooperation, the platform and councils. Self-reliance is their mean.
-* Effort and risk-taking (seed 000): rise with self-reliance, fall with dependence on support.
+  delivered top-down, and rises with participation in councils (whose capacity is paid for,
+  ``services.py``); competence follows literacy, skill and success; relatedness follows cluster
+  cooperation and council participation. Self-reliance is their mean. (The platform's mentoring
+  raises competence and relatedness once, as a paid PAS service; registration alone adds nothing.)
+* Effort and risk-taking (seed 000): rise with self-reliance, fall with dependence on support;
+  council participation costs the owner time (``participation_time_cost``).
 * Skills and productivity: learning by doing, peers in the cluster, innovation effort, noise.
 * Digital stages (seed 000): 1.0 -> 2.0 needs skill and internet; 2.0 -> 3.0 (selling online) needs
-  skill, internet and some finance; the platform lowers search costs (seeds 000, 002, 003).
+  skill, internet and some finance. Programmes and the platform's training act through skill.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def update(model) -> None:
     rows' keyed stream numbers, drawn block by block."""
     p, f, t = model.p, model.firms, model.month
     n = f.n
-    councils, platform = _any_participants(model)
+    councils, _ = _any_participants(model)
     coop_tab, coop_idx = as_table(model.cluster_coop_firm)
     skill_tab, skill_idx = as_table(model.cluster_skill_mean_firm)
     spill = np.asarray(model.spillover_gap)
@@ -65,10 +67,11 @@ def update(model) -> None:
         z = model.streams.normal_rows(t, streams.PRODUCTIVITY, sl)
         # log and exp of productivity as NumPy passes (SIMD; the compiled loop would call libm per row)
         logp = np.log(f.productivity[sl])
-        k = _learn(sl.start, sl.stop, bool(councils), bool(platform), diffusion, float(p["dependence_elasticity"]),
+        k = _learn(sl.start, sl.stop, bool(councils), diffusion, float(p["dependence_elasticity"]),
+                   float(p["participation_time_cost"]),
                    float(p["productivity_volatility"]), float(model.internet), z, seed, terms, logp,
                    coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
-                   f.alive, f.support_ewm, f.income_ewm, f.platform_step, f.participant, f.literacy,
+                   f.alive, f.support_ewm, f.income_ewm, f.participant, f.literacy,
                    f.digital_skill, f.own_profit, f.autonomy, f.competence, f.relatedness, f.effort,
                    f.stage, f.capital, f.online_revenue, f.revenue, f.marketplace,
                    f.market_reach, f.logistics, buf)
@@ -80,9 +83,9 @@ def update(model) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _learn(lo, hi, councils, platform, diffusion, dep_elasticity, volatility, internet, z, seed, terms, logp,
+def _learn(lo, hi, councils, diffusion, dep_elasticity, time_cost, volatility, internet, z, seed, terms, logp,
            coop_tab, coop_idx, skill_tab, skill_idx, spill, net_region,
-           alive, support_ewm, income_ewm, platform_step, participant, literacy, digital_skill, own_profit,
+           alive, support_ewm, income_ewm, participant, literacy, digital_skill, own_profit,
            autonomy, competence, relatedness, effort, stage, capital, online_revenue, revenue,
            marketplace, market_reach, logistics, up23):
     """The month's learning of alive rows ``lo..hi-1`` (the reference engine's
@@ -98,22 +101,17 @@ def _learn(lo, hi, councils, platform, diffusion, dep_elasticity, volatility, in
         j = i - lo
         s = support_ewm[i]
         dep = s / (max(income_ewm[i], 0.0) + s + 1.0)  # support as a share of income
-        part = participant[i]
-        co_created = 1.0 if platform_step[i] >= 3 else 0.0
+        part = participant[i] if councils else 0.0
         coop = coop_tab[coop_idx[i]]
         # self-determination (seed 001): autonomy, competence, relatedness
         aut_t = 0.75 - 0.8 * dep
         if councils:
             aut_t += 0.3 * part
-        if platform:
-            aut_t += 0.1 * co_created
         # competence follows own success (profit without support), not subsidised profit
         comp_t = 0.15 + 0.4 * literacy[i]
         comp_t += 0.2 * digital_skill[i]
         comp_t += 0.25 * (1.0 if own_profit[i] > 0 else 0.0)
         rel_t = 0.25 + 0.45 * coop
-        if platform:
-            rel_t += 0.3 * co_created
         if councils:
             rel_t += 0.3 * part
         a = autonomy[i]
@@ -127,6 +125,8 @@ def _learn(lo, hi, councils, platform, diffusion, dep_elasticity, volatility, in
         relatedness[i] = r
         # effort and risk-taking (seed 000): rise with self-reliance, fall with dependence
         e = 0.75 * ((a + c + r) / 3) + 0.25 - dep * dep_elasticity
+        if councils:
+            e -= time_cost * part  # owner hours given to council meetings and joint activities
         e = min(max(e, 0.05), 1.0)
         effort[i] = e
         # skills: learning by doing, peers in the cluster, forgetting
@@ -141,17 +141,16 @@ def _learn(lo, hi, councils, platform, diffusion, dep_elasticity, volatility, in
         # productivity: innovation effort, cluster spillover, mean reversion, noise
         lp = logp[j]
         logp[j] = lp + (INNOVATION * e * lit + spill[i] - MEAN_REVERSION * lp + z[j] * volatility)
-        # digital adoption (seed 000 stages); the platform removes search and information costs
+        # digital adoption (seed 000 stages)
         net = min(internet * net_region[i], 1.0)
-        search = 1.0 + 0.6 * (1.0 if platform_step[i] > 0 else 0.0) if platform else 1.0
         uj = uniform_of(seed, terms[i])
         if not diffusion:
             pass
         elif st == 1:
-            if uj < ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
+            if uj < ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit):
                 stage[i] = 2
         elif st == 2:
-            if uj < ADOPT_23 * net * (0.2 + skill) ** 2 * (1.0 if capital[i] > 5e6 else 0.0) * search:
+            if uj < ADOPT_23 * net * (0.2 + skill) ** 2 * (1.0 if capital[i] > 5e6 else 0.0):
                 up23[k] = i
                 k += 1
         elif uj > 1 - LEAVE_ONLINE and online_revenue[i] < revenue[i] * 0.05:

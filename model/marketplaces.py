@@ -118,15 +118,15 @@ def update(model) -> None:
     model.seller_rows = srows
     ms = f.marketplace[srows].astype(np.int64)
     mt.sellers = np.bincount(ms, minlength=mt.n)
-    # promotion: own spending (effort-driven) plus joint promotion by clusters / the platform's
-    # marketing step (PAS 5) buys visibility, which decays (above) when promotion stops
+    # promotion: own spending (effort-driven) plus joint promotion by clusters buys visibility, which
+    # decays (above) when promotion stops (the platform's marketing is a paid PAS service: services.py)
     model.own_promotion = np.zeros(n)
     promo_t, promo_i = as_table(model.cluster_promotion_firm)
     check_rows(n, "marketplaces.update", cluster_promotion=promo_i)
     k = srows.size
     rep, vis, logq, logistics = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
     _promote(srows, OWN_PROMOTION_RATE, _TOOL_SHARE, _TOOL_PER_M, _TOOL_USES_REP, promo_t, promo_i, f.online_revenue,
-             f.effort, f.reputation, f.platform_step, f.visibility, f.productivity, f.logistics,
+             f.effort, f.reputation, f.visibility, f.productivity, f.logistics,
              model.own_promotion, rep, vis, logq, logistics)
     buyer_pools(model)
     # ranking score: quality (productivity), reputation, visibility, logistics
@@ -144,7 +144,7 @@ def update(model) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _promote(srows, rate, tool_share, tool_per_m, uses_rep, promo_t, promo_i, online_revenue, effort, reputation,
-             platform_step, visibility, productivity, logistics, own_promotion, rep_out, vis_out, q_out, logistics_out):
+             visibility, productivity, logistics, own_promotion, rep_out, vis_out, q_out, logistics_out):
     """Per seller (rows ``srows``): own promotion spending, the visibility it and joint promotion
     buy (:func:`promotion_visibility`, tool by tool), and the seller's ranking inputs gathered
     into contiguous arrays (``q_out``: productivity, whose log the caller takes)."""
@@ -156,7 +156,7 @@ def _promote(srows, rate, tool_share, tool_per_m, uses_rep, promo_t, promo_i, on
         for t in range(tool_share.size):
             eff = tool_per_m[t] * (0.5 + rep) if uses_rep[t] else tool_per_m[t]
             bought += tool_share[t] * eff * own / 1e6
-        joint = promo_t[promo_i[i]] + 0.1 * (1.0 if platform_step[i] >= 5 else 0.0)
+        joint = promo_t[promo_i[i]]
         vis = visibility[i] + (bought + joint)
         visibility[i] = vis
         own_promotion[i] = own

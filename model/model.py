@@ -22,6 +22,7 @@ from . import (
     marketplaces,
     production,
     reporters,
+    services,
     streams,
 )
 from . import programmes as pg
@@ -125,7 +126,9 @@ class MSMEEcosystem(mesa.Model):
         marketplaces.init_marketplaces(self)
         self.ledger = pg.new_ledger(p["n_months"])
         self.pipeline: dict[int, list[pg.Delivery]] = {}
-        self.council_cap = governance.council_capacity(self, 0)
+        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (services.py)
+        self.council_cap = services.council_capacity(self)
+        self.services_month = 0.0
         self.budget_this_month = 0.0
         self.exits_month = self.entries_month = self.upgrades_month = self.downgrades_month = 0
         self.upgrades_total = 0
@@ -216,7 +219,9 @@ class MSMEEcosystem(mesa.Model):
         environment.update(self)
         counts = np.bincount(f.region[:n], minlength=p["n_regions"])
         self.region_budget_share = counts / counts.sum()
-        self.council_cap = governance.council_capacity(self, 0)
+        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (services.py)
+        self.council_cap = services.council_capacity(self)
+        self.services_month = 0.0
         self.budget_this_month = 0.0
         self.employment0 = float(f.workers[:n].sum())
         self.alive_start_month = n

@@ -92,8 +92,17 @@ class Levers(BaseModel):
         False, description="E-commerce instrument also pays marketplace onboarding (training + listing) for stage-2 firms.")
     platform_outreach: float = Field(
         0.04, ge=0.0, le=1.0,
-        description="Monthly probability that an unregistered firm registers on the collaborative platform "
-                    "(scaled by digital stage; platform mode only).")
+        description="Monthly probability that an unregistered firm applies to register on the collaborative "
+                    "platform (scaled by digital stage; platform mode only); registration is a paid PAS service "
+                    "with a capacity.")
+    platform_service_share: float = Field(
+        0.15, ge=0.0, le=1.0,
+        description="Largest share of the platform's monthly budget spent on its seven PAS services (each with a "
+                    "unit cost and a monthly capacity, ODD 7.7); what they do not use goes to the instruments.")
+    council_staff_share: float = Field(
+        0.08, ge=0.0, le=1.0,
+        description="Share of each council's budget spent on council staff and activities, which build its "
+                    "capacity through the four steps of seed 001 (ODD 7.7).")
     council_participation: float = Field(
         0.35, ge=0.0, le=1.0,
         description="Share of a region's firms taking part in council activities at full council capacity "
@@ -164,10 +173,24 @@ class Uncertainties(BaseModel):
     dependence_elasticity: float = Field(
         1.2, ge=0.0, le=10.0,
         description="Fall of own effort per unit of support as a share of income (seed 000).")
-    council_ramp_months: int = Field(
-        12, ge=1, le=120, description="Months per step of the four-step council capacity ramp (seed 001).")
+    council_step_cost: float = Field(
+        36_000.0, ge=1.0, le=1e8,
+        description="Councils' staff and activities (IDR per firm of the region) that buy one of the four capacity "
+                    "steps of seed 001, at a region of average speed. Assumption: at the default budget and staff "
+                    "share a council of average speed reaches its fourth step in about four years (seed 001 "
+                    "describes a ramp over years); ODD 7.7.")
+    council_staff_turnover: float = Field(
+        1 / 60, ge=0.0, le=1.0,
+        description="Monthly share of a council's capacity stock lost to staff turnover (20 %/yr; assumption): "
+                    "a council no longer paid loses its capacity.")
+    participation_time_cost: float = Field(
+        0.02, ge=0.0, le=0.5,
+        description="Effort a full council participant gives up to meetings and joint activities (about 4 of ~200 "
+                    "owner-hours a month; assumption, ODD 7.3).")
     council_capacity_spread: float = Field(
-        0.5, ge=0.0, le=1.0, description="Spread of council ramp speed across regions (0 = all equal).")
+        0.5, ge=0.0, le=1.0,
+        description="Spread of the councils' speed across regions (0 = all equal): the cost of a capacity step "
+                    "is council_step_cost / speed.")
     commercial_interest_rate: float = Field(0.14, ge=0.0, le=1.0, description="Annual rate on commercial MSME credit.")
     kur_interest_rate: float = Field(0.06, ge=0.0, le=1.0, description="Annual KUR rate (6 %, FACTS).")
     moneylender_interest_rate: float = Field(

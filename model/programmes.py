@@ -7,7 +7,9 @@ whether a shared registry excludes firms already served, the overhead, the lag a
 
 Money is accounted for every month and every instrument (``model.ledger``, columns ``LEDGER_FIELDS``):
 
-* what is paid: ``spent = support + overhead + duplication + capture``;
+* what is paid: ``spent = support + overhead + duplication + capture + services``; ``services`` are
+  the delivery mode's own services (the platform's PAS services, the councils' staff and
+  activities: ``services.py``), committed and paid the same month;
 * what each programme does with its money (its account, :func:`open_accounts`):
   ``budget + carried (last month) + reallocated = committed + capture + returned + carried (this month)``.
   A programme's money that is short of its next unit is carried over to the next month (its
@@ -17,8 +19,8 @@ Money is accounted for every month and every instrument (``model.ledger``, colum
   + ``cancelled`` (the firm exited before payment, or programmes ended first) + what is still in
   ``model.pipeline``.
 
-Together: the budget = services delivered + overhead + duplication + capture + returned + cancelled
-+ carried over + approved and not yet paid, every month (``tests/test_invariants.py``).
+Together: the budget = support delivered + the modes' own services + overhead + duplication + capture
++ returned + cancelled + carried over + approved and not yet paid, every month (``tests/test_invariants.py``).
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ KUR_MIN, KUR_MAX = 10e6, 500e6  # KUR micro from Rp 10 M up to KUR small Rp 500 
 # ledger columns (gross IDR, i.e. with the overhead, unless said otherwise): paid this month (and
 # captured), net support to firms, overhead, duplicates, capture; the programmes' accounts: new budget,
 # approved (to be paid after the lag), passed between a council's instruments (sums to 0 over them),
-# returned unplaced, approved but not paid (cancelled), and the balance carried to next month (a stock)
-SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE, BUDGET, COMMITTED, REALLOCATED, RETURNED, CANCELLED, CARRIED = range(11)
+# returned unplaced, approved but not paid (cancelled), and the balance carried to next month (a stock);
+# the delivery mode's own services (PAS services, council staff and activities; paid when committed)
+(SPENT, SUPPORT, OVERHEAD, DUPLICATION, CAPTURE, BUDGET, COMMITTED, REALLOCATED, RETURNED, CANCELLED, CARRIED,
+ SERVICES) = range(12)
 LEDGER_FIELDS = ("spent", "support", "overhead", "duplication", "capture", "budget", "committed", "reallocated",
-                 "returned", "cancelled", "carried")
+                 "returned", "cancelled", "carried", "services")
 # programme book columns (``model.programme_book``, one row per programme): firms served, support, spent
 BOOK_SERVED, BOOK_SUPPORT, BOOK_SPENT = range(3)
 
@@ -369,9 +373,10 @@ def constraint_all(model, rows: np.ndarray, c=None) -> np.ndarray:
     return np.stack([constraint(model, k, rows, c) for k in range(N_INSTRUMENTS)])
 
 
-PAS_INSTRUMENTS = {  # PAS step (seed 000) -> instruments the platform matches a firm to next
-    2: ("hr_training",), 4: ("licensing",), 5: ("ecommerce_promotion", "market_access", "logistics"),
-    7: ("kur_credit", "financing", "grants"),
+PAS_INSTRUMENTS = {  # PAS step reached (services received, seed 000) -> instruments the platform matches a
+    # firm to next: those of its next step (training 2, licensing 4, marketing 5, capital 7)
+    1: ("hr_training",), 3: ("licensing",), 4: ("ecommerce_promotion", "market_access", "logistics"),
+    6: ("kur_credit", "financing", "grants"),
 }
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import clusters, demand, demography, environment, governance, marketplaces, production, streams
+from . import clusters, demand, demography, environment, marketplaces, production, services, streams
 from . import finance as fin
 from . import learning as lrn
 from . import programmes as pg
@@ -51,30 +51,31 @@ class ReferenceMSME(MSME):
 
     # ---- governance (seed 001 councils; seed 000 platform) --------------------------------------
     def take_part_in_council(self) -> None:
-        """Participation follows the council's capacity and the firm's own propensity."""
+        """Participation follows the council's capacity (paid staff; none without councils) and
+        the firm's own propensity."""
         m = self.model
-        cap = m.council_cap[self.region]
+        cap = m.council_cap[self.region] if m.p["governance_mode"] == "self_governance" else 0.0
         target = 1.0 if m.participation_propensity[self.row] < m.p["council_participation"] * cap else 0.0
         self.participant = self.participant + 0.1 * (target - self.participant)
 
-    def use_platform(self) -> None:
-        """Register on the collaborative platform, then move up the seven PAS steps."""
-        p = self.model.p
-        u = self.draw(streams.GOVERNANCE)
-        step = self.platform_step
-        if step == 0:
-            if u < p["platform_outreach"] * (0.0, 0.4, 0.8, 1.2)[self.stage]:
-                self.platform_step = 1
-            return
-        if step >= 7 or u <= 0.8:
-            return
-        step += 1
-        self.platform_step = step
-        if step == 3:  # mentoring by partners
+    def receive_pas(self, s: int) -> None:
+        """Receive the platform's PAS service ``s`` (0 registration .. 6 capital matching): the
+        firm reaches step ``s + 1`` and gets the service's effect (services.apply_pas)."""
+        self.platform_step = s + 1
+        if s == 1:  # training: a short digital-skills course
+            self.digital_skill = self.digital_skill + 0.15 * (1 - self.digital_skill)
+        elif s == 2:  # mentoring by partners
             self.competence = self.competence + 0.15 * (1 - self.competence)
             self.relatedness = self.relatedness + 0.15 * (1 - self.relatedness)
             self.literacy = self.literacy + 0.10 * (1 - self.literacy)
-        elif step == 6:  # financial reporting; bank partners read the reports
+        elif s == 3:  # licensing facilitation
+            self.licensed = True
+        elif s == 4:  # marketing: a joint promotion package
+            if self.stage == 3:
+                self.visibility = self.visibility + promotion_visibility(services.PAS_UNIT[4], self.reputation)
+            else:
+                self.market_reach = min(self.market_reach + services.MARKETING_REACH, 1.5)
+        elif s == 5:  # financial reporting; bank partners read the reports
             self.literacy = self.literacy + 0.15 * (1 - self.literacy)
             if self.draw(streams.FINANCE) > 0.7:
                 self.credit_access = 2
@@ -213,7 +214,7 @@ class ReferenceMSME(MSME):
         if not self.is_seller():
             return
         own = marketplaces.OWN_PROMOTION_RATE * self.online_revenue * self.effort
-        joint = float(m.cluster_promotion_firm[r]) + 0.1 * (self.platform_step >= 5)
+        joint = float(m.cluster_promotion_firm[r])
         vis = self.visibility + (promotion_visibility(own, self.reputation) + joint)
         self.visibility = vis
         m.own_promotion[r] = own
@@ -480,21 +481,17 @@ class ReferenceMSME(MSME):
     def learn_and_adopt(self) -> None:
         """Self-determination, effort, skills, productivity and digital adoption."""
         m, r, p, t = self.model, self.row, self.model.p, self.model.month
-        councils, platform = lrn._any_participants(m)
+        councils, _ = lrn._any_participants(m)
         s = self.support_ewm
         dep = s / (max(self.income_ewm, 0.0) + s + 1.0)   # support as a share of income
         coop = float(m.cluster_coop_firm[r])
-        part, co_created = self.participant, self.platform_step >= 3
+        part = self.participant
         # self-determination (seed 001): autonomy, competence, relatedness
         aut_t = 0.75 - 0.8 * dep
         if councils:
             aut_t += 0.3 * part
-        if platform:
-            aut_t += 0.1 * co_created
         comp_t = 0.15 + 0.4 * self.literacy + 0.2 * self.digital_skill + 0.25 * (self.own_profit > 0)
         rel_t = 0.25 + 0.45 * coop
-        if platform:
-            rel_t += 0.3 * co_created
         if councils:
             rel_t += 0.3 * part
         rate = lrn.SDT_RATE
@@ -502,7 +499,10 @@ class ReferenceMSME(MSME):
         self.competence = self.competence + (_clip01(comp_t) - self.competence) * rate
         self.relatedness = self.relatedness + (_clip01(rel_t) - self.relatedness) * rate
         self_reliance = (self.autonomy + self.competence + self.relatedness) / 3
-        effort = min(max(0.75 * self_reliance + 0.25 - dep * p["dependence_elasticity"], 0.05), 1.0)
+        effort = 0.75 * self_reliance + 0.25 - dep * p["dependence_elasticity"]
+        if councils:
+            effort -= p["participation_time_cost"] * part  # owner hours given to the council
+        effort = min(max(effort, 0.05), 1.0)
         self.effort = effort
         # skills: learning by doing, peers in the cluster, forgetting
         skill, lit = self.digital_skill, self.literacy
@@ -519,12 +519,11 @@ class ReferenceMSME(MSME):
         # digital adoption (seed 000 stages): 1.0 -> 2.0 -> 3.0, and some sellers stop selling online
         u = self.draw(streams.ADOPTION)
         net = min(m.internet * m.region_internet[self.region], 1.0)
-        search = 1.0 + 0.6 * (self.platform_step > 0) if platform else 1.0
         if self.stage == 1:
-            if u < lrn.ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit) * search:
+            if u < lrn.ADOPT_12 * net * (0.3 + skill) * (1 + 0.5 * lit):
                 self.stage = 2
         elif self.stage == 2:
-            if u < lrn.ADOPT_23 * net * (0.2 + skill) ** 2 * (self.capital > 5e6) * search:
+            if u < lrn.ADOPT_23 * net * (0.2 + skill) ** 2 * (self.capital > 5e6):
                 self.join_marketplace()
         elif u > 1 - lrn.LEAVE_ONLINE and self.online_revenue < self.revenue * 0.05:
             self.stage = 2
@@ -634,13 +633,22 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         demand.aggregate(self)                     # spending of each market (aggregate)
         self._per_firm_arrays()
         mode = self.p["governance_mode"]
+        self.services_month = 0.0
         if mode == "self_governance":
             self.councils_active = True
-            self.council_cap = governance.council_capacity(self, self.month)
+            services.council_month(self)  # the capacity the councils' staff spending bought
             firms.shuffle_do("take_part_in_council")
         elif mode == "platform":
             self.platform_active = True
-            firms.shuffle_do("use_platform")
+            # the platform decides whom its staff serve this month (capacity, money); each firm receives
+            rows, svc, spent = services.pas_selection(self)
+            self.services_month = spent
+            if spent > 0:
+                services.book_services(self, spent)
+                for r, s in zip(rows.tolist(), svc.tolist(), strict=True):
+                    self.msme_by_row[r].receive_pas(s)
+        if mode != "self_governance" and getattr(self, "councils_active", False):
+            firms.shuffle_do("take_part_in_council")  # the mode changed: participation fades
         pg.deliver(self, effect=_effect_by_agent)   # support approved earlier arrives
         self._allocate()                           # programmes choose recipients
         self._markets()                            # marketplace promotion, ranking and orders
@@ -781,15 +789,19 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
             need = prevalence * unit
             need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
             keep = 1 - p["council_overhead"]
+            # each council's staff and activities first (its capacity, services.py)
+            staff = services.council_staff(self, budget * self.region_budget_share)
+            services.book_services(self, staff)
             for r, council in enumerate(self.council_agents):
-                b_r = budget * self.region_budget_share[r]
-                capture = b_r * p["capture_rate"] * (1 - 0.5 * (cap[r] - 0.25) / 0.75)
+                b_r = budget * self.region_budget_share[r] - staff[r]
+                capture = b_r * p["capture_rate"] * (1 - 0.5 * cap[r])
                 self.ledger[t, :, pg.CAPTURE] += capture * national
                 self.ledger[t, :, pg.SPENT] += capture * national
                 council.record_capture(capture, cap[r])
                 mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
                 money = (b_r - capture) * keep
-                pg.book(self, pg.BUDGET, np.arange(N_INSTRUMENTS), capture * national + (b_r - capture) * mix_r)
+                pg.book(self, pg.BUDGET, np.arange(N_INSTRUMENTS),
+                        (staff[r] * national + capture * national) + (b_r - capture) * mix_r)
                 bonus_w = 2.0 * cap[r]
                 local = [a for a in eligible_any if a.region == r and u_aware[a.row] < a.council_awareness()]
                 left = 0.0
@@ -821,8 +833,8 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
             aware = [a for a in eligible_any if a.platform_step > 0 or u_aware[a.row] < a.national_awareness()]
             for k, name in enumerate(INSTRUMENTS):
                 pid = self.platform_agent.programme_ids[k]
-                money = budget * mix[name]
-                pg.book(self, pg.BUDGET, [k], [money])
+                pg.book(self, pg.BUDGET, [k], [budget * mix[name]])
+                money = (budget - self.services_month) * mix[name]  # the PAS services were paid first
                 net = self.programme_balance[pid] * keep + money * keep
                 if net <= 0:
                     carry_over(pid, net, True, keep)

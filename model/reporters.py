@@ -23,10 +23,18 @@ GROWTH = (
     "gini_value_added", "regional_disparity", "cluster_member_share",
     "clusters_artisan", "clusters_active", "clusters_dynamic", "clusters_advanced", "internet_penetration",
 )
-DEPENDENCE = (
-    "support_share_income", "support_share_recipients", "recipients_share", "loss_without_support_share",
-    "loss_making_share", "chronic_recipient_share", "never_supported_share", "self_reliance", "autonomy",
-    "competence", "relatedness", "effort",
+# Dependence is measured where it lives, over recipients: firms supported in at least one of the last
+# 12 months (``support_mask & 0xFFF``; docs/ODD.md 7.10). The all-firm versions keep the suffix
+# ``_all_firms`` (or say "firms" in their name).
+RECIPIENT_DEPENDENCE = (
+    "recipients_share", "recipient_support_share_income", "recipient_support_above_10pct_share",
+    "recipient_loss_without_support_share", "chronic_recipient_share", "recipient_effort", "non_recipient_effort",
+    "effort_gap", "recipient_effort_change", "recipient_self_reliance", "non_recipient_loss_making_share",
+)
+DEPENDENCE = RECIPIENT_DEPENDENCE + (
+    "supported_month_share", "support_share_income_all_firms", "loss_without_support_share_all_firms",
+    "loss_making_share", "chronic_recipient_share_all_firms", "never_supported_share", "self_reliance",
+    "autonomy", "competence", "relatedness", "effort",
 )
 COST = (
     "budget_spent", "support_delivered", "overhead_cost", "duplication_cost", "capture_cost",
@@ -179,15 +187,32 @@ def compute(model, A) -> dict[str, float]:
         m[f"clusters_{name}"] = float(types[i])
     m["internet_penetration"] = float(model.internet)
 
-    # dependence
-    sup_sum = A.sum("sup")
-    m["support_share_income"] = float(sup_sum / max(A.sum("income") + sup_sum, 1e-9))
+    # dependence over recipients (supported in the last 12 months; 0 when there are none)
     n_rec = A.count("rec")
+    n_non = na - n_rec
     m["recipients_share"] = float(n_rec / na) if na else 0.0
-    m["support_share_recipients"] = float(A.sum("rec_share") / n_rec) if n_rec else 0.0
-    m["loss_without_support_share"] = float(A.count("loss_without") / na) if na else 0.0
+    # mean over recipients of support / (income + support), both 12-month moving averages: the
+    # expected support the effort rule reads (model/learning.py)
+    m["recipient_support_share_income"] = float(A.sum("rec_dep") / n_rec) if n_rec else 0.0
+    m["recipient_support_above_10pct_share"] = float(A.count("rec_dep_high") / n_rec) if n_rec else 0.0
+    # recipients loss-making without this month's support, among those that were not loss-making in
+    # the month before their first support (targeting loss-making firms creates no dependence)
+    n_elig = A.count("rec_eligible")
+    m["recipient_loss_without_support_share"] = float(A.count("rec_loss") / n_elig) if n_elig else 0.0
+    m["chronic_recipient_share"] = float(A.count("rec_chronic") / n_rec) if n_rec else 0.0
+    m["recipient_effort"] = float(A.sum("rec_effort") / n_rec) if n_rec else 0.0
+    m["non_recipient_effort"] = float(A.sum("nonrec_effort") / n_non) if n_non else 0.0
+    m["effort_gap"] = m["non_recipient_effort"] - m["recipient_effort"] if n_rec and n_non else 0.0
+    m["recipient_effort_change"] = float(A.sum("rec_effort_change") / n_rec) if n_rec else 0.0
+    m["recipient_self_reliance"] = float(A.sum("rec_sr") / n_rec) if n_rec else 0.0
+    m["non_recipient_loss_making_share"] = float(A.count("nonrec_loss") / n_non) if n_non else 0.0
+    # the same over all firms (diluted by the firms that receive nothing)
+    sup_sum = A.sum("sup")
+    m["supported_month_share"] = float(A.count("sup_month") / na) if na else 0.0
+    m["support_share_income_all_firms"] = float(sup_sum / max(A.sum("income") + sup_sum, 1e-9))
+    m["loss_without_support_share_all_firms"] = float(A.count("loss_without") / na) if na else 0.0
     m["loss_making_share"] = float(A.count("loss") / na) if na else 0.0
-    m["chronic_recipient_share"] = float(A.count("chronic") / na) if na else 0.0
+    m["chronic_recipient_share_all_firms"] = float(A.count("chronic") / na) if na else 0.0
     m["never_supported_share"] = float(A.count("never") / na) if na else 0.0
     for k in ("autonomy", "competence", "relatedness", "effort"):
         m[k] = float(A.sum(k) / na) if na else 0.0
@@ -203,7 +228,7 @@ def compute(model, A) -> dict[str, float]:
     m["budget_spent_cumulative"] = float(model.ledger[: t + 1, :, pg.SPENT].sum())
     m["jobs_created"] = emp - model.employment0 if t > 0 else 0.0
     m["accounting_gap"] = float(led[pg.SPENT] - led[pg.SUPPORT] - led[pg.OVERHEAD] - led[pg.DUPLICATION]
-                                - led[pg.CAPTURE])
+                                - led[pg.CAPTURE] - led[pg.SERVICES])
     m["budget_carried"] = float(led[pg.CARRIED])  # the programmes' balances carried to next month
     m["budget_returned"] = float(led[pg.RETURNED])  # money the programmes could not place, returned
     return m

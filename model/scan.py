@@ -2,10 +2,12 @@
 
 At the end of a month the model updates each firm's running records (size class from capital,
 upgrades, cumulative and moving-average support, the 32-month support mask, the moving average of
-income) and then sums the alive firms' columns into the month's metrics. Written with NumPy this is
-some 60 passes over the rows and a fifth of a month's time at 10^6 firms; here it is one loop that
-reads each row once. The rules are exactly those of the NumPy version they replace (same values;
-sums are accumulated in row order, so they differ from NumPy's pairwise sums by rounding only).
+income, the firm's record from before its first support) and then sums the alive firms' columns
+into the month's metrics, over all firms and over recipients (firms supported in the last 12
+months). Written with NumPy this is some 60 passes over the rows and a fifth of a month's time at
+10^6 firms; here it is one loop that reads each row once. The rules are exactly those of the NumPy
+version they replace (same values; sums are accumulated in row order, so they differ from NumPy's
+pairwise sums by rounding only).
 
 The kernel is compiled on first use and cached next to this file (``cache=True``), so a fresh
 installation compiles once (a few seconds) and later processes load it in milliseconds.
@@ -20,10 +22,16 @@ from .params import CLASS_CAPITAL_LIMITS
 
 # indices of the float sums in ``Scan.sums``
 SUM_NAMES = ("va", "revenue", "capital", "workers", "online_revenue", "export_revenue", "autonomy",
-             "competence", "relatedness", "effort", "income", "sup", "rec_share")
+             "competence", "relatedness", "effort", "income", "sup", "rec_dep", "rec_effort", "rec_sr",
+             "rec_effort_change", "nonrec_effort")
 # indices of the counts in ``Scan.counts``
-COUNT_NAMES = ("alive", "init_total", "init_alive", "rec", "loss_without", "loss", "chronic", "never",
-               "member", "ups", "downs")
+COUNT_NAMES = ("alive", "init_total", "init_alive", "sup_month", "loss_without", "loss", "chronic", "never",
+               "member", "ups", "downs", "rec", "rec_dep_high", "rec_chronic", "rec_eligible", "rec_loss",
+               "nonrec_loss")
+# a recipient: supported in at least one of the last 12 months (bit 0 of the support mask = this month)
+RECIPIENT_WINDOW = np.uint32((1 << 12) - 1)
+# a recipient whose support is above this share of its income counts in ``rec_dep_high``
+HIGH_DEPENDENCE = 0.10
 _S = {name: i for i, name in enumerate(SUM_NAMES)}
 _C = {name: i for i, name in enumerate(COUNT_NAMES)}
 _LIMITS = np.asarray(CLASS_CAPITAL_LIMITS, dtype=np.float64)
@@ -39,10 +47,11 @@ def check_rows(n: int, where: str, **arrays) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _scan(n, initial, ewm, chronic, limits,
+def _scan(n, initial, ewm, chronic, limits, rec_window, high_dep,
           alive, born, capital, size_class, max_class, upgrades, support_month, support_total, support_mask,
           support_ewm, income_ewm, value_added, revenue, workers, online_revenue, export_revenue,
           autonomy, competence, relatedness, effort, profit, own_profit, cluster, stage, region,
+          ever_supported, pre_support_loss, pre_support_effort,
           sums, counts, cls, stages, reg_cnt, reg_va, va_alive):
     """Bookkeeping for rows ``0..n-1`` (``initial``: month 0, class only), then the alive rows' sums.
 
@@ -50,9 +59,11 @@ def _scan(n, initial, ewm, chronic, limits,
     window = np.uint32((1 << 24) - 1)
     # accumulators are local variables (registers), written to the output arrays once at the end
     va_sum = rev_sum = cap_sum = workers_sum = online_sum = export_sum = 0.0
-    aut_sum = comp_sum = rel_sum = effort_sum = income_sum = sup_sum = rec_share = 0.0
-    n_alive = init_total = init_alive = n_rec = loss_without = loss = chronic_n = never = member = 0
+    aut_sum = comp_sum = rel_sum = effort_sum = income_sum = sup_sum = 0.0
+    rec_dep = rec_effort = rec_sr = rec_effort_change = nonrec_effort = 0.0
+    n_alive = init_total = init_alive = n_sup = loss_without = loss = chronic_n = never = member = 0
     ups = downs = 0
+    n_rec = rec_dep_high = rec_chronic = rec_eligible = rec_loss = nonrec_loss = 0
     k = 0
     for i in range(n):
         a = alive[i]
@@ -74,6 +85,14 @@ def _scan(n, initial, ewm, chronic, limits,
             support_mask[i] = (support_mask[i] << np.uint32(1)) | np.uint32(1 if sup > 0 else 0)
             support_ewm[i] += ewm * (sup - support_ewm[i])
             income_ewm[i] += ewm * (max(value_added[i], 0.0) - income_ewm[i])
+        # the firm as it was before its first support: recorded at the end of every month until
+        # support first arrives, then frozen
+        if not ever_supported[i]:
+            if support_month[i] > 0:
+                ever_supported[i] = True
+            else:
+                pre_support_loss[i] = own_profit[i] < 0
+                pre_support_effort[i] = effort[i]
         if a:
             size_class[i] = new
         if size_class[i] > max_class[i]:
@@ -104,11 +123,10 @@ def _scan(n, initial, ewm, chronic, limits,
         income_sum += income
         sup = support_month[i]
         sup_sum += sup
-        if sup > 0:
-            n_rec += 1
-            rec_share += sup / (income + sup)
+        n_sup += sup > 0
         pr = profit[i]
-        loss_without += (pr >= 0) & (own_profit[i] < 0)
+        own_loss = own_profit[i] < 0
+        loss_without += (pr >= 0) & own_loss
         loss += pr < 0
         # months with support among the last 24 (bit count, branch-free)
         m = np.uint32(support_mask[i] & window)
@@ -116,7 +134,26 @@ def _scan(n, initial, ewm, chronic, limits,
         m = (m & np.uint32(0x33333333)) + ((m >> np.uint32(2)) & np.uint32(0x33333333))
         m = (m + (m >> np.uint32(4))) & np.uint32(0x0F0F0F0F)
         bits = np.uint32(m * np.uint32(0x01010101)) >> np.uint32(24)
-        chronic_n += bits >= chronic
+        is_chronic = bits >= chronic
+        chronic_n += is_chronic
+        # recipients (supported in the last 12 months) and the other firms
+        e = effort[i]
+        if support_mask[i] & rec_window:
+            n_rec += 1
+            s = support_ewm[i]
+            dep = s / (max(income_ewm[i], 0.0) + s + 1.0)  # the dependence the effort rule reads (learning.py)
+            rec_dep += dep
+            rec_dep_high += dep > high_dep
+            rec_chronic += is_chronic
+            rec_effort += e
+            rec_sr += (autonomy[i] + competence[i] + relatedness[i]) / 3.0
+            rec_effort_change += e - pre_support_effort[i]
+            if not pre_support_loss[i]:
+                rec_eligible += 1
+                rec_loss += own_loss
+        else:
+            nonrec_effort += e
+            nonrec_loss += own_loss
         never += support_total[i] <= 0
         member += cluster[i] >= 0
         cls[size_class[i]] += 1
@@ -136,11 +173,15 @@ def _scan(n, initial, ewm, chronic, limits,
     sums[9] += effort_sum
     sums[10] += income_sum
     sums[11] += sup_sum
-    sums[12] += rec_share
+    sums[12] += rec_dep
+    sums[13] += rec_effort
+    sums[14] += rec_sr
+    sums[15] += rec_effort_change
+    sums[16] += nonrec_effort
     counts[0] += n_alive
     counts[1] += init_total
     counts[2] += init_alive
-    counts[3] += n_rec
+    counts[3] += n_sup
     counts[4] += loss_without
     counts[5] += loss
     counts[6] += chronic_n
@@ -148,6 +189,12 @@ def _scan(n, initial, ewm, chronic, limits,
     counts[8] += member
     counts[9] += ups
     counts[10] += downs
+    counts[11] += n_rec
+    counts[12] += rec_dep_high
+    counts[13] += rec_chronic
+    counts[14] += rec_eligible
+    counts[15] += rec_loss
+    counts[16] += nonrec_loss
     return k
 
 
@@ -167,11 +214,12 @@ class Scan:
         buf = model.__dict__.get("_va_buffer")
         if buf is None or buf.size < n:
             buf = model._va_buffer = np.empty(max(n, int(n * 1.25) + 16))
-        k = _scan(n, initial, ewm, int(model.p["chronic_months"]), _LIMITS,
+        k = _scan(n, initial, ewm, int(model.p["chronic_months"]), _LIMITS, RECIPIENT_WINDOW, HIGH_DEPENDENCE,
                   f.alive, f.born, f.capital, f.size_class, f.max_class, f.upgrades, f.support_month,
                   f.support_total, f.support_mask, f.support_ewm, f.income_ewm, f.value_added, f.revenue,
                   f.workers, f.online_revenue, f.export_revenue, f.autonomy, f.competence, f.relatedness,
                   f.effort, f.profit, f.own_profit, f.cluster, f.stage, f.region,
+                  f.ever_supported, f.pre_support_loss, f.pre_support_effort,
                   self.sums_, self.counts_, self.cls, self.stage, self.reg_cnt, self.reg_va, buf)
         self.va_alive = buf[:k]
         self.na = int(self.counts_[0])

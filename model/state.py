@@ -90,6 +90,11 @@ COLUMNS: dict[str, tuple[type, float]] = {
     "support_ewm": (np.float64, 0.0),    # 12-month moving average of support
     "income_ewm": (np.float64, 0.0),     # 12-month moving average of value added
     "support_mask": (np.uint32, 0),      # bit k set = support received k months ago (last 32)
+    # the firm before its first support (model/scan.py; the recipient dependence metrics, ODD 7.10):
+    # frozen at the end of the last month without any support yet
+    "ever_supported": (np.bool_, False),    # has received support (in its life, the burn-in included)
+    "pre_support_loss": (np.bool_, False),  # loss-making (own profit < 0) in the month before its first support
+    "pre_support_effort": (np.float64, 0.6),  # effort in the month before its first support
     "loss_months": (np.int16, 0),        # consecutive months with negative profit
     # cash flows of the last month (finance.settle), IDR: the firm's cash identity
     # cash change = profit + depreciation - draws - investment - repaid + borrowed + asset_sales

@@ -255,12 +255,16 @@ def test_mesa_solaraviz_page_steps_and_plots(browser, mesa_viz_server):
     page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
     try:
         page.goto(mesa_viz_server)
-        page.wait_for_selector("text=Step: 0", timeout=60_000)
+
+        def at_step(k: int, timeout: float) -> None:  # Mesa 3.3 shows "Step: k", Mesa >= 3.4 "Time: k.0"
+            page.wait_for_function(f"/(Step: {k}|Time: {k}\\.0)\\b/.test(document.body.innerText)", timeout=timeout)
+
+        at_step(0, 60_000)
         for label in ("Governance mode", "Budget (IDR per firm a month)", "Targeting", "Firms"):
             assert page.get_by_text(label).count() >= 1, label
         for _ in range(3):
             page.get_by_role("button", name="Step").click()
-        page.wait_for_selector("text=Step: 3", timeout=30_000)
+        at_step(3, 30_000)
         page.wait_for_function("document.querySelectorAll('img').length >= 4", timeout=30_000)
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "mesa_solaraviz.png"))

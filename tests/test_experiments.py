@@ -128,7 +128,7 @@ seeds = 3
 population = 300
 horizon = 24
 withdrawal_month = 12
-outcomes = ["value_added_growth", "support_share_income", "survival_rate", "budget_per_additional_upgrade_bn"]
+outcomes = ["value_added_growth", "recipient_support_share_income", "survival_rate", "budget_per_additional_upgrade_bn"]
 
 [[scenarios]]
 use = "baseline"
@@ -195,11 +195,11 @@ methods = ["morris", "sobol"]
 seeds = 1
 population = 200
 horizon = 12
-outcomes = ["value_added_growth", "support_share_income"]
+outcomes = ["value_added_growth", "recipient_support_share_income"]
 [parameters]
 budget_per_firm_month = [20000.0, 120000.0]
 central_overhead = [0.1, 0.35]
-council_ramp_months = [6, 24]
+council_step_cost = [20000.0, 80000.0]
 [morris]
 trajectories = 4
 [sobol]
@@ -212,9 +212,9 @@ resamples = 30
     mor = pd.read_csv(out / "morris.csv")
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(sob.columns) and len(sob) == 6
     assert {"mu_star", "mu_star_conf", "sigma"} <= set(mor.columns) and len(mor) == 6
-    # more budget moves support share more than the council ramp does in a centralised scenario
-    m = mor[mor["outcome"] == "support_share_income"].set_index("parameter")["mu_star"]
-    assert m["budget_per_firm_month"] > m["council_ramp_months"]
+    # more budget moves support share more than the council step cost does in a centralised scenario
+    m = mor[mor["outcome"] == "recipient_support_share_income"].set_index("parameter")["mu_star"]
+    assert m["budget_per_firm_month"] > m["council_step_cost"]
     assert (out / "figures/sobol.png").exists() and (out / "figures/morris.png").exists()
     assert len(list((out / "runs").glob("*.parquet"))) == 4 * 4 + 8 * 5
 

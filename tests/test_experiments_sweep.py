@@ -34,7 +34,7 @@ grants = [0.0, 1.0]
 
 [objectives]
 value_added_growth = "maximise"
-support_share_income = "minimise"
+recipient_support_share_income = "minimise"
 
 [constraints]
 budget_spent_bn = {{ max = 1000.0 }}
@@ -80,7 +80,7 @@ def test_sweep_killed_midway_resumes_to_the_same_number_of_trials(tmp_path):
     assert _complete_trials(out) == 10
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 10 and trials["pareto"].any()
-    assert {"value_added_growth", "value_added_growth_se", "support_share_income_se", "feasible"} <= set(trials.columns)
+    assert {"value_added_growth", "value_added_growth_se", "recipient_support_share_income_se", "feasible"} <= set(trials.columns)
     assert (out / "pareto.csv").exists() and (out / "figures/pareto.png").exists()
     assert "Best trade-offs" in (out / "report.md").read_text()
     # finished runs were kept and reused: at most 2 seeds x 10 trials in total, more than before
@@ -105,8 +105,8 @@ def test_sweep_trial_attributes_and_journal_storage(tmp_path):
     assert len(done) == 4
     t = done[0]
     assert t.user_attrs["reference"] is True  # the base scenario's own levers come first
-    for key in ("mean_value_added_growth", "se_value_added_growth", "mean_support_share_income",
-                "se_support_share_income", "seeds"):
+    for key in ("mean_value_added_growth", "se_value_added_growth", "mean_recipient_support_share_income",
+                "se_recipient_support_share_income", "seeds"):
         assert key in t.user_attrs
     assert t.values[0] == pytest.approx(t.user_attrs["mean_value_added_growth"])
 

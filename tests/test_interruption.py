@@ -158,7 +158,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_the_same_command_resumes(tmp_path, 
 
     again = cli(*args, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert "runs/ (4 stored runs" in again.stdout, again.stdout
+    assert "runs/ (8 stored runs" in again.stdout, again.stdout  # 4 seeds, each with its no-support twin
     after = _stored(out)
     assert len(after) == 4
     assert {k: after[k] for k in kept} == kept, "finished runs were recomputed instead of reused"

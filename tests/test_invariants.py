@@ -18,8 +18,10 @@ def test_budget_accounting_every_month(scenario):
     m = run_model(scenario, seed=2)
     led = m.ledger[: m.month + 1]
     spent, support, overhead, dup, capture = (led[:, :, j].sum(axis=1) for j in range(5))
+    services = led[:, :, pg.SERVICES].sum(axis=1)  # the modes' own services (PAS, council staff)
     assert spent.sum() > 0
-    np.testing.assert_allclose(spent, support + overhead + dup + capture, rtol=1e-9, atol=1e-3)
+    assert (services.sum() > 0) == (m.p["governance_mode"] != "centralised")
+    np.testing.assert_allclose(spent, support + overhead + dup + capture + services, rtol=1e-9, atol=1e-3)
     # the firms' own records (every firm ever: exited ones from the archive) add up to the support
     # the ledger says was delivered
     f = m.firms
@@ -80,8 +82,8 @@ def test_budget_adds_up_every_month_with_carry_over(case):
         cancelled += b["cancelled"]
         assert approved == pytest.approx(paid + cancelled + pg.pipeline_gross(m).sum(), rel=1e-9, abs=1e-6 * scale)
         # and the payments themselves
-        assert b["spent"] == pytest.approx(b["support"] + b["overhead"] + b["duplication"] + b["capture"],
-                                           rel=1e-9, abs=1e-6 * scale)
+        assert b["spent"] == pytest.approx(b["support"] + b["overhead"] + b["duplication"] + b["capture"]
+                                           + b["services"], rel=1e-9, abs=1e-6 * scale)
     total = m.ledger[: m.month + 1].sum(axis=(0, 1))
     tot = dict(zip(pg.LEDGER_FIELDS, total, strict=True))
     # the whole run: the budget = spent (delivered, overhead, duplication, capture) + returned + cancelled

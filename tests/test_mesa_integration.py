@@ -23,14 +23,15 @@ def test_batch_run_with_flat_parameters():
     assert len(results) in (2 * 2 * 6, 2 * 2 * 7)
     assert {r["RunId"] for r in results} == {0, 1, 2, 3}
     row = results[-1]
-    for key in ("value_added", "support_share_income", "self_reliance", "budget_spent", "governance_mode"):
+    for key in ("value_added", "recipient_support_share_income", "self_reliance", "budget_spent", "governance_mode"):
         assert key in row
     assert all(np.isfinite(r["value_added"]) for r in results)
     # the seed reaches the model: the two seeds of one governance mode differ
     last = {}
     for r in results:
-        last[(r["RunId"])] = r["value_added"]
-    assert len(set(last.values())) == 4
+        last[(r["governance_mode"], r["RunId"])] = r["value_added"]
+    for mode in ("centralised", "self_governance"):
+        assert len({v for (m, _), v in last.items() if m == mode}) == 2
 
 
 def test_datacollector_has_snake_case_reporters(baseline_run):

@@ -9,7 +9,7 @@ SEEDS = (1, 2, 3, 4)
 SCENARIOS = ("baseline", "collaborative_platform")
 # outcomes with enough firms behind them at 1,500 firms (the medium class is one or two firms)
 GROWTH = ("va_growth", "employment_growth", "share_small", "upgrades_per_1000", "exit_rate", "self_reliance")
-SUPPORT = ("support_share_income", "recipients_share")
+SUPPORT = ("support_share_income", "recipients_share", "recipient_support_share_income")
 _RES = {}
 
 

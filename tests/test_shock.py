@@ -38,11 +38,12 @@ def test_membership_alone_softens_nothing(monkeypatch):
     # (facilities and logistics bought before month 0, in the burn-in at today's policy, still
     # serve some firms: their exposure is lower because of what they use, not what they joined)
     np.testing.assert_allclose(e, 1.0 - p["collaboration_softening"] * collab, rtol=0, atol=1e-15)
-    bare = member & (collab == 0)
-    assert bare.sum() > 100 and np.all(e[bare] == 1.0)
-    p, e, collab, _ = _exposure_in_shock(monkeypatch, mix_shared_facilities=1.0, mix_logistics=1.0)
+    bare = member & (collab == 0)  # (with no money only cluster members: registration is a paid service)
+    assert bare.sum() > 10 and np.all(e[bare] == 1.0)
+    p, e, collab, member = _exposure_in_shock(monkeypatch, mix_shared_facilities=1.0, mix_logistics=1.0)
     assert (collab > 0).sum() > 10 and np.all(e >= 1.0 - p["collaboration_softening"])
     np.testing.assert_array_less(e[collab > 0], 1.0)
+    assert (member & (collab == 0)).sum() > 100  # registered on the platform, sharing nothing
     assert np.all(e[collab == 0] == 1.0)
 
 
