@@ -248,4 +248,7 @@ def test_ema_example_runs_with_replications(tmp_path):
         assert ema_example.main(["--scenarios", "2", "--policies", "1", "--replications", "2", "--firms", "200",
                                  "--months", "12", "--out", str(tmp_path)]) == 0
     df = pd.read_csv(tmp_path / "experiments.csv")
-    assert len(df) == 2 and {"governance_mode", "capture_rate", "value_added_growth"} <= set(df.columns)
+    # 2 states of the world x 1 policy for each of the three governance modes
+    assert len(df) == 6 and {"governance_mode", "capture_rate", "value_added_growth"} <= set(df.columns)
+    assert set(df["governance_mode"]) == {"centralised", "self_governance", "platform"}
+    assert (tmp_path / "feature_scores.csv").exists()
