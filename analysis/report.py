@@ -53,6 +53,12 @@ def markdown_table(df: pd.DataFrame, index_name: str = "") -> str:
     return "\n".join(lines)
 
 
+def no_difference(r) -> bool:
+    """A paired difference that is exactly 0 in every seed (``seeds_needed`` is NaN then): the
+    scenario does not change this outcome, which more seeds cannot make "clear"."""
+    return bool(r["diff"] == 0 and np.isnan(r["seeds_needed"]))
+
+
 def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCOMES) -> str:
     """Bullet list of clear paired differences against the baseline, per scenario."""
     if diffs.empty:
@@ -63,9 +69,10 @@ def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCO
         items = []
         for _, r in g.iterrows():
             label, unit, _ = OUTCOMES[r["metric"]]
-            verdict = "clear" if r["clear"] else f"not clear with {int(r['n_pairs'])} seeds" + (
-                f" (~{int(r['seeds_needed'])} needed)" if np.isfinite(r["seeds_needed"]) and r["seeds_needed"] < 1e5
-                else "")
+            verdict = "clear" if r["clear"] else "no difference in any seed" if no_difference(r) else \
+                f"not clear with {int(r['n_pairs'])} seeds" + (
+                    f" (~{int(r['seeds_needed'])} needed)" if np.isfinite(r["seeds_needed"]) and r["seeds_needed"] < 1e5
+                    else "")
             items.append(f"{label}: {fmt(r['diff'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] {unit}, "
                          f"d={fmt(r['effect_size_dz'])}, {verdict}")
         out.append(f"- **{scen}** vs {baseline}:\n" + "\n".join(f"  - {i}" for i in items))
@@ -101,7 +108,8 @@ def differences_table(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.Dat
             "difference [95 % CI]": f"{fmt(r['diff'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
             "effect size d_z": fmt(r["effect_size_dz"]), "p": fmt(r["p_value"]),
             "half-width / difference": fmt(r["halfwidth_over_diff"]),
-            "seeds for a clear result": (f"{int(need)}" if np.isfinite(need) and need < 1e5 else "very many"),
+            "seeds for a clear result": ("none: no difference" if no_difference(r) else
+                                         f"{int(need)}" if np.isfinite(need) and need < 1e5 else "very many"),
             "clear": "yes" if r["clear"] else "no",
         })
     return pd.DataFrame(rows).set_index("scenario")
@@ -119,7 +127,7 @@ def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | N
     vague = d[(~d["clear"]) | (d["halfwidth_over_diff"] > 0.5)]
     if not vague.empty:
         lines.append(f"{len(vague)} are imprecise (half-width above half the difference, or not clear).")
-        unclear = d[~d["clear"]]
+        unclear = d[~d["clear"] & ~((d["diff"] == 0) & d["seeds_needed"].isna())]  # (not: no difference at all)
         need = unclear["seeds_needed"].replace([np.inf], np.nan)
         reach = unclear[need <= 100]
         far = unclear[~(need <= 100)]

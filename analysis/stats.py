@@ -62,14 +62,39 @@ def summarise(run_values: pd.DataFrame, by=("scenario", "metric")) -> pd.DataFra
     return pd.DataFrame(rows, columns=[*by, "mean", "ci_low", "ci_high", "n", "n_undefined", "note"])
 
 
+def paired_t_power(n: int, d: float, level: float = LEVEL) -> float:
+    """Power of a two-sided paired t test with ``n`` pairs at effect size ``d`` (= mean / sd of the
+    differences), from SciPy's noncentral t distribution (exact, unlike the normal approximation,
+    which at a few seeds promises too much)."""
+    df = n - 1
+    tc = st.t.ppf(0.5 + level / 2, df)
+    nc = abs(d) * math.sqrt(n)
+    return float(st.nct.sf(tc, df, nc) + st.nct.cdf(-tc, df, nc))
+
+
 def seeds_needed(sd_diff: float, diff: float, level: float = LEVEL, power: float = 0.8) -> float:
-    """Seeds for a paired difference of this size to be clear (two-sided test at ``level``, ``power``)."""
-    if not np.isfinite(sd_diff) or sd_diff == 0:
-        return 2.0
-    if diff == 0 or not np.isfinite(diff):
+    """Seeds for a paired difference of this size to be clear: the smallest n whose two-sided paired t
+    test at ``level`` has ``power`` (:func:`paired_t_power`). ``nan`` when there is no difference at
+    all (every seed gives 0: nothing to detect); ``inf`` when the difference is 0 on average but not
+    in every seed; 2 when the differences do not vary (any two seeds show it)."""
+    if not np.isfinite(diff):
         return float("inf")
-    z = st.norm.ppf(0.5 + level / 2) + st.norm.ppf(power)
-    return float(max(2.0, math.ceil((z * sd_diff / abs(diff)) ** 2)))
+    if diff == 0:
+        return float("nan") if sd_diff == 0 else float("inf")
+    if sd_diff == 0 or not np.isfinite(sd_diff):  # (one seed: no spread to go by yet; at least two)
+        return 2.0
+    d = abs(diff) / sd_diff
+    if paired_t_power(2, d, level) >= power:
+        return 2.0
+    lo, hi = 2, 4
+    while paired_t_power(hi, d, level) < power:  # bracket, then bisect on whole numbers
+        lo, hi = hi, hi * 2
+        if hi > 10**7:
+            return float("inf")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if paired_t_power(mid, d, level) < power else (lo, mid)
+    return float(hi)
 
 
 def paired_differences(run_values: pd.DataFrame, baseline: str, level: float = LEVEL) -> pd.DataFrame:
