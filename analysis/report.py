@@ -213,11 +213,13 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
     lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary, outcomes), "scenario"),
               ""]
-    lines += [f"## Against the baseline ({baseline}), paired by seed", "",
-              "Difference = scenario minus baseline; d = paired effect size (mean difference / sd of "
-              "differences). 'Not clear' means the 95 % interval includes zero; the number of seeds that would "
-              "make the difference clear at 80 % power is given.", "", differences_text(diffs, baseline, outcomes)]
-    table = differences_table(diffs, outcomes)
+    if summary["scenario"].nunique() > 1:  # (one scenario: nothing to compare it with)
+        lines += [f"## Against the baseline ({baseline}), paired by seed", "",
+                  "Difference = scenario minus baseline; d = paired effect size (mean difference / sd of "
+                  "differences). 'Not clear' means the 95 % interval includes zero; the number of seeds that "
+                  "would make the difference clear at 80 % power (paired t test) is given.", "",
+                  differences_text(diffs, baseline, outcomes)]
+    table = differences_table(diffs, outcomes) if not diffs.empty else pd.DataFrame()
     if not table.empty:
         lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
         lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
@@ -241,8 +243,13 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     for name, rel in figures.items():
         lines += [f"### {name}", "", f"![{name}]({rel})", ""]
     if transitions is not None and not transitions.empty:
+        shown = (transitions * 100).round(2).astype(str) + " %"
+        empty = transitions.isna().all(axis=1)
+        shown[empty] = "–"  # a class no firm started in: no shares to show
         lines += [f"## Size-class transitions, {baseline} (share of each starting class, mean over seeds)", "",
-                  markdown_table((transitions * 100).round(2).astype(str) + " %", "start \\ end"), ""]
+                  markdown_table(shown, "start \\ end"), ""]
+        if empty.any():
+            lines += [f"No firm started in the {', '.join(map(str, transitions.index[empty]))} class (–).", ""]
     lines += ["## How to read the dependence metrics", "",
               "Dependence is measured over *recipients*: firms supported in at least one of the last 12 months "
               "(most firms receive nothing in a given year, so all-firm averages dilute it to nothing). Shares "

@@ -1,5 +1,6 @@
 """The command line end to end on a small population."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ def test_run_one_scenario_end_to_end(tmp_path):
     assert {"scenario", "metric", "mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
     assert "withdrawal_value_added_drop" in set(summary["metric"])
     assert not list(tmp_path.glob(".*staging*"))
+    # one scenario: the report compares it with nothing and shows no undefined numbers as "nan"
+    report = (out / "report.md").read_text()
+    assert "Against the baseline" not in report and "No scenario to compare" not in report
+    assert not re.search(r"\bnan\b", report)
 
 
 def test_default_comparison_small(tmp_path):
