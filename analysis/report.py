@@ -143,19 +143,27 @@ def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | N
     return " ".join(lines) + "\n"
 
 
+def outcome_section(summary: pd.DataFrame, outcomes, title: str, text: str) -> list[str]:
+    """A report section: ``title``, ``text`` and the table of ``outcomes`` by scenario (mean [95 % CI]);
+    nothing when the summary holds none of them."""
+    part = summary[summary["metric"].isin(outcomes)]
+    if part.empty:
+        return []
+    return [f"## {title}", "", text, "", markdown_table(summary_wide(part, outcomes), "scenario"), ""]
+
+
 def causal_sections(summary: pd.DataFrame) -> list[str]:
     """The report's cost-effectiveness, counterfactual and withdrawal sections (analysis/causal.py)."""
     lines: list[str] = []
+    lines += outcome_section(
+        summary, COST_OUTCOMES, "Cost-effectiveness against the no-support twin (mean [95 % CI])",
+        "Each scenario against the same scenario and seeds with no budget (everything else equal): additional "
+        "size-class upgrades, jobs and surviving firms at the horizon and value added over the run, per bn IDR spent. "
+        "*Budget per additional upgrade* = 1 / (additional upgrades per bn IDR): its interval is the reciprocal of "
+        "that interval, unbounded (∞) when the budget may buy no additional upgrade at all; n/a when it bought none "
+        "on average. Shares of spending lost to overhead, duplication and local capture.")
     cost = summary[summary["metric"].isin(COST_OUTCOMES)]
     if not cost.empty:
-        lines += ["## Cost-effectiveness against the no-support twin (mean [95 % CI])", "",
-                  "Each scenario against the same scenario and seeds with no budget (everything else equal): "
-                  "additional size-class upgrades, jobs and surviving firms at the horizon and value added over "
-                  "the run, per bn IDR spent. *Budget per additional upgrade* = 1 / (additional upgrades per bn "
-                  "IDR): its interval is the reciprocal of that interval, unbounded (∞) when the budget may buy "
-                  "no additional upgrade at all; n/a when it bought none on average. Shares of spending lost to "
-                  "overhead, duplication and local capture.", "",
-                  markdown_table(summary_wide(cost, COST_OUTCOMES), "scenario"), ""]
         notes = cost[(cost["metric"] == "budget_per_additional_upgrade_bn") & (cost["note"] != "")]
         lines += [f"- {r['scenario']}: {r['note']}" for _, r in notes.iterrows()] + ([""] if len(notes) else [])
     split = [f"extra_{o}_{p}_per_bn" for o in SPLIT_OUTCOMES for p in PARTS]
@@ -170,23 +178,19 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
             part = summary[summary["metric"].isin(ms)]
             if not part.empty:
                 lines += [markdown_table(summary_wide(part, ms), "scenario"), ""]
-    cf = summary[summary["metric"].isin(COUNTERFACTUAL_OUTCOMES)]
-    if not cf.empty:
-        lines += ["## Per-firm counterfactual: recipients against themselves without support (mean [95 % CI])", "",
-                  "Every initial firm is the same firm in the scenario and in its no-support twin (same seed); the "
-                  "difference at the horizon is what the support did to it: dependence measured, not guessed. "
-                  "Effort over firms alive in both runs; survival over all; value added summed over the run. "
-                  "Per-firm differences: `counterfactual_firms.parquet`.", "",
-                  markdown_table(summary_wide(cf, COUNTERFACTUAL_OUTCOMES), "scenario"), ""]
-    wr = summary[summary["metric"].isin(WITHDRAWAL_RECIPIENT_OUTCOMES)]
-    if not wr.empty:
-        lines += ["## Withdrawal test on recipients (mean [95 % CI])", "",
-                  "Firms supported in the 12 months before the withdrawal month, followed 12 and 24 months in the "
-                  "run with programmes ended and in the continuation run (same seed). Drop = continuation minus "
-                  "withdrawn: value added over the window (%), survival at its end (points), effort of firms alive "
-                  "in both (points). Non-recipients' drop is the control: negative when withdrawal frees their "
-                  "market from supported competitors.", "",
-                  markdown_table(summary_wide(wr, WITHDRAWAL_RECIPIENT_OUTCOMES), "scenario"), ""]
+    lines += outcome_section(
+        summary, COUNTERFACTUAL_OUTCOMES,
+        "Per-firm counterfactual: recipients against themselves without support (mean [95 % CI])",
+        "Every initial firm is the same firm in the scenario and in its no-support twin (same seed); the difference "
+        "at the horizon is what the support did to it: dependence measured, not guessed. Effort over firms alive in "
+        "both runs; survival over all; value added summed over the run. Per-firm differences: "
+        "`counterfactual_firms.parquet`.")
+    lines += outcome_section(
+        summary, WITHDRAWAL_RECIPIENT_OUTCOMES, "Withdrawal test on recipients (mean [95 % CI])",
+        "Firms supported in the 12 months before the withdrawal month, followed 12 and 24 months in the run with "
+        "programmes ended and in the continuation run (same seed). Drop = continuation minus withdrawn: value added "
+        "over the window (%), survival at its end (points), effort of firms alive in both (points). Non-recipients' "
+        "drop is the control: negative when withdrawal frees their market from supported competitors.")
     return lines
 
 
@@ -223,19 +227,15 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     if not table.empty:
         lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
         lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
-    dep = summary[summary["metric"].isin(DEPENDENCE_OUTCOMES)]
-    if not dep.empty:
-        lines += ["## Dependence over recipients and over all firms (mean [95 % CI])", "",
-                  "Recipients are the firms supported in at least one of the last 12 months; the all-firm "
-                  "versions divide by every firm alive (see *How to read the dependence metrics* below).", "",
-                  markdown_table(summary_wide(dep, DEPENDENCE_OUTCOMES), "scenario"), ""]
-    wd = summary[summary["metric"].isin(WITHDRAWAL_OUTCOMES)]
-    if not wd.empty:
-        lines += ["## Withdrawal test (mean [95 % CI])", "",
-                  "Each scenario against the same scenario and seeds with every programme ended at the withdrawal "
-                  "month (or, for a scenario that phases support out itself, without its phase-out). A positive "
-                  "drop means growth and survival relied on the support.", "",
-                  markdown_table(summary_wide(wd, WITHDRAWAL_OUTCOMES), "scenario"), ""]
+    lines += outcome_section(
+        summary, DEPENDENCE_OUTCOMES, "Dependence over recipients and over all firms (mean [95 % CI])",
+        "Recipients are the firms supported in at least one of the last 12 months; the all-firm versions divide by "
+        "every firm alive (see *How to read the dependence metrics* below).")
+    lines += outcome_section(
+        summary, WITHDRAWAL_OUTCOMES, "Withdrawal test (mean [95 % CI])",
+        "Each scenario against the same scenario and seeds with every programme ended at the withdrawal month (or, "
+        "for a scenario that phases support out itself, without its phase-out). A positive drop means growth and "
+        "survival relied on the support.")
     lines += causal_sections(summary)
     for name, text in (sections or {}).items():
         lines += [f"## {name}", "", text, ""]
