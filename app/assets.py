@@ -53,10 +53,14 @@ def _vue3() -> bool:
         return True
 
 
+# an npm package spec in a CDN path: ``[@scope/]name@x.y.z[-tag]``, followed by its path's next "/"
+_SPEC = r"((?:@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+[\w.+-]*)/"
+
+
 def required_packages() -> list[str]:
     """npm package specs (``name@version``) the page template loads through the CDN path."""
     text = (_solara_dir() / "server" / "templates" / "solara.html.j2").read_text(encoding="utf-8")
-    specs = re.findall(r"\{\{cdn\}\}/((?:@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+[\w.+-]*)/", text)
+    specs = re.findall(r"\{\{cdn\}\}/" + _SPEC, text)
     vue3 = _vue3()
     out: list[str] = []
     for s in specs:
@@ -70,8 +74,7 @@ def required_packages() -> list[str]:
     # loaded on demand by Solara's widgets (not in the template): the draggable grid that Mesa's
     # SolaraViz lays its plots out with (``python run.py app --mesa-viz``)
     for vue in sorted((_solara_dir() / "widgets" / "vue").glob("*.vue")):
-        for s in re.findall(r"getCdn\(\)\}/((?:@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+[\w.+-]*)/",
-                            vue.read_text(encoding="utf-8")):
+        for s in re.findall(r"getCdn\(\)\}/" + _SPEC, vue.read_text(encoding="utf-8")):
             if s not in out:
                 out.append(s)
     return out
