@@ -12,6 +12,7 @@ store (``experiments.store.RunStore``) each run is written as it finishes and re
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -128,6 +129,34 @@ def _lifeline():
         r, w = multiprocessing.Pipe(duplex=False)
         _LIFELINE = (os.getpid(), r, w)
     return _LIFELINE[1]
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) and SIGTERM until the block ends, then act on them as they would have acted.
+
+    For short steps that must not be cut in half, such as a write to a sweep's Optuna storage: a
+    KeyboardInterrupt raised inside SQLAlchemy's commit could leave the session broken (a traceback
+    from the cleanup instead of the clean "interrupted" message) or be lost in its connection-pool
+    cleanup (the sweep then ran to the end, exit 0). Only in the main thread, and a signal that is
+    ignored stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):  # not SIG_IGN / SIG_DFL / None: Python's or run.py's handler
+            previous[sig] = handler
+            signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):  # each signal once, in the order received
+            previous[sig](sig, None)
 
 
 def _worker_init(lifeline) -> None:

@@ -72,7 +72,7 @@ from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
 from model.params import FIELD_GROUP, INSTRUMENTS
 from model.scenario import MAX_TEXT_CHARS, Scenario
 
-from .runner import Runner, Task
+from .runner import Runner, Task, interrupts_deferred
 from .spec import Spec, SpecError, _suggest, check_param_value, param_choices, param_kind
 
 SWEEP_KEYS = {
@@ -678,75 +678,78 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     stop = ""
     try:
         while not stop:
-            done = complete()
-            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-            remaining = sp.trials - done - running
-            if remaining <= 0:
-                break
-            attempts += 1
-            if attempts > 3 * sp.trials + 10:
-                log("too many failed trials; stopping (see trials.csv)")
-                break
-            k = min(sp.batch, remaining)
-            batch = []
-            while len(batch) < k:
-                if batch and _in_flight(study) >= sp.trials:  # other processes on the study took the rest
+            # Ctrl-C waits for the storage writes (ask/tell) to finish; the runs stay interruptible
+            with interrupts_deferred():
+                done = complete()
+                running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+                remaining = sp.trials - done - running
+                if remaining <= 0:
                     break
-                t = _ask(study, distributions)
-                t.set_user_attr("sampler_seed", seed)
-                first = _evaluated(study, but=t.number).get(_param_key(t.params))
-                if first is None:
-                    dup_in_row = 0
-                    batch.append(t)
-                    continue
-                t.set_user_attr("fail_reason", f"duplicate of trial {first}: the same parameter set is not "
-                                               "evaluated twice")
-                study.tell(t, state=TrialState.FAIL)
-                dup_in_row += 1
-                if dup_in_row >= MAX_DUPLICATES_IN_A_ROW:
-                    stop = (f"the sampler proposed {dup_in_row} parameter sets in a row that were already evaluated "
-                            "(the lever space looks exhausted); stopping")
+                attempts += 1
+                if attempts > 3 * sp.trials + 10:
+                    log("too many failed trials; stopping (see trials.csv)")
                     break
-            k = len(batch)
-            if not k:
-                break
-            tasks = []
-            causal = needs_twins(sp)
-            for t in batch:
-                sc = _trial_scenario(sp, t.params)
-                panel = (sc.params["n_months"],) if causal else ()
-                tasks += [Task.make(sc, s, label=f"trial_{t.number}", panel=panel) for s in sp.seeds]
-                if causal:
-                    tasks += [Task.make(no_support_twin(sc), s, label=f"trial_{t.number}{NO_SUPPORT_SUFFIX}",
-                                        panel=panel) for s in sp.seeds]
-            tidy = runner.run(tasks, desc=f"batch of {k} trials", reduce=None)
-            outcomes = outcomes_table(tidy)
-            if causal:
-                twins = {f"trial_{t.number}": f"trial_{t.number}{NO_SUPPORT_SUFFIX}" for t in batch}
-                outcomes = pd.concat([outcomes, causal_outcomes(tidy, runner.panels, twins)], ignore_index=True)
-                runner.panels.clear()  # the next batch brings its own
-            for t in batch:
-                attrs = _evaluate(sp, outcomes[outcomes["scenario"] == f"trial_{t.number}"], t.params)
-                for key, v in attrs.items():
-                    t.set_user_attr(key, v)
-                for j, c in enumerate(attrs["constraint_values"]):
-                    t.set_constraint(f"c{j}", float(c))
-                t.set_user_attr("seeds", sp.seeds)
-                t.set_user_attr("evaluated", True)
-                values = [attrs[f"mean_{m}"] for m in sp.objectives]
-                if all(np.isfinite(values)):
-                    study.tell(t, values)
-                    bar.update()
-                    failed_in_row = 0
-                else:
-                    bad = [m for m in sp.objectives if not np.isfinite(attrs[f"mean_{m}"])]
-                    reason = "; ".join(f"objective {m} undefined (NaN) in every seed"
-                                       + (f": {NAN_HINTS[m]}" if m in NAN_HINTS else "") for m in bad)
-                    t.set_user_attr("fail_reason", reason)
+                k = min(sp.batch, remaining)
+                batch = []
+                while len(batch) < k:
+                    if batch and _in_flight(study) >= sp.trials:  # other processes took the rest
+                        break
+                    t = _ask(study, distributions)
+                    t.set_user_attr("sampler_seed", seed)
+                    first = _evaluated(study, but=t.number).get(_param_key(t.params))
+                    if first is None:
+                        dup_in_row = 0
+                        batch.append(t)
+                        continue
+                    t.set_user_attr("fail_reason", f"duplicate of trial {first}: the same parameter set is not "
+                                                   "evaluated twice")
                     study.tell(t, state=TrialState.FAIL)
-                    failed_in_row += 1
-                    if failed_in_row >= max(2 * sp.batch, 8):
-                        stop = f"{failed_in_row} trials in a row failed (last: {reason}); stopping"
+                    dup_in_row += 1
+                    if dup_in_row >= MAX_DUPLICATES_IN_A_ROW:
+                        stop = (f"the sampler proposed {dup_in_row} parameter sets in a row that were already "
+                                "evaluated (the lever space looks exhausted); stopping")
+                        break
+                k = len(batch)
+                if not k:
+                    break
+                tasks = []
+                causal = needs_twins(sp)
+                for t in batch:
+                    sc = _trial_scenario(sp, t.params)
+                    panel = (sc.params["n_months"],) if causal else ()
+                    tasks += [Task.make(sc, s, label=f"trial_{t.number}", panel=panel) for s in sp.seeds]
+                    if causal:
+                        tasks += [Task.make(no_support_twin(sc), s, label=f"trial_{t.number}{NO_SUPPORT_SUFFIX}",
+                                            panel=panel) for s in sp.seeds]
+            tidy = runner.run(tasks, desc=f"batch of {k} trials", reduce=None)
+            with interrupts_deferred():
+                outcomes = outcomes_table(tidy)
+                if causal:
+                    twins = {f"trial_{t.number}": f"trial_{t.number}{NO_SUPPORT_SUFFIX}" for t in batch}
+                    outcomes = pd.concat([outcomes, causal_outcomes(tidy, runner.panels, twins)], ignore_index=True)
+                    runner.panels.clear()  # the next batch brings its own
+                for t in batch:
+                    attrs = _evaluate(sp, outcomes[outcomes["scenario"] == f"trial_{t.number}"], t.params)
+                    for key, v in attrs.items():
+                        t.set_user_attr(key, v)
+                    for j, c in enumerate(attrs["constraint_values"]):
+                        t.set_constraint(f"c{j}", float(c))
+                    t.set_user_attr("seeds", sp.seeds)
+                    t.set_user_attr("evaluated", True)
+                    values = [attrs[f"mean_{m}"] for m in sp.objectives]
+                    if all(np.isfinite(values)):
+                        study.tell(t, values)
+                        bar.update()
+                        failed_in_row = 0
+                    else:
+                        bad = [m for m in sp.objectives if not np.isfinite(attrs[f"mean_{m}"])]
+                        reason = "; ".join(f"objective {m} undefined (NaN) in every seed"
+                                           + (f": {NAN_HINTS[m]}" if m in NAN_HINTS else "") for m in bad)
+                        t.set_user_attr("fail_reason", reason)
+                        study.tell(t, state=TrialState.FAIL)
+                        failed_in_row += 1
+                        if failed_in_row >= max(2 * sp.batch, 8):
+                            stop = f"{failed_in_row} trials in a row failed (last: {reason}); stopping"
         if stop:
             log(stop + " (see trials.csv)")
     finally:

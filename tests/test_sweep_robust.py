@@ -307,3 +307,26 @@ def test_zero_budget_per_budget_objective_is_refused(tmp_path):
     proc = _sweep(tmp_path, spec)
     _clean_error(proc, "[objectives] extra_jobs_per_bn", "budget is 0")
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_inside_a_storage_write_is_held_until_it_ends():
+    """A sweep's ask/tell run with Ctrl-C held (experiments.runner.interrupts_deferred): the signal is acted
+    on when the block ends, once, and an ignored signal stays ignored."""
+    from experiments.runner import interrupts_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            steps.append("write finished")  # not cut in half
+    assert steps == ["write finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
