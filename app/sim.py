@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from model.delivery.pipeline import cancel_after
 from model.model import MSMEEcosystem
 from model.params import INSTRUMENTS, SIZE_CLASSES, instrument_mix
-from model.delivery.pipeline import cancel_after
 from model.scenario import available_scenarios, load_scenario, validate_params
 
 from . import texts
