@@ -103,6 +103,7 @@ _CODE_BITS = ((np.arange(1 << N_INSTRUMENTS)[:, None] >> np.arange(N_INSTRUMENTS
 
 
 def allocate(model, budget, mix, pool: RankedPool) -> None:
+    """Every council spends its share of this month's budget (the steps in the module docstring)."""
     p, t = model.p, model.month
     cap = model.council_cap
     lag = p["local_lag_months"]

@@ -41,6 +41,7 @@ def ministry_ownership(n_ministries: int) -> list[tuple[int, int]]:
 
 
 def allocate(model, budget, mix, pool: RankedPool) -> None:
+    """The ministries' programmes spend this month's budget (the steps in the module docstring)."""
     p, t = model.p, model.month
     progs = model.programme_list
     plan = model.__dict__.get("_central_plan")

@@ -145,6 +145,8 @@ def platform_services(model, effect=None) -> None:
 
 
 def allocate(model, budget, mix, pool: RankedPool) -> None:
+    """The platform's programmes spend what the PAS services left of this month's budget (the
+    matching in the module docstring)."""
     p, t = model.p, model.month
     lag = p["local_lag_months"]
     f = model.firms
