@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from model.delivery.pipeline import cancel_after
 from model.model import MSMEEcosystem
 from model.params import INSTRUMENTS, SIZE_CLASSES, instrument_mix
-from model.programmes import cancel_after
 from model.scenario import available_scenarios, load_scenario, validate_params
 
 from . import texts
@@ -236,7 +236,7 @@ class Run:
 
 
 def _drop_pipeline_after(model: MSMEEcosystem, end: int) -> None:
-    """Drop queued deliveries due at or after ``end``, booked as cancelled (``programmes.schedule``
+    """Drop queued deliveries due at or after ``end``, booked as cancelled (``pipeline.schedule``
     cancels new ones)."""
     cancel_after(model, end)
 

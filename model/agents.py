@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from mesa import Agent
 
+from .delivery.councils import COUNCIL_STEPS
 from .params import CLUSTER_TYPES, DIGITAL_STAGES, INSTRUMENTS, SECTORS, SIZE_CLASSES
 
 
@@ -135,7 +136,7 @@ class Programme(Agent):
         model.programme_agents_by_id[self.programme_id] = self
         self.budget = 0.0
 
-    # totals paid out, kept for all programmes at once in ``model.programme_book`` (programmes.deliver)
+    # totals paid out, kept for all programmes at once in ``model.programme_book`` (pipeline.deliver)
     @property
     def firms_served(self) -> int:
         return int(self.model.programme_book[self.programme_id, 0])
@@ -173,8 +174,6 @@ class RegionalCouncil(Agent):
 
     @property
     def step_name(self) -> str:
-        from .governance import COUNCIL_STEPS
-
         return COUNCIL_STEPS[int(round(self.capacity * 4)) - 1]
 
     def record_capture(self, amount: float, capacity: float) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from . import streams
+from .delivery.ledger import monthly_budget
 from .population import BASE_CLUSTER_COVERAGE, MANUFACTURING
 
 # Effects by type: artisan, active, dynamic, advanced (seed 003 cluster table; ODD 7.5), read at
@@ -244,8 +245,6 @@ def programme_formation(model) -> None:
 
 
 def monthly_budget_zero(model) -> bool:
-    from .programmes import monthly_budget
-
     return monthly_budget(model, model.month) <= 0
 
 

@@ -2,7 +2,7 @@
 
 * Self-determination (seed 001): autonomy falls when support is a large share of income and is
   delivered top-down, and rises with participation in councils (whose capacity is paid for,
-  ``services.py``); competence follows literacy, skill and success; relatedness follows cluster
+  ``delivery/councils.py``); competence follows literacy, skill and success; relatedness follows cluster
   cooperation and council participation. Self-reliance is their mean. (The platform's mentoring
   raises competence and relatedness once, as a paid PAS service; registration alone adds nothing.)
 * Effort and risk-taking (seed 000): rise with self-reliance, fall with dependence on support;

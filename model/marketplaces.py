@@ -119,7 +119,7 @@ def update(model) -> None:
     ms = f.marketplace[srows].astype(np.int64)
     mt.sellers = np.bincount(ms, minlength=mt.n)
     # promotion: own spending (effort-driven) plus joint promotion by clusters buys visibility, which
-    # decays (above) when promotion stops (the platform's marketing is a paid PAS service: services.py)
+    # decays (above) when promotion stops (the platform's marketing is a paid PAS service: delivery/platform.py)
     model.own_promotion = np.zeros(n)
     promo_t, promo_i = as_table(model.cluster_promotion_firm)
     check_rows(n, "marketplaces.update", cluster_promotion=promo_i)

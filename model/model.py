@@ -17,18 +17,16 @@ from . import (
     demography,
     environment,
     finance,
-    governance,
     learning,
     marketplaces,
     production,
     reporters,
-    services,
     streams,
 )
-from . import programmes as pg
 from . import reporters as reporters_mod
 from .agents import MSME, Cluster, CollaborativePlatform, Marketplace, Ministry, Programme, RegionalCouncil
 from .clusters import ClusterTable
+from .delivery import councils, instruments, ledger, ministries, modes, pipeline
 from .marketplaces import MarketTable
 from .params import DEFAULTS, INSTRUMENTS, Levers
 from .population import fill_firms, region_layout
@@ -83,7 +81,7 @@ class MSMEEcosystem(mesa.Model):
         base = dict(scenario.params) if scenario is not None else dict(DEFAULTS)
         base.update(params)
         self.p: dict[str, Any] = validate_params(base, "model parameters")
-        self.unit_cost = pg.unit_table(self.p)  # IDR per firm served, per instrument (KUR's: NaN)
+        self.unit_cost = instruments.unit_table(self.p)  # IDR per firm served, per instrument (KUR's: NaN)
         self.scenario_name = scenario.name if scenario is not None else "custom"
         self.seed_value = seed
         # every random number below comes from model.rng through keyed streams (common random numbers)
@@ -124,10 +122,10 @@ class MSMEEcosystem(mesa.Model):
         clusters.init_clusters(self, init)
         self.market_table = MarketTable(p["n_marketplaces"])
         marketplaces.init_marketplaces(self)
-        self.ledger = pg.new_ledger(p["n_months"])
-        self.pipeline: dict[int, list[pg.Delivery]] = {}
-        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (services.py)
-        self.council_cap = services.council_capacity(self)
+        self.ledger = ledger.new_ledger(p["n_months"])
+        self.pipeline: dict[int, list[pipeline.Delivery]] = {}
+        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (delivery/councils.py)
+        self.council_cap = councils.council_capacity(self)
         self.services_month = 0.0
         self.budget_this_month = 0.0
         self.exits_month = self.entries_month = self.upgrades_month = self.downgrades_month = 0
@@ -206,7 +204,7 @@ class MSMEEcosystem(mesa.Model):
         # support approved in the burn-in but not yet delivered is dropped: the ledger books only what
         # the scenario's own programmes approve (the budget accounting holds from month 1)
         self.pipeline = {}
-        self.ledger = pg.new_ledger(p["n_months"])
+        self.ledger = ledger.new_ledger(p["n_months"])
         self.programme_book[:] = 0.0
         self.programme_balance[:] = 0.0  # the burn-in's balances are not the scenario's money
         self.upgrades_total = self.upgrades_month = self.downgrades_month = 0
@@ -219,8 +217,8 @@ class MSMEEcosystem(mesa.Model):
         environment.update(self)
         counts = np.bincount(f.region[:n], minlength=p["n_regions"])
         self.region_budget_share = counts / counts.sum()
-        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (services.py)
-        self.council_cap = services.council_capacity(self)
+        self.council_stock = np.zeros(p["n_regions"])  # councils' paid staff and activities (delivery/councils.py)
+        self.council_cap = councils.council_capacity(self)
         self.services_month = 0.0
         self.budget_this_month = 0.0
         self.employment0 = float(f.workers[:n].sum())
@@ -235,7 +233,7 @@ class MSMEEcosystem(mesa.Model):
         self.marketplace_agents = [Marketplace(self, m) for m in range(p["n_marketplaces"])]
         self.programme_agents_by_id: dict[int, Programme] = {}
         self.ministry_agents = [Ministry(self, i) for i in range(p["n_ministries"])]
-        self.ownership = governance.ministry_ownership(p["n_ministries"])
+        self.ownership = ministries.ministry_ownership(p["n_ministries"])
         self.programme_list = []
         for m, k in self.ownership:
             prog = Programme(self, k, f"ministry {m}")
@@ -247,9 +245,9 @@ class MSMEEcosystem(mesa.Model):
         self.platform_agent = CollaborativePlatform(self)
         self.platform_agent.programme_ids = [Programme(self, k, "platform").programme_id
                                              for k in range(len(INSTRUMENTS))]
-        # firms served, support and money spent of every programme (``pg.BOOK_*`` columns)
+        # firms served, support and money spent of every programme (``ledger.BOOK_*`` columns)
         self.programme_book = np.zeros((len(self.programme_agents_by_id), 3))
-        # each programme's balance carried over to next month (gross IDR; programmes.carry_over)
+        # each programme's balance carried over to next month (gross IDR; pipeline.carry_over)
         self.programme_balance = np.zeros(len(self.programme_agents_by_id))
         self.programme_instrument = np.array([a.instrument for a in self.programme_agents_by_id.values()],
                                              dtype=np.int64)
@@ -345,11 +343,11 @@ class MSMEEcosystem(mesa.Model):
         pp = self.participation_propensity  # one per row; grown in place by demography._extend
         pp[: f.n] = pp[:old_n][kept]
         self.participation_propensity = pp[: f.n]
-        for batch in self.pipeline.values():  # firms that exited are not paid (programmes.deliver)
+        for batch in self.pipeline.values():  # firms that exited are not paid (pipeline.deliver)
             for d in batch:
                 dropped = d.remap(new_row)
                 if dropped is not None:  # approved for them: cancelled
-                    self.ledger[self.month, :, pg.CANCELLED] += dropped
+                    self.ledger[self.month, :, ledger.CANCELLED] += dropped
         if self.msme_by_row:  # views of alive firms (exits removed theirs), so every one keeps a row
             moved = {}
             for r, a in self.msme_by_row.items():
@@ -383,9 +381,9 @@ class MSMEEcosystem(mesa.Model):
         clusters.programme_formation(self)  # GR 7/2021 programme founds clusters
         clusters.update(self)              # facilities, spillovers, middlemen, joint promotion
         demand.aggregate(self)             # spending on MSME goods: exogenous + out of last month's incomes
-        governance.update(self)            # council ramp and participation; platform PAS steps
-        pg.deliver(self)                   # support approved earlier arrives
-        governance.allocate(self)          # this month's budget: awareness, targeting, registry
+        modes.update(self)                 # council ramp and participation; platform PAS steps
+        pipeline.deliver(self)             # support approved earlier arrives
+        modes.allocate(self)               # this month's budget: awareness, targeting, registry
         self._markets()                    # marketplace reach, promotion and ranking
         production.produce_and_sell(self)  # capacity, local/online/export sales
         demand.update_customers(self)      # customers leave and choose again; prices; incomes
@@ -428,7 +426,7 @@ class MSMEEcosystem(mesa.Model):
         led = self.ledger[: t + 1]
         months, inst = np.meshgrid(np.arange(t + 1), np.arange(len(INSTRUMENTS)), indexing="ij")
         df = pd.DataFrame({"month": months.ravel(), "instrument": np.array(INSTRUMENTS)[inst.ravel()]})
-        for j, name in enumerate(pg.LEDGER_FIELDS):
+        for j, name in enumerate(ledger.LEDGER_FIELDS):
             df[name] = led[:, :, j].ravel()
         return df
 

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import clusters, demand, demography, environment, marketplaces, production, services, streams
+from . import clusters, demand, demography, environment, marketplaces, production, streams
 from . import finance as fin
 from . import learning as lrn
-from . import programmes as pg
-from .agents import MSME, _COLUMN_NAMES
+from .agents import _COLUMN_NAMES, MSME
+from .delivery import instruments, ledger, pipeline, platform
+from .delivery.councils import council_month, council_staff
 from .model import MSMEEcosystem
 from .params import INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES, instrument_mix
 from .population import VA_SHARE, workers_for_capital
@@ -60,7 +61,7 @@ class ReferenceMSME(MSME):
 
     def receive_pas(self, s: int) -> None:
         """Receive the platform's PAS service ``s`` (0 registration .. 6 capital matching): the
-        firm reaches step ``s + 1`` and gets the service's effect (services.apply_pas)."""
+        firm reaches step ``s + 1`` and gets the service's effect (platform.apply_pas)."""
         self.platform_step = s + 1
         if s == 1:  # training: a short digital-skills course
             self.digital_skill = self.digital_skill + 0.15 * (1 - self.digital_skill)
@@ -72,9 +73,9 @@ class ReferenceMSME(MSME):
             self.licensed = True
         elif s == 4:  # marketing: a joint promotion package
             if self.stage == 3:
-                self.visibility = self.visibility + promotion_visibility(services.PAS_UNIT[4], self.reputation)
+                self.visibility = self.visibility + promotion_visibility(platform.PAS_UNIT[4], self.reputation)
             else:
-                self.market_reach = min(self.market_reach + services.MARKETING_REACH, 1.5)
+                self.market_reach = min(self.market_reach + platform.MARKETING_REACH, 1.5)
         elif s == 5:  # financial reporting; bank partners read the reports
             self.literacy = self.literacy + 0.15 * (1 - self.literacy)
             if self.draw(streams.FINANCE) > 0.7:
@@ -152,10 +153,11 @@ class ReferenceMSME(MSME):
 
     def support_cost(self, k: int) -> float:
         """What serving this firm with instrument ``k`` costs the programme."""
-        if k == pg.I["kur_credit"]:
+        if k == instruments.I["kur_credit"]:
             p = self.model.p
             spread = max(p["commercial_interest_rate"] - p["kur_interest_rate"], 0.0)
-            return min(max(0.5 * self.capital, pg.KUR_MIN), pg.KUR_MAX) * spread * pg.KUR_TERM_YEARS
+            loan = min(max(0.5 * self.capital, instruments.KUR_MIN), instruments.KUR_MAX)
+            return loan * spread * instruments.KUR_TERM_YEARS
         return float(self.model.unit_cost[k])
 
     def receive(self, k: int, amount: float) -> None:
@@ -177,7 +179,7 @@ class ReferenceMSME(MSME):
         elif name == "logistics":
             self.logistics = min(self.logistics + 0.5, 1.0)
         elif name == "kur_credit":  # a KUR loan record, invested at once; cut in the shock
-            loan = float(pg.kur_loan(self.capital)) * (1.0 - m.p["shock_credit_tightening"] * m.shock)
+            loan = float(instruments.kur_loan(self.capital)) * (1.0 - m.p["shock_credit_tightening"] * m.shock)
             if loan > 0:
                 self.borrow(fin.KUR, loan, m.p["kur_interest_rate"])
                 m.loan_ledger[m.month, fin.KUR, fin.DISBURSED] += loan
@@ -636,20 +638,20 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
         self.services_month = 0.0
         if mode == "self_governance":
             self.councils_active = True
-            services.council_month(self)  # the capacity the councils' staff spending bought
+            council_month(self)  # the capacity the councils' staff spending bought
             firms.shuffle_do("take_part_in_council")
         elif mode == "platform":
             self.platform_active = True
             # the platform decides whom its staff serve this month (capacity, money); each firm receives
-            rows, svc, spent = services.pas_selection(self)
+            rows, svc, spent = platform.pas_selection(self)
             self.services_month = spent
             if spent > 0:
-                services.book_services(self, spent)
+                ledger.book_services(self, spent)
                 for r, s in zip(rows.tolist(), svc.tolist(), strict=True):
                     self.msme_by_row[r].receive_pas(s)
         if mode != "self_governance" and getattr(self, "councils_active", False):
             firms.shuffle_do("take_part_in_council")  # the mode changed: participation fades
-        pg.deliver(self, effect=_effect_by_agent)   # support approved earlier arrives
+        pipeline.deliver(self, effect=_effect_by_agent)   # support approved earlier arrives
         self._allocate()                           # programmes choose recipients
         self._markets()                            # marketplace promotion, ranking and orders
         self._produce_and_sell()
@@ -714,15 +716,15 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
 
     def _allocate(self) -> None:
         """Each programme serves its candidates in the order of their score until its money runs out;
-        what is short of its next unit is carried over (``programmes.carry_over``)."""
-        budget = pg.monthly_budget(self, self.month)
+        what is short of its next unit is carried over (``pipeline.carry_over``)."""
+        budget = ledger.monthly_budget(self, self.month)
         self.budget_this_month = budget
-        pg.open_accounts(self, budget)  # programmes that do not run this month return their balances
+        pipeline.open_accounts(self, budget)  # programmes that do not run this month return their balances
         if budget <= 0 or self.firms.n == 0:
-            pg.close_accounts(self)
+            pipeline.close_accounts(self)
             return
         self._allocate_programmes(budget)
-        pg.close_accounts(self)  # the balances carried over to next month
+        pipeline.close_accounts(self)  # the balances carried over to next month
 
     def _allocate_programmes(self, budget: float) -> None:
         p, t = self.p, self.month
@@ -752,7 +754,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
 
         def carry_over(pid, rest, remains, keep):
             """Carry ``rest`` over in programme ``pid``'s balance, or give back what it cannot keep."""
-            return float(pg.carry_over(self, np.array([pid]), np.array([rest]), np.array([remains]), keep)[0])
+            return float(pipeline.carry_over(self, np.array([pid]), np.array([rest]), np.array([remains]), keep)[0])
 
         if mode == "centralised":
             owners = np.bincount([k for _, k in self.ownership], minlength=N_INSTRUMENTS)
@@ -762,7 +764,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                 k = prog.instrument
                 money = budget * mix[INSTRUMENTS[k]] / owners[k]
                 prog.budget = money
-                pg.book(self, pg.BUDGET, [k], [money])
+                ledger.book(self, ledger.BUDGET, [k], [money])
                 # its balance carried over and its new money, net of overhead
                 net = self.programme_balance[prog.programme_id] * keep + money * keep
                 if net <= 0:
@@ -772,9 +774,9 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                     rows, amts, remains = serve(cands, lambda a: prio[a.row], k, net)
                 # short of a unit: carried over; money to spare with nobody left: returned
                 back = carry_over(prog.programme_id, net - float(amts.sum()), remains, keep)
-                pg.book(self, pg.RETURNED, [k], [back / keep])
-                pg.schedule(self, t + p["central_lag_months"],
-                            pg.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
+                ledger.book(self, ledger.RETURNED, [k], [back / keep])
+                pipeline.schedule(self, t + p["central_lag_months"],
+                            pipeline.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
         elif mode == "self_governance":
             cap = self.council_cap
             lag = p["local_lag_months"]
@@ -789,18 +791,18 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
             need = prevalence * unit
             need_mix = need / np.maximum(need.sum(axis=1, keepdims=True), 1e-12)
             keep = 1 - p["council_overhead"]
-            # each council's staff and activities first (its capacity, services.py)
-            staff = services.council_staff(self, budget * self.region_budget_share)
-            services.book_services(self, staff)
+            # each council's staff and activities first (its capacity, delivery/councils.py)
+            staff = council_staff(self, budget * self.region_budget_share)
+            ledger.book_services(self, staff)
             for r, council in enumerate(self.council_agents):
                 b_r = budget * self.region_budget_share[r] - staff[r]
                 capture = b_r * p["capture_rate"] * (1 - 0.5 * cap[r])
-                self.ledger[t, :, pg.CAPTURE] += capture * national
-                self.ledger[t, :, pg.SPENT] += capture * national
+                self.ledger[t, :, ledger.CAPTURE] += capture * national
+                self.ledger[t, :, ledger.SPENT] += capture * national
                 council.record_capture(capture, cap[r])
                 mix_r = (1 - cap[r]) * national + cap[r] * need_mix[r]
                 money = (b_r - capture) * keep
-                pg.book(self, pg.BUDGET, np.arange(N_INSTRUMENTS),
+                ledger.book(self, ledger.BUDGET, np.arange(N_INSTRUMENTS),
                         (staff[r] * national + capture * national) + (b_r - capture) * mix_r)
                 bonus_w = 2.0 * cap[r]
                 local = [a for a in eligible_any if a.region == r and u_aware[a.row] < a.council_awareness()]
@@ -819,13 +821,13 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                     # short of a unit: carried over; money to spare with nobody left: to the next instrument
                     left = carry_over(pid, net - float(amts.sum()), remains, keep)
                     if left != 0:
-                        pg.book(self, pg.REALLOCATED, [k], [-left / keep])
+                        ledger.book(self, ledger.REALLOCATED, [k], [-left / keep])
                         if j + 1 < N_INSTRUMENTS:
-                            pg.book(self, pg.REALLOCATED, [order[j + 1]], [left / keep])
+                            ledger.book(self, ledger.REALLOCATED, [order[j + 1]], [left / keep])
                         else:
-                            pg.book(self, pg.RETURNED, [k], [left / keep])
-                    self.firms.served_until[rows, k] = t + lag + pg.DUR[k]
-                    pg.schedule(self, t + lag, pg.Delivery(k, rows, amts, p["council_overhead"],
+                            ledger.book(self, ledger.RETURNED, [k], [left / keep])
+                    self.firms.served_until[rows, k] = t + lag + instruments.DUR[k]
+                    pipeline.schedule(self, t + lag, pipeline.Delivery(k, rows, amts, p["council_overhead"],
                                                            council.programme_ids[k], registry=True))
         else:
             lag = p["local_lag_months"]
@@ -833,13 +835,13 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
             aware = [a for a in eligible_any if a.platform_step > 0 or u_aware[a.row] < a.national_awareness()]
             for k, name in enumerate(INSTRUMENTS):
                 pid = self.platform_agent.programme_ids[k]
-                pg.book(self, pg.BUDGET, [k], [budget * mix[name]])
+                ledger.book(self, ledger.BUDGET, [k], [budget * mix[name]])
                 money = (budget - self.services_month) * mix[name]  # the PAS services were paid first
                 net = self.programme_balance[pid] * keep + money * keep
                 if net <= 0:
                     carry_over(pid, net, True, keep)
                     continue
-                steps = [s for s, names in pg.PAS_INSTRUMENTS.items() if name in names]
+                steps = [s for s, names in platform.PAS_INSTRUMENTS.items() if name in names]
 
                 def score(a, k=k, steps=steps):
                     bonus = 2.0 * a.constrained_by(k) + 1.5 * (a.platform_step in steps) + 1.0 * (a.platform_step > 0)
@@ -847,11 +849,12 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
 
                 cands = [a for a in aware if a.eligible(k) and not a.served(k)]
                 rows, amts, remains = serve(cands, score, k, net)
-                pg.book(self, pg.RETURNED, [k], [carry_over(pid, net - float(amts.sum()), remains, keep) / keep])
+                back = carry_over(pid, net - float(amts.sum()), remains, keep)
+                ledger.book(self, ledger.RETURNED, [k], [back / keep])
                 if rows.size == 0:
                     continue
-                self.firms.served_until[rows, k] = t + lag + pg.DUR[k]
-                pg.schedule(self, t + lag, pg.Delivery(k, rows, amts, p["platform_overhead"],
+                self.firms.served_until[rows, k] = t + lag + instruments.DUR[k]
+                pipeline.schedule(self, t + lag, pipeline.Delivery(k, rows, amts, p["platform_overhead"],
                                                        self.platform_agent.programme_ids[k], registry=True))
 
 

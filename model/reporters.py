@@ -12,7 +12,7 @@ import mesa
 import numpy as np
 from numba import njit
 
-from . import programmes as pg
+from .delivery import ledger
 
 GROWTH = (
     "value_added", "producer_value_added", "trade_value_added", "revenue", "capital", "employment", "productivity",
@@ -220,15 +220,15 @@ def compute(model, A) -> dict[str, float]:
 
     # cost-effectiveness and accounting
     led = model.ledger[t].sum(axis=0)
-    m["budget_spent"] = float(led[pg.SPENT])
-    m["support_delivered"] = float(led[pg.SUPPORT])
-    m["overhead_cost"] = float(led[pg.OVERHEAD])
-    m["duplication_cost"] = float(led[pg.DUPLICATION])
-    m["capture_cost"] = float(led[pg.CAPTURE])
-    m["budget_spent_cumulative"] = float(model.ledger[: t + 1, :, pg.SPENT].sum())
+    m["budget_spent"] = float(led[ledger.SPENT])
+    m["support_delivered"] = float(led[ledger.SUPPORT])
+    m["overhead_cost"] = float(led[ledger.OVERHEAD])
+    m["duplication_cost"] = float(led[ledger.DUPLICATION])
+    m["capture_cost"] = float(led[ledger.CAPTURE])
+    m["budget_spent_cumulative"] = float(model.ledger[: t + 1, :, ledger.SPENT].sum())
     m["jobs_created"] = emp - model.employment0 if t > 0 else 0.0
-    m["accounting_gap"] = float(led[pg.SPENT] - led[pg.SUPPORT] - led[pg.OVERHEAD] - led[pg.DUPLICATION]
-                                - led[pg.CAPTURE] - led[pg.SERVICES])
-    m["budget_carried"] = float(led[pg.CARRIED])  # the programmes' balances carried to next month
-    m["budget_returned"] = float(led[pg.RETURNED])  # money the programmes could not place, returned
+    m["accounting_gap"] = float(led[ledger.SPENT] - led[ledger.SUPPORT] - led[ledger.OVERHEAD] - led[ledger.DUPLICATION]
+                                - led[ledger.CAPTURE] - led[ledger.SERVICES])
+    m["budget_carried"] = float(led[ledger.CARRIED])  # the programmes' balances carried to next month
+    m["budget_returned"] = float(led[ledger.RETURNED])  # money the programmes could not place, returned
     return m

@@ -13,7 +13,7 @@ import pytest
 
 from app import assets, charts
 from app.sim import LEVERS, Session
-from model.programmes import monthly_budget
+from model.delivery.ledger import monthly_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,13 +35,13 @@ def test_generators_equal_seed_sequence_generators():
 
 
 def test_instruments_with_own_eligibility_rule():
-    from model import programmes as pg
+    from model.delivery import instruments
     from model.params import N_INSTRUMENTS
 
     m = MSMEEcosystem(seed=1, n_firms=200, n_months=2, msme_agents=False)
-    c = pg._cols(m, None)
+    c = instruments._cols(m, None)
     for k in range(N_INSTRUMENTS):
-        assert pg.has_own_rule(k) == (pg._own_rule(m, k, c) is not None)
+        assert instruments.has_own_rule(k) == (instruments._own_rule(m, k, c) is not None)
 
 
 def test_choice_equals_generator_choice():
@@ -78,10 +78,10 @@ def test_metrics_collector_matches_mesa_and_falls_back():
 def test_allocation_levels_do_not_change_selections(monkeypatch):
     """The ranked pool's levels only save work: with tiny levels (so that programmes move up
     level after level, and the ministries' search widens its prefix) every run is the same; so too
-    when levels count as large (``_Level.SMALL``), so that a level's first firms come from a partial
+    when levels count as large (``Level.SMALL``), so that a level's first firms come from a partial
     selection and rare candidates from a scan of the unsorted level (``_sub_level``)."""
-    from model import governance
-    from model.governance import RankedPool, _Candidates, _Level
+    from model.delivery import selection
+    from model.delivery.selection import Candidates, Level, RankedPool
 
     cases = [dict(governance_mode="centralised", targeting="need"),
              dict(governance_mode="centralised", mix_kur_credit=5.0, targeting="untargeted"),
@@ -96,16 +96,16 @@ def test_allocation_levels_do_not_change_selections(monkeypatch):
             mp.setattr(RankedPool, "GROWTH", 2)
             small = MSMEEcosystem(seed=4, **kw).run()
         with monkeypatch.context() as mp:
-            mp.setattr(_Candidates, "FIRST_WIDTH", -4)  # the ministries' search widens step by step
+            mp.setattr(Candidates, "FIRST_WIDTH", -4)  # the ministries' search widens step by step
             narrow = MSMEEcosystem(seed=4, **kw).run()
         sub_levels = []
         with monkeypatch.context() as mp:
             mp.setattr(RankedPool, "FIRST_MIN", 8)
             mp.setattr(RankedPool, "FIRST_SHARE", 0.01)
-            mp.setattr(_Level, "SMALL", 16)
-            mp.setattr(_Candidates, "FIRST_WIDTH", -4)
-            mp.setattr(governance, "_sub_level",
-                       lambda *a, f=governance._sub_level, calls=sub_levels: calls.append(1) or f(*a))
+            mp.setattr(Level, "SMALL", 16)
+            mp.setattr(Candidates, "FIRST_WIDTH", -4)
+            mp.setattr(selection, "_sub_level",
+                       lambda *a, f=selection._sub_level, calls=sub_levels: calls.append(1) or f(*a))
             large = MSMEEcosystem(seed=4, **kw).run()
         if kw["governance_mode"] == "centralised":
             assert sub_levels, kw  # the scan of an unsorted level was exercised

@@ -5,7 +5,7 @@ import pytest
 from conftest import run_model
 
 from model import MSMEEcosystem, load_scenario
-from model import programmes as pg
+from model.delivery import instruments, ledger, pipeline
 from model.params import CLASS_CAPITAL_LIMITS
 from model.reporters import METRICS
 from model.state import COLUMNS
@@ -18,7 +18,7 @@ def test_budget_accounting_every_month(scenario):
     m = run_model(scenario, seed=2)
     led = m.ledger[: m.month + 1]
     spent, support, overhead, dup, capture = (led[:, :, j].sum(axis=1) for j in range(5))
-    services = led[:, :, pg.SERVICES].sum(axis=1)  # the modes' own services (PAS, council staff)
+    services = led[:, :, ledger.SERVICES].sum(axis=1)  # the modes' own services (PAS, council staff)
     assert spent.sum() > 0
     assert (services.sum() > 0) == (m.p["governance_mode"] != "centralised")
     np.testing.assert_allclose(spent, support + overhead + dup + capture + services, rtol=1e-9, atol=1e-3)
@@ -30,12 +30,12 @@ def test_budget_accounting_every_month(scenario):
     np.testing.assert_allclose(f.all_firms("support_by_instrument").sum(), support.sum(), rtol=1e-9)
     # never more than the budget: what is paid was approved from the budget so far (balances carried
     # over may be spent in a later month than their budget)
-    assert (np.cumsum(spent) <= np.cumsum(led[:, :, pg.BUDGET].sum(axis=1)) * (1 + 1e-9)).all()
+    assert (np.cumsum(spent) <= np.cumsum(led[:, :, ledger.BUDGET].sum(axis=1)) * (1 + 1e-9)).all()
 
 
 def _books(m, t):
     """Month ``t``'s programme accounts, summed over instruments."""
-    return {name: m.ledger[t, :, j].sum() for j, name in enumerate(pg.LEDGER_FIELDS)}
+    return {name: m.ledger[t, :, j].sum() for j, name in enumerate(ledger.LEDGER_FIELDS)}
 
 
 MONEY_CASES = {  # scenario, extra parameters
@@ -57,48 +57,50 @@ def test_budget_adds_up_every_month_with_carry_over(case):
     m = MSMEEcosystem(load_scenario(scenario), seed=3, n_firms=700, n_months=30, **kw)
     scale = m.p["budget_per_firm_month"] * m.p["n_firms"]
     approved = paid = cancelled = 0.0
-    carried = np.zeros(len(pg.UNIT))
+    carried = np.zeros(len(instruments.UNIT))
     while m.running:
         m.step()
         t = m.month
         led = m.ledger[t]
         b = _books(m, t)
         # the budget booked is this month's budget
-        assert b["budget"] == pytest.approx(pg.monthly_budget(m, t), rel=1e-9, abs=1e-3)
+        assert b["budget"] == pytest.approx(ledger.monthly_budget(m, t), rel=1e-9, abs=1e-3)
         # each instrument's account: what came in = what went out (reallocated: between a council's
         # instruments, nothing over all of them)
-        np.testing.assert_allclose(led[:, pg.BUDGET] + carried + led[:, pg.REALLOCATED],
-                                   led[:, pg.COMMITTED] + led[:, pg.CAPTURE] + led[:, pg.RETURNED] + led[:, pg.CARRIED],
+        np.testing.assert_allclose(led[:, ledger.BUDGET] + carried + led[:, ledger.REALLOCATED],
+                                   led[:, ledger.COMMITTED] + led[:, ledger.CAPTURE] + led[:, ledger.RETURNED]
+                                   + led[:, ledger.CARRIED],
                                    rtol=1e-9, atol=1e-6 * scale)
         assert abs(b["reallocated"]) <= 1e-9 * scale
         # the balances are the programmes' own, never negative, and below what they can keep
         assert (m.programme_balance >= 0).all()
         np.testing.assert_allclose(np.bincount(m.programme_instrument, weights=m.programme_balance,
-                                               minlength=len(pg.UNIT)), led[:, pg.CARRIED], rtol=1e-12)
-        carried = led[:, pg.CARRIED].copy()
+                                               minlength=len(instruments.UNIT)), led[:, ledger.CARRIED], rtol=1e-12)
+        carried = led[:, ledger.CARRIED].copy()
         # what was approved is paid, cancelled, or still queued
         approved += b["committed"]
         paid += b["spent"] - b["capture"]
         cancelled += b["cancelled"]
-        assert approved == pytest.approx(paid + cancelled + pg.pipeline_gross(m).sum(), rel=1e-9, abs=1e-6 * scale)
+        assert approved == pytest.approx(paid + cancelled + pipeline.pipeline_gross(m).sum(), rel=1e-9,
+                                         abs=1e-6 * scale)
         # and the payments themselves
         assert b["spent"] == pytest.approx(b["support"] + b["overhead"] + b["duplication"] + b["capture"]
                                            + b["services"], rel=1e-9, abs=1e-6 * scale)
     total = m.ledger[: m.month + 1].sum(axis=(0, 1))
-    tot = dict(zip(pg.LEDGER_FIELDS, total, strict=True))
+    tot = dict(zip(ledger.LEDGER_FIELDS, total, strict=True))
     # the whole run: the budget = spent (delivered, overhead, duplication, capture) + returned + cancelled
     # + carried over at the end + approved and not yet paid at the end
     assert tot["budget"] == pytest.approx(tot["spent"] + tot["returned"] + tot["cancelled"] + carried.sum()
-                                          + pg.pipeline_gross(m).sum(), rel=1e-9)
+                                          + pipeline.pipeline_gross(m).sum(), rel=1e-9)
     assert tot["spent"] > 0.5 * tot["budget"]
     if m.p["phase_out_month"] > 0:  # programmes ended: nothing is left in their accounts
-        assert carried.sum() == 0 and not m.programme_balance.any() and pg.pipeline_gross(m).sum() == 0
+        assert carried.sum() == 0 and not m.programme_balance.any() and pipeline.pipeline_gross(m).sum() == 0
         assert tot["returned"] > 0 and tot["cancelled"] > 0
     if case == "centralised_small_budget":
         # most programmes' monthly money is below one unit: saving up is what lets every one of them
         # buy units, and nothing is returned (the rest is carried over at the end, up to a unit each)
-        assert (m.ledger[:, :, pg.BUDGET].sum(axis=0) / len(m.ledger) < pg.cheapest_units(m)).sum() >= 5
-        assert (m.ledger[:, :, pg.COMMITTED].sum(axis=0) > 0).all()
+        assert (m.ledger[:, :, ledger.BUDGET].sum(axis=0) / len(m.ledger) < instruments.cheapest_units(m)).sum() >= 5
+        assert (m.ledger[:, :, ledger.COMMITTED].sum(axis=0) > 0).all()
         assert tot["returned"] == 0 and tot["committed"] > 0.6 * tot["budget"]
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model import MSMEEcosystem, finance, load_scenario
-from model import programmes as pg
+from model.delivery import instruments
 from model.finance import BANK, COOP, DEFAULTS, DISBURSED, KUR, MONEYLENDER, REPAID
 
 
@@ -15,7 +15,7 @@ def _model(**kw):
 
 
 def test_kur_term_is_the_programmes_term():
-    assert finance.TERM_MONTHS[KUR] == round(pg.KUR_TERM_YEARS * 12)
+    assert finance.TERM_MONTHS[KUR] == round(instruments.KUR_TERM_YEARS * 12)
 
 
 def test_lone_loan_amortises_on_its_annuity_schedule():

@@ -1,35 +1,38 @@
-"""The delivery modes' own services, paid from the programme budget and limited by staff capacity.
+"""The collaborative platform: paid PAS services and matching firms to programmes (seed 000).
 
-Issue 11, point 1: no effort, adoption, credit or exposure gain exists without a service that paid
-for it. Two kinds of service are the modes' own (the instruments of ``programmes.py`` are paid
-the same way in every mode):
+How the platform decides, each month:
 
-* the platform's seven PAS services (seed 000: registration, training, mentoring, licensing,
-  marketing, financial reporting, capital matching). Each has a unit cost (IDR per firm) and a
-  monthly capacity (firms per 1,000 initial firms: the platform's staff); a firm moves to PAS step
-  ``s`` only when it receives service ``s`` (its step counts the services received). The
-  services are paid first out of the month's budget (at most ``platform_service_share`` of it) and
-  the rest goes to the instruments;
-* the councils' staff and activities (seed 001): each council spends ``council_staff_share`` of its
-  regional budget on them; the money builds the council's capacity stock (less staff turnover),
-  and the council reaches its four steps (awareness, joint activities, competency certification,
-  institutional change) as that stock passes ``council_step_cost`` per firm of the region per step,
-  at a cost that differs by region (``model.council_speed``).
-
-Both engines call these functions (aggregate decisions of the platform and the councils); the
-per-firm effects of the PAS services are applied by :func:`apply_pas` (vectorised) or by the
-reference engine's agents one by one. The money is booked as the ledger's ``services`` column
-(``programmes.SERVICES``): committed and paid the same month, against the national instrument mix
-(as capture is).
+* the PAS services (:func:`platform_services`, :func:`pas_selection`): seven paid services, one per
+  PAS step (``PAS_SERVICES``: registration, training, mentoring, licensing, marketing, financial
+  reporting, capital matching), each with a unit cost and a monthly capacity; a firm's PAS step
+  counts the services it received. They are paid first out of the month's budget (at most
+  ``platform_service_share`` of it) and booked in the ledger's ``services`` column;
+* the matching (:func:`allocate`): the rest of the budget goes to the instruments in the national
+  mix, net of ``platform_overhead``; firms registered on the platform are aware of its programmes
+  (others as of a national programme); a shared registry excludes firms already served;
+  candidates are ranked by priority plus bonuses for the constraint the instrument relieves (2),
+  for being at the PAS step the instrument serves (1.5, ``PAS_INSTRUMENTS``) and for being
+  registered (1); support is paid ``local_lag_months`` later.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import programmes as pg
-from . import streams
-from .params import INSTRUMENTS, instrument_mix
+from .. import streams
+from ..marketplaces import promotion_visibility
+from ..params import INSTRUMENTS, N_INSTRUMENTS
+from .ledger import BUDGET, RETURNED, book, book_services, monthly_budget
+from .pipeline import Deliveries, carry_over, schedule
+from .selection import (
+    RankedPool,
+    awareness_national,
+    level_constrained,
+    level_eligible,
+    level_served,
+    pairs_of,
+    reserve,
+)
 
 # The PAS services (seed 000), one row per step: name, unit cost (IDR per firm served), monthly
 # capacity (firms per 1,000 initial firms). Sources and reasons in ODD 7.7.
@@ -50,21 +53,12 @@ N_PAS = len(PAS_SERVICES)
 STAGE_APPLY = np.array([0.0, 0.4, 0.8, 1.2])  # registration applications by digital stage (x platform_outreach)
 
 
-def _mix_vector(model) -> np.ndarray:
-    mix = instrument_mix(model.p)
-    return np.array([mix[k] for k in INSTRUMENTS])
+PAS_INSTRUMENTS = {  # PAS step reached (services received, seed 000) -> instruments the platform matches a
+    # firm to next: those of its next step (training 2, licensing 4, marketing 5, capital 7)
+    1: ("hr_training",), 3: ("licensing",), 4: ("ecommerce_promotion", "market_access", "logistics"),
+    6: ("kur_credit", "financing", "grants"),
+}
 
-
-def book_services(model, amount: float | np.ndarray, weights: np.ndarray | None = None) -> None:
-    """Book ``amount`` (IDR, gross; one number, or one per council with ``weights`` rows) of the
-    mode's own services: committed and paid this month, against the instrument mix."""
-    if weights is None:
-        weights = _mix_vector(model)[None, :]
-    amounts = np.atleast_1d(np.asarray(amount, dtype=np.float64))
-    led = model.ledger[model.month]
-    gross = amounts[:, None] * weights
-    for col in (pg.SERVICES, pg.COMMITTED, pg.SPENT):  # service by service (council by council), in order
-        led[:, col] = np.cumsum(np.vstack([led[None, :, col], gross]), axis=0)[-1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -77,7 +71,7 @@ def pas_selection(model) -> tuple[np.ndarray, np.ndarray, float]:
     services are delivered from the last PAS step down (firms closest to capital first), each up
     to its capacity, while the money lasts. A firm receives at most one service a month."""
     p, t, f, n = model.p, model.month, model.firms, model.firms.n
-    budget = pg.monthly_budget(model, t)
+    budget = monthly_budget(model, t)
     money = budget * p["platform_service_share"]
     none = np.zeros(0, dtype=np.int64)
     if money <= 0 or n == 0:
@@ -113,7 +107,7 @@ def apply_pas(model, rows: np.ndarray, svc: np.ndarray) -> None:
     does the same firm by firm). Every firm in ``rows`` is different."""
     f, t = model.firms, model.month
     f.platform_step[rows] = (svc + 1).astype(f.platform_step.dtype)
-    m = rows[svc == 1]  # training: a short digital-skills course (the onboarding effect of programmes.py)
+    m = rows[svc == 1]  # training: a short digital-skills course (the onboarding effect of instruments.py)
     f.digital_skill[m] += 0.15 * (1 - f.digital_skill[m])
     m = rows[svc == 2]  # mentoring by partners
     f.competence[m] += 0.15 * (1 - f.competence[m])
@@ -123,7 +117,6 @@ def apply_pas(model, rows: np.ndarray, svc: np.ndarray) -> None:
     m = rows[svc == 4]  # marketing: a joint promotion package
     if m.size:
         online = f.stage[m] == 3
-        from .marketplaces import promotion_visibility
         on = m[online]
         f.visibility[on] += promotion_visibility(np.full(on.size, PAS_UNIT[4]), f.reputation[on])
         off = m[~online]
@@ -150,31 +143,54 @@ def platform_services(model, effect=None) -> None:
         (apply_pas if effect is None else effect)(model, rows, svc)
 
 
-# ----------------------------------------------------------------------------------------------
-# the councils' staff and activities
-def council_step_cost(model) -> np.ndarray:
-    """IDR of capacity stock per council step, by region: ``council_step_cost`` per firm of the
-    region (its share of the initial firms), divided by the region's speed."""
-    p = model.p
-    return p["council_step_cost"] * model.region_budget_share * p["n_firms"] / model.council_speed
 
+def allocate(model, budget, mix, pool: RankedPool) -> None:
+    """The platform's programmes spend what the PAS services left of this month's budget (the
+    matching in the module docstring)."""
+    p, t = model.p, model.month
+    lag = p["local_lag_months"]
+    f = model.firms
+    ks = np.arange(N_INSTRUMENTS)
+    ids = np.asarray(model.platform_agent.programme_ids, dtype=np.int64)
+    share = np.array([mix[name] for name in INSTRUMENTS])
+    book(model, BUDGET, ks, budget * share)
+    # the PAS services were paid first this month (platform_services, booked then)
+    money = (budget - model.services_month) * share
+    keep = 1 - p["platform_overhead"]
+    nets = model.programme_balance[ids] * keep + money * keep
 
-def council_capacity(model) -> np.ndarray:
-    """Capacity of each regional council, 0.25 per step reached (seed 001 four-step ramp): steps
-    reached by the stock of staff and activities the council has paid for."""
-    steps = np.floor(model.council_stock / council_step_cost(model) + 1e-12)
-    return 0.25 * np.minimum(steps, 4)
+    def registered(lvl):
+        return lvl.get("registered", lambda: f.platform_step[lvl.rows_asc] > 0)
 
+    def aware(lvl):
+        return lvl.get("aware", lambda: (f.platform_step[lvl.rows_asc] > 0) | (
+            model.streams.uniform_rows(t, streams.AWARENESS, lvl.rows_asc) < awareness_national(model, lvl.rows_asc)))
 
-def council_month(model) -> None:
-    """Start of the month: staff turnover wears the stock down; the capacity follows it."""
-    model.council_stock *= 1.0 - model.p["council_staff_turnover"]
-    model.council_cap = council_capacity(model)
+    def on_step(lvl):
+        """Whether the firm is at a PAS step the instrument serves (one row per instrument)."""
+        def calc():
+            match = np.zeros((N_INSTRUMENTS, len(PAS_STEPS) + 1), dtype=bool)
+            for s, names in PAS_INSTRUMENTS.items():
+                match[[INSTRUMENTS.index(name) for name in names], s] = True
+            return match[:, f.platform_step[lvl.rows_asc]]
+        return lvl.get("on_step", calc)
 
+    def picks(lvl, q, pairs):
+        return level_eligible(lvl)[q] & aware(lvl) & ~level_served(lvl)[q]
 
-def council_staff(model, b: np.ndarray) -> np.ndarray:
-    """Each council's spending on staff and activities out of its regional budget ``b``: added to
-    its capacity stock and booked. Returns it."""
-    staff = b * model.p["council_staff_share"]
-    model.council_stock += staff
-    return staff
+    def bonus(lvl, q, r, at):
+        k = q[r]
+        cons, step, reg = pairs_of(level_constrained(lvl), k, at), pairs_of(on_step(lvl), k, at), registered(lvl)[at]
+        classes = cons.view(np.int8) * 4 + step.view(np.int8) * 2 + reg.view(np.int8)  # the bonus's 8 values
+        return 2.0 * cons + 1.5 * step + 1.0 * reg, classes
+
+    # with bonuses of up to 4.5 the platform's programmes often need the larger levels: start at
+    # the level where they finished last month (the selections are the same from any level)
+    req, rows, amts, used, remains = pool.serve(ks, nets, picks, bonus, 2.0 + 1.5 + 1.0, spent=True,
+                                                first_level=model.__dict__.get("_platform_level", 0))
+    model._platform_level = pool.last_level
+    book(model, RETURNED, ks, carry_over(model, ids, nets - used, remains, keep) / keep)
+    reserve(model, req, rows, lag)
+    schedule(model, t + lag, Deliveries.from_selection(
+        req, rows, amts, ks.size, ks, ids, ks,
+        p["platform_overhead"], registry=True))
