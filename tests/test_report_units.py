@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import run as cli_main
 from analysis import figures
 from analysis.metrics import OUTCOMES, SHOWN
 from analysis.report import fmt, key_findings
-import run as cli_main
 
 
 @pytest.fixture(scope="module")
