@@ -18,8 +18,14 @@ from model.scenario import Scenario, ScenarioError
 from . import figures
 from .causal import NO_SUPPORT_SUFFIX, causal_outcomes, no_support_twin, summarise_causal, withdrawal_panel_months
 from .io import output_error, publish, staging_dir, write_csv, write_parquet, write_text
-from .metrics import (HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcome_units, outcomes_table,
-                      transition_matrix)
+from .metrics import (
+    HEADLINE_OUTCOMES,
+    NO_WITHDRAWAL_SUFFIX,
+    WITHDRAWAL_SUFFIX,
+    outcome_units,
+    outcomes_table,
+    transition_matrix,
+)
 from .report import write_report
 from .stats import paired_differences, summarise
 
