@@ -304,7 +304,7 @@ def kpi_html(session: Session) -> str:
             b = runs[1].series[key][-1]
             d = a - b
             pct = key in ("stage_3_share", "recipient_support_share_income")
-            mag = f"{abs(d) * 100:.1f} pp" if pct else f(abs(d))  # a difference of percentages: percentage points
+            mag = f"{abs(d) * 100:.1f} pp" if pct else f(abs(d))  # a difference of percents: percentage points
             if mag == (f"{0:.1f} pp" if pct else f(0.0)):  # below the precision shown: no difference
                 d = 0.0
             cls = "" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
