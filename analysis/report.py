@@ -152,7 +152,7 @@ def drivers(g: pd.DataFrame, base_mean: dict[str, float], top: int = 2) -> list[
         sh = shown(r["metric"])
         base = base_mean.get(r["metric"], np.nan)
         unit = sh.unit.split(",")[0]
-        out.append(f"{SHORT_LABELS[r['metric']]} {_signed(r['diff'] * sh.scale)} {sh.diff_unit} "
+        out.append(f"{SHORT_LABELS[r['metric']]} {_signed(r['diff'] * sh.scale)} {sh.diff_unit.split(',')[0]} "
                    f"(baseline {fmt(base * sh.scale)} {unit})")
     return out
 
