@@ -38,11 +38,11 @@ CAUSAL_OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "extra_firms_per_bn": ("Additional surviving firms (at the horizon)", "per bn IDR spent", True),
     "extra_upgrades_per_1000": ("Additional upgrades", "per 1,000 initial firms", True),
     "cf_recipients_share": ("Ever-recipients", "share of initial firms", None),
-    "cf_recipient_effort_diff": ("Recipients' effort vs twin", "points (0-1 scale), at the horizon", None),
-    "cf_recipient_survival_diff_pp": ("Recipients' survival vs twin", "percentage points", True),
+    "cf_recipient_effort_diff": ("Recipients' effort vs twin", "effort, 0-1 scale, at the horizon", None),
+    "cf_recipient_survival_diff_pp": ("Recipients' survival vs twin", "pp", True),
     "cf_recipient_value_added_diff_pct": ("Recipients' value added vs twin", "% (whole run)", True),
-    "cf_nonrecipient_effort_diff": ("Non-recipients' effort vs twin", "points (0-1 scale), at the horizon", None),
-    "cf_nonrecipient_survival_diff_pp": ("Non-recipients' survival vs twin", "percentage points", True),
+    "cf_nonrecipient_effort_diff": ("Non-recipients' effort vs twin", "effort, 0-1 scale, at the horizon", None),
+    "cf_nonrecipient_survival_diff_pp": ("Non-recipients' survival vs twin", "pp", True),
     "cf_nonrecipient_value_added_diff_pct": ("Non-recipients' value added vs twin", "% (whole run)", True),
     "wd_recipients_share": ("Recipients at withdrawal", "share of initial firms", None),
 }
@@ -51,9 +51,9 @@ for _k in WINDOWS:
         f"wd_recipient_value_added_drop_{_k}": (f"Recipients' value added drop, {_k} months after withdrawal",
                                                 "% vs continuation", False),
         f"wd_recipient_survival_drop_{_k}": (f"Recipients' survival drop, {_k} months after withdrawal",
-                                             "points vs continuation", False),
+                                             "pp vs continuation", False),
         f"wd_recipient_effort_drop_{_k}": (f"Recipients' effort drop, {_k} months after withdrawal",
-                                           "points (0-1 scale) vs continuation", False),
+                                           "effort, 0-1 scale, vs continuation", False),
         f"wd_nonrecipient_value_added_drop_{_k}": (f"Non-recipients' value added drop, {_k} months after "
                                                    "withdrawal", "% vs continuation", None),
     })

@@ -18,7 +18,14 @@ from model.scenario import Scenario, ScenarioError
 from . import figures
 from .causal import NO_SUPPORT_SUFFIX, causal_outcomes, no_support_twin, summarise_causal, withdrawal_panel_months
 from .io import output_error, publish, staging_dir, write_csv, write_parquet, write_text
-from .metrics import HEADLINE_OUTCOMES, NO_WITHDRAWAL_SUFFIX, WITHDRAWAL_SUFFIX, outcomes_table, transition_matrix
+from .metrics import (
+    HEADLINE_OUTCOMES,
+    NO_WITHDRAWAL_SUFFIX,
+    WITHDRAWAL_SUFFIX,
+    outcome_units,
+    outcomes_table,
+    transition_matrix,
+)
 from .report import write_report
 from .stats import paired_differences, summarise
 
@@ -170,6 +177,7 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
         write_parquet(stage / "timeseries.parquet", tidy)
         write_csv(stage / "outcomes.csv", outcomes)
         write_csv(stage / "summary.csv", summary)
+        write_csv(stage / "outcome_units.csv", outcome_units())  # the CSVs' raw units and the reports' units
         if firm_rows:  # per initial firm: scenario minus its no-support twin at the horizon
             write_parquet(stage / "counterfactual_firms.parquet", pd.concat(firm_rows, ignore_index=True))
         if not diffs.empty:

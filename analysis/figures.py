@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .metrics import is_auxiliary, transition_matrix, withdrawal_gap_series  # noqa: E402
+from .metrics import is_auxiliary, shown, transition_matrix, withdrawal_gap_series  # noqa: E402
 from .stats import t_halfwidth  # noqa: E402
 
 PALETTE = ["#1b4965", "#e07a5f", "#3d9970", "#9b5de5", "#f2a541", "#00a6a6", "#c1121f", "#6c757d",
@@ -53,19 +53,29 @@ def _main_scenarios(tidy: pd.DataFrame) -> list[str]:
     return [s for s in tidy["scenario"].unique() if not is_auxiliary(s)]
 
 
+def _outcome_panel(metric: str) -> tuple[str, str, bool, float]:
+    """A time-series panel of a report outcome: its label, unit and scale from ``analysis.metrics.SHOWN``
+    (the tables use the same), so a figure and a table cannot disagree on units."""
+    sh = shown(metric)
+    return metric, f"{sh.label}\n({sh.unit_over_time})", False, sh.scale
+
+
+# (monthly metric, panel title, index to month 0 = 100?, scale)
+GROWTH_DEPENDENCE_PANELS = [
+    ("value_added", "Value added (index, month 0 = 100)", True, 1.0),
+    ("employment", "Employment (index, month 0 = 100)", True, 1.0),
+    _outcome_panel("survival_rate"),
+    _outcome_panel("recipient_support_share_income"),
+    _outcome_panel("chronic_recipient_share"),
+    _outcome_panel("effort_gap"),
+]
+
+
 def growth_dependence(tidy: pd.DataFrame, out: Path, title: str = "") -> Path:
     """Six panels over time: growth (value added, employment, survival) and dependence."""
     scen = _main_scenarios(tidy)
     col = colours(scen)
-    panels = [
-        ("value_added", "Value added (index, month 0 = 100)", True, 1.0),
-        ("employment", "Employment (index, month 0 = 100)", True, 1.0),
-        ("survival_rate", "Initial firms still alive (%)", False, 100.0),
-        ("recipient_support_share_income", "Support as share of recipients' income\n(%, 12-month averages)",
-         False, 100.0),
-        ("chronic_recipient_share", "Chronic recipients (% of recipients)", False, 100.0),
-        ("effort_gap", "Effort gap: non-recipients minus\nrecipients (effort points, 0-1)", False, 1.0),
-    ]
+    panels = GROWTH_DEPENDENCE_PANELS
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.6), sharex=True)
     for ax, (metric, label, idx, scale) in zip(axes.ravel(), panels):
         band = _band(tidy, metric, idx, scale)
@@ -201,8 +211,6 @@ def budget(outcomes: pd.DataFrame, out: Path) -> Path:
 
 def differences(diffs: pd.DataFrame, out: Path, outcomes, baseline: str = "baseline") -> Path:
     """Paired differences against the baseline with 95 % intervals, one panel per outcome."""
-    from .metrics import OUTCOMES
-
     outcomes = [o for o in outcomes if o in set(diffs["metric"])]
     scen = list(dict.fromkeys(diffs["scenario"]))
     col = colours([baseline] + scen)
@@ -210,7 +218,9 @@ def differences(diffs: pd.DataFrame, out: Path, outcomes, baseline: str = "basel
     nrow = int(np.ceil(len(outcomes) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 0.45 * len(scen) * nrow + 1.4 * nrow), squeeze=False)
     for ax, metric in zip(axes.ravel(), outcomes, strict=False):
+        sh = shown(metric)
         d = diffs[diffs["metric"] == metric].set_index("scenario").reindex(scen)
+        d[["diff", "ci_low", "ci_high"]] = d[["diff", "ci_low", "ci_high"]] * sh.scale
         y = np.arange(len(scen))
         lo = (d["diff"] - d["ci_low"]).fillna(0).clip(lower=0)
         hi = (d["ci_high"] - d["diff"]).fillna(0).clip(lower=0)
@@ -221,8 +231,7 @@ def differences(diffs: pd.DataFrame, out: Path, outcomes, baseline: str = "basel
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y, scen if ax in axes[:, 0] else [""] * len(scen), fontsize=8)
         ax.invert_yaxis()
-        label, unit, _ = OUTCOMES[metric]
-        ax.set_title(f"{label}\n({unit})", loc="left", fontsize=9)
+        ax.set_title(f"{sh.label}\n(difference, {sh.diff_unit})", loc="left", fontsize=9)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     for ax in axes.ravel()[len(outcomes):]:
         ax.set_visible(False)

@@ -6,6 +6,9 @@ Input everywhere is the tidy long table ``run_id, scenario, seed, month, metric,
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -24,25 +27,27 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "producer_value_added_growth": ("Producers' value added growth", "% a year", True),
     "employment_growth": ("Employment growth", "% a year", True),
     "productivity_growth": ("Labour productivity growth", "% a year", True),
-    "survival_rate": ("Survival of initial firms", "share", True),
+    "survival_rate": ("Survival of initial firms", "share of initial firms, end", True),
     "upgrades_per_1000": ("Size-class upgrades (naik kelas)", "per 1,000 initial firms", True),
-    "stage_3_share": ("Selling online (stage 3.0)", "share of firms", True),
-    "online_sales_share": ("Online sales", "share of revenue", True),
+    "stage_3_share": ("Selling online (stage 3.0)", "share of firms, end", True),
+    "cluster_member_share": ("Cluster members", "share of firms, end", True),
+    "online_sales_share": ("Online sales", "share of revenue, end", True),
     "gini_value_added": ("Inequality of value added", "Gini", False),
     "regional_disparity": ("Regional disparity", "CV of regional mean", False),
     # dependence over recipients: firms supported in the last 12 months (docs/ODD.md 7.10)
     "recipients_share": ("Recipients (supported in the last 12 months)", "share of firms, mean", None),
-    "recipient_support_share_income": ("Support / recipients' income (12-month averages)", "share, mean", False),
+    "recipient_support_share_income": ("Support / recipients' income (12-month averages)", "share of income, mean",
+                                       False),
     "recipient_support_above_10pct_share": ("Recipients with support above 10 % of income", "share of recipients, "
                                             "mean", False),
     "recipient_loss_without_support_share": ("Recipients loss-making without support", "share of those not "
                                              "loss-making before their first support, mean", False),
     "chronic_recipient_share": ("Chronic recipients", "share of recipients, end", False),
-    "effort_gap": ("Effort gap: other firms minus recipients", "effort points 0-1, mean", False),
-    "recipient_effort_change": ("Recipients' effort change since first support", "effort points 0-1, mean", True),
+    "effort_gap": ("Effort gap: other firms minus recipients", "effort, 0-1 scale, mean", False),
+    "recipient_effort_change": ("Recipients' effort change since first support", "effort, 0-1 scale, mean", True),
     "recipient_self_reliance": ("Recipients' self-reliance (SDT)", "0-1, end", True),
     # the same over all firms (diluted by the firms that receive nothing)
-    "support_share_income_all_firms": ("Support / income, all firms", "share, mean", False),
+    "support_share_income_all_firms": ("Support / income, all firms", "share of income, mean", False),
     "loss_without_support_share_all_firms": ("Loss-making without support, all firms", "share of firms, mean",
                                              False),
     "chronic_recipient_share_all_firms": ("Chronic recipients, all firms", "share of firms, end", False),
@@ -53,12 +58,61 @@ OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "duplication_share": ("Duplication", "share of spending", False),
     "capture_share": ("Capture", "share of spending", False),
     "withdrawal_value_added_drop": ("Withdrawal: value added drop", "% vs no withdrawal", False),
-    "withdrawal_survival_drop": ("Withdrawal: survival drop", "points vs no withdrawal", False),
+    "withdrawal_survival_drop": ("Withdrawal: survival drop", "pp vs no withdrawal", False),
     "withdrawal_upgrades_drop": ("Withdrawal: upgrades lost", "per 1,000 initial firms", False),
 }
 # causal outcomes (scenario vs its no-support and withdrawal twins, analysis/causal.py): the budget's cost
 # per *additional* upgrade replaces budget / all upgrades, which credited the budget with every upgrade
 OUTCOMES.update(CAUSAL_OUTCOMES)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How a reader sees an outcome, in every table, figure and sentence of a report (one source, so they
+    cannot disagree). The CSV files keep the raw value (``raw_unit``; shares as fractions 0-1)."""
+
+    label: str
+    unit: str        # unit of the shown value, e.g. "% of firms, end"
+    scale: float     # shown value = raw value x scale
+    diff_unit: str   # unit of a difference of two shown values (of percents: "pp", percentage points)
+    raw_unit: str    # unit of the value in the CSV files
+    better: bool | None
+    digits: int = 3  # significant digits (analysis.report.fmt)
+
+    @property
+    def unit_over_time(self) -> str:
+        """The unit without the summary over months (", mean" / ", end"): for a time-series axis."""
+        return re.sub(r", (mean|end)$", "", self.unit)
+
+    def value(self, raw: float) -> float:
+        return raw * self.scale
+
+
+def _shown(name: str, label: str, raw_unit: str, better: bool | None) -> Shown:
+    """The display convention: a share (fraction) is shown as a percent, and a difference of percents in
+    percentage points (pp); "points" alone is never used. Effort is on its own 0-1 scale."""
+    if raw_unit.startswith("share"):
+        unit = "%" + raw_unit[len("share"):]
+        return Shown(label, unit, 100.0, "pp", raw_unit, better)
+    if raw_unit.startswith("%"):   # growth rates and relative drops already in percent
+        return Shown(label, raw_unit, 1.0, "pp a year" if raw_unit == "% a year" else "pp", raw_unit, better)
+    if raw_unit.startswith("pp"):  # already a difference of percents
+        return Shown(label, raw_unit, 1.0, "pp", raw_unit, better)
+    return Shown(label, raw_unit, 1.0, re.sub(r", (mean|end)$", "", raw_unit), raw_unit, better)
+
+
+SHOWN: dict[str, Shown] = {k: _shown(k, *v) for k, v in OUTCOMES.items()}
+
+
+def shown(metric: str) -> Shown:
+    """The display of ``metric`` (label, unit, scale, unit of differences)."""
+    return SHOWN[metric]
+
+
+def outcome_units() -> pd.DataFrame:
+    """The outcome metadata table, written beside the CSV files (``outcome_units.csv``)."""
+    return pd.DataFrame([{"metric": k, "label": v.label, "csv_unit": v.raw_unit, "report_unit": v.unit,
+                          "report_scale": v.scale, "difference_unit": v.diff_unit} for k, v in SHOWN.items()])
 HEADLINE_OUTCOMES = ("value_added_growth", "employment_growth", "survival_rate", "upgrades_per_1000",
                      "stage_3_share", "recipients_share", "recipient_support_share_income",
                      "recipient_loss_without_support_share", "chronic_recipient_share", "effort_gap",
@@ -99,6 +153,8 @@ def run_outcomes(w: pd.DataFrame, n_initial: float) -> dict[str, float]:
         "upgrades_per_1000": upgrades / n_initial * 1000,
         "stage_3_share": float(last["stage_3_share"]),
         "online_sales_share": float(last["online_sales_share"]),
+        # runs stored before cluster membership was reported have no column
+        "cluster_member_share": float(last["cluster_member_share"]) if "cluster_member_share" in w else float("nan"),
         "gini_value_added": float(last["gini_value_added"]),
         "regional_disparity": float(last["regional_disparity"]),
         **dependence_outcomes(w),

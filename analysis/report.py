@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .causal import COUNTERFACTUAL_OUTCOMES, PARTS, SPLIT_OUTCOMES, WITHDRAWAL_RECIPIENT_OUTCOMES
-from .metrics import HEADLINE_OUTCOMES, OUTCOMES
+from .metrics import HEADLINE_OUTCOMES, OUTCOMES, shown
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -29,19 +29,46 @@ def fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{max(digits - 1 - int(math.floor(math.log10(a))), 0) if a < 1 else 2}f}"
 
 
+def _cell(m: float, lo: float, hi: float, scale: float = 1.0) -> str:
+    return f"{fmt(m * scale)} [{fmt(lo * scale)}, {fmt(hi * scale)}]"
+
+
+def heading(metric: str) -> str:
+    """'Label (unit)' of an outcome as a table heading (units from ``analysis.metrics.SHOWN``)."""
+    sh = shown(metric)
+    return f"{sh.label} ({sh.unit})"
+
+
 def summary_wide(summary: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.DataFrame:
-    """Scenario x outcome table of 'mean [low, high]' strings."""
+    """Scenario x outcome table of 'mean [low, high]' strings, in the shown units (shares as %)."""
     s = summary[summary["metric"].isin(outcomes)].copy()
-    s["cell"] = [f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]" for m, lo, hi in zip(s["mean"], s["ci_low"], s["ci_high"])]
+    scale = s["metric"].map(lambda m: shown(m).scale)
+    s["cell"] = [_cell(m, lo, hi, k) for m, lo, hi, k in zip(s["mean"], s["ci_low"], s["ci_high"], scale, strict=True)]
     if "n_undefined" in s:  # a mean over fewer runs than the others says so
         s["cell"] = [c + (f" (n={n} of {n + u})" if u and n else "") for c, n, u in
                      zip(s["cell"], s["n"], s["n_undefined"], strict=True)]
     t = s.pivot(index="scenario", columns="metric", values="cell")
     cols = [o for o in outcomes if o in t.columns]
     t = t[cols]
-    t.columns = [f"{OUTCOMES[c][0]} ({OUTCOMES[c][1]})" for c in cols]
+    t.columns = [heading(c) for c in cols]
     order = list(dict.fromkeys(summary["scenario"]))
     return t.reindex([o for o in order if o in t.index])
+
+
+MAX_SCENARIO_COLUMNS = 4  # scenarios per table: more would make the table scroll sideways
+
+
+def outcome_tables(summary: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, per_table: int = MAX_SCENARIO_COLUMNS) -> str:
+    """Outcomes as rows and scenarios as columns, at most ``per_table`` scenarios a table (the first
+    scenario, the baseline, repeated in each), so no table is wider than a page."""
+    wide_t = summary_wide(summary, outcomes).T.fillna("n/a")
+    if wide_t.empty:
+        return ""
+    scen = list(wide_t.columns)
+    first, rest = scen[0], scen[1:]
+    step = max(per_table - 1, 1)
+    groups = [[first, *rest[i:i + step]] for i in range(0, len(rest), step)] or [[first]]
+    return "\n\n".join(markdown_table(wide_t[g], "outcome (unit)") for g in groups)
 
 
 def markdown_table(df: pd.DataFrame, index_name: str = "") -> str:
@@ -68,15 +95,105 @@ def differences_text(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCO
         g = g[g["metric"].isin(outcomes)]
         items = []
         for _, r in g.iterrows():
-            label, unit, _ = OUTCOMES[r["metric"]]
+            sh = shown(r["metric"])
             verdict = "clear" if r["clear"] else "no difference in any seed" if no_difference(r) else \
                 f"not clear with {int(r['n_pairs'])} seeds" + (
                     f" (~{int(r['seeds_needed'])} needed)" if np.isfinite(r["seeds_needed"]) and r["seeds_needed"] < 1e5
                     else "")
-            items.append(f"{label}: {fmt(r['diff'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] {unit}, "
+            items.append(f"{sh.label}: {_cell(r['diff'], r['ci_low'], r['ci_high'], sh.scale)} {sh.diff_unit}, "
                          f"d={fmt(r['effect_size_dz'])}, {verdict}")
         out.append(f"- **{scen}** vs {baseline}:\n" + "\n".join(f"  - {i}" for i in items))
     return "\n".join(out) + "\n"
+
+
+# -- key findings -----------------------------------------------------------------------------------------
+GROWTH_OUTCOME = "value_added_growth"
+DEPENDENCE_KEY_OUTCOMES = ("recipient_support_share_income", "recipient_loss_without_support_share")
+# mechanism outcomes that can say what drives a scenario's difference (the largest relative moves are named)
+DRIVER_OUTCOMES = ("stage_3_share", "online_sales_share", "upgrades_per_1000", "cluster_member_share",
+                   "recipients_share", "survival_rate", "lost_share", "budget_spent_bn")
+SHORT_LABELS = {
+    "value_added_growth": "value-added growth", "recipient_support_share_income": "support / recipients' income",
+    "recipient_loss_without_support_share": "recipients loss-making without support",
+    "stage_3_share": "firms selling online", "online_sales_share": "online share of revenue",
+    "upgrades_per_1000": "size-class upgrades", "cluster_member_share": "cluster members",
+    "recipients_share": "firms reached by support", "survival_rate": "survival of initial firms",
+    "lost_share": "budget lost to overhead, duplication and capture", "budget_spent_bn": "budget spent",
+}
+
+
+def _signed(x: float) -> str:
+    return ("+" if x > 0 else "") + fmt(x).replace("-", "−")
+
+
+def _diff_phrase(r) -> str:
+    """'+0.31 pp a year [0.10, 0.52]', or 'no clear difference (...)' when the interval covers 0."""
+    sh = shown(r["metric"])
+    d, lo, hi = (r[k] * sh.scale for k in ("diff", "ci_low", "ci_high"))
+    if not np.isfinite(d):
+        return "n/a"
+    if no_difference(r):
+        return "no difference in any seed"
+    core = f"{_signed(d)} {sh.diff_unit} [{_signed(lo)}, {_signed(hi)}]"
+    return core if r["clear"] else f"no clear difference ({core})"
+
+
+def drivers(g: pd.DataFrame, base_mean: dict[str, float], top: int = 2) -> list[str]:
+    """The mechanism outcomes (``DRIVER_OUTCOMES``) that moved most against the baseline, relative to the
+    baseline's level, among the clear differences: 'firms selling online +5.1 pp (baseline 12 %)'."""
+    cand = []
+    for _, r in g[g["metric"].isin(DRIVER_OUTCOMES) & g["clear"]].iterrows():
+        base = base_mean.get(r["metric"], np.nan)
+        rel = abs(r["diff"]) / abs(base) if np.isfinite(base) and base != 0 else np.inf
+        cand.append((rel, r))
+    cand.sort(key=lambda c: -c[0])
+    out = []
+    for _, r in cand[:top]:
+        sh = shown(r["metric"])
+        base = base_mean.get(r["metric"], np.nan)
+        unit = sh.unit.split(",")[0]
+        out.append(f"{SHORT_LABELS[r['metric']]} {_signed(r['diff'] * sh.scale)} {sh.diff_unit.split(',')[0]} "
+                   f"(baseline {fmt(base * sh.scale)} {unit})")
+    return out
+
+
+def key_findings(summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str) -> list[str]:
+    """One plain line per scenario: growth and dependence against the baseline with 95 % intervals and the
+    mechanism outcomes that moved most (derived from the data); 'no clear difference' when an interval
+    covers 0. A one-scenario report gives its levels instead."""
+    lines = ["## Key findings", ""]
+    if diffs.empty:
+        for scen, g in summary.groupby("scenario", sort=False):
+            g = g.set_index("metric")
+            parts = []
+            for m in (GROWTH_OUTCOME, *DEPENDENCE_KEY_OUTCOMES):
+                if m in g.index and np.isfinite(g.loc[m, "mean"]):
+                    sh = shown(m)
+                    cell = _cell(g.loc[m, "mean"], g.loc[m, "ci_low"], g.loc[m, "ci_high"], sh.scale)
+                    parts.append(f"{SHORT_LABELS[m]} {cell} {sh.unit.split(',')[0]}")
+            lines.append(f"- **{scen}**: " + "; ".join(parts) + ".")
+        return lines + ["", "Mean [95 % interval] over seeds.", ""]
+    b = summary[summary["scenario"] == baseline].set_index("metric")["mean"].to_dict()
+    for scen, g in diffs.groupby("scenario", sort=False):
+        by = g.set_index("metric")
+        parts = []
+        for m in (GROWTH_OUTCOME, *DEPENDENCE_KEY_OUTCOMES):
+            if m in by.index:
+                parts.append(f"{SHORT_LABELS[m]} {_diff_phrase(_row(by, m))}")
+        drv = drivers(g, b)
+        parts.append("what moved most: " + ("; ".join(drv) if drv else "no mechanism outcome differs clearly"))
+        lines.append(f"- **{scen}**: " + "; ".join(parts) + ".")
+    lines += ["", f"Scenario minus {baseline}, paired by seed, with the 95 % interval in brackets; pp = percentage "
+              "points (a difference of two percentages). *What moved most*: the mechanism outcomes (online "
+              "selling, upgrades, cluster membership, support reaching firms, survival, budget lost or spent) with "
+              "the largest clear change relative to the baseline's level.", ""]
+    return lines
+
+
+def _row(by: pd.DataFrame, m: str) -> pd.Series:
+    r = by.loc[m].copy()
+    r["metric"] = m
+    return r
 
 
 COST_OUTCOMES = ("budget_spent_bn", "budget_per_additional_upgrade_bn", "extra_upgrades_per_bn", "extra_jobs_per_bn",
@@ -91,7 +208,8 @@ WITHDRAWAL_OUTCOMES = ("withdrawal_value_added_drop", "withdrawal_survival_drop"
 
 
 def differences_table(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.DataFrame:
-    """Paired differences as a table: one row per scenario and outcome."""
+    """Paired differences as a table: one row per scenario and outcome, in the shown units (differences of
+    percents in percentage points, pp)."""
     if diffs.empty:
         return pd.DataFrame()
     d = diffs[diffs["metric"].isin(outcomes)].copy()
@@ -101,18 +219,30 @@ def differences_table(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES) -> pd.Dat
     d = d.sort_values(["_s", "_o"], kind="stable")
     rows = []
     for _, r in d.iterrows():
-        label, unit, _ = OUTCOMES[r["metric"]]
+        sh = shown(r["metric"])
         need = r["seeds_needed"]
         rows.append({
-            "scenario": r["scenario"], "outcome": f"{label} ({unit})",
-            "difference [95 % CI]": f"{fmt(r['diff'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
-            "effect size d_z": fmt(r["effect_size_dz"]), "p": fmt(r["p_value"]),
+            "scenario": r["scenario"], "outcome": sh.label,
+            "difference [95 % CI]": f"{_cell(r['diff'], r['ci_low'], r['ci_high'], sh.scale)} {sh.diff_unit}",
+            "d_z": fmt(r["effect_size_dz"]), "p": fmt(r["p_value"]),
             "half-width / difference": fmt(r["halfwidth_over_diff"]),
             "seeds for a clear result": ("none: no difference" if no_difference(r) else
                                          f"{int(need)}" if np.isfinite(need) and need < 1e5 else "very many"),
             "clear": "yes" if r["clear"] else "no",
         })
     return pd.DataFrame(rows).set_index("scenario")
+
+
+def differences_tables(diffs: pd.DataFrame, baseline: str, outcomes=HEADLINE_OUTCOMES) -> list[str]:
+    """The paired differences, one narrow table per scenario (a subsection each)."""
+    table = differences_table(diffs, outcomes)
+    if table.empty:
+        return []
+    out = []
+    for scen in dict.fromkeys(table.index):
+        t = table.loc[[scen]].set_index("outcome")
+        out += [f"#### {scen} minus {baseline}", "", markdown_table(t, "outcome"), ""]
+    return out
 
 
 def seeds_text(diffs: pd.DataFrame, outcomes=HEADLINE_OUTCOMES, n_seeds: int | None = None) -> str:
@@ -149,7 +279,7 @@ def outcome_section(summary: pd.DataFrame, outcomes, title: str, text: str) -> l
     part = summary[summary["metric"].isin(outcomes)]
     if part.empty:
         return []
-    return [f"## {title}", "", text, "", markdown_table(summary_wide(part, outcomes), "scenario"), ""]
+    return [f"## {title}", "", text, "", outcome_tables(part, outcomes), ""]
 
 
 def causal_sections(summary: pd.DataFrame) -> list[str]:
@@ -177,7 +307,7 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
             ms = (f"extra_{o}_per_bn", *[f"extra_{o}_{p}_per_bn" for p in PARTS])
             part = summary[summary["metric"].isin(ms)]
             if not part.empty:
-                lines += [markdown_table(summary_wide(part, ms), "scenario"), ""]
+                lines += [outcome_tables(part, ms), ""]
     lines += outcome_section(
         summary, COUNTERFACTUAL_OUTCOMES,
         "Per-firm counterfactual: recipients against themselves without support (mean [95 % CI])",
@@ -189,7 +319,8 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
         summary, WITHDRAWAL_RECIPIENT_OUTCOMES, "Withdrawal test on recipients (mean [95 % CI])",
         "Firms supported in the 12 months before the withdrawal month, followed 12 and 24 months in the run with "
         "programmes ended and in the continuation run (same seed). Drop = continuation minus withdrawn: value added "
-        "over the window (%), survival at its end (points), effort of firms alive in both (points). Non-recipients' "
+        "over the window (%), survival at its end (percentage points, pp), effort of firms alive in both (0-1 scale). "
+        "Non-recipients' "
         "drop is the control: negative when withdrawal frees their market from supported competitors.")
     return lines
 
@@ -213,19 +344,20 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
               f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
     if notes:
         lines += ["**Settings chosen for this run:**", "", *[f"- {n}" for n in notes], ""]
+    lines += key_findings(summary, diffs, baseline)
     lines += ["## Scenarios", ""]
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
-    lines += ["## Headline outcomes (mean [95 % CI])", "", markdown_table(summary_wide(summary, outcomes), "scenario"),
-              ""]
-    if summary["scenario"].nunique() > 1:  # (one scenario: nothing to compare it with)
+    lines += ["## Headline outcomes (mean [95 % CI])", "",
+              "Shares are shown as percentages (the CSV files keep them as fractions 0-1: `outcome_units.csv`).", "",
+              outcome_tables(summary, outcomes), ""]
+    tables = differences_tables(diffs, baseline, outcomes) if not diffs.empty else []
+    if tables:  # (one scenario: nothing to compare it with)
         lines += [f"## Against the baseline ({baseline}), paired by seed", "",
-                  "Difference = scenario minus baseline; d = paired effect size (mean difference / sd of "
-                  "differences). 'Not clear' means the 95 % interval includes zero; the number of seeds that "
-                  "would make the difference clear at 80 % power (paired t test) is given.", "",
-                  differences_text(diffs, baseline, outcomes)]
-    table = differences_table(diffs, outcomes) if not diffs.empty else pd.DataFrame()
-    if not table.empty:
-        lines += ["### Paired differences (table)", "", markdown_table(table, "scenario"), ""]
+                  "### Paired differences", "",
+                  "Difference = scenario minus baseline, in the outcome's unit; a difference of two percentages is "
+                  "in percentage points (pp). d_z = paired effect size (mean difference / sd of differences). "
+                  "'Clear' means the 95 % interval excludes zero; otherwise the number of seeds that would make the "
+                  "difference clear at 80 % power (paired t test) is given.", "", *tables]
         lines += ["### Are the seeds enough?", "", seeds_text(diffs, outcomes, meta.get("n_seeds")), ""]
     lines += outcome_section(
         summary, DEPENDENCE_OUTCOMES, "Dependence over recipients and over all firms (mean [95 % CI])",
@@ -243,17 +375,17 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     for name, rel in figures.items():
         lines += [f"### {name}", "", f"![{name}]({rel})", ""]
     if transitions is not None and not transitions.empty:
-        shown = (transitions * 100).round(2).astype(str) + " %"
+        pct = (transitions * 100).round(2).astype(str) + " %"
         empty = transitions.isna().all(axis=1)
-        shown[empty] = "–"  # a class no firm started in: no shares to show
-        lines += [f"## Size-class transitions, {baseline} (share of each starting class, mean over seeds)", "",
-                  markdown_table(shown, "start \\ end"), ""]
+        pct[empty] = "–"  # a class no firm started in: no shares to show
+        lines += [f"## Size-class transitions, {baseline} (% of each starting class, mean over seeds)", "",
+                  markdown_table(pct, "start \\ end"), ""]
         if empty.any():
             lines += [f"No firm started in the {', '.join(map(str, transitions.index[empty]))} class (–).", ""]
     lines += ["## How to read the dependence metrics", "",
               "Dependence is measured over *recipients*: firms supported in at least one of the last 12 months "
               "(most firms receive nothing in a given year, so all-firm averages dilute it to nothing). Shares "
-              "are fractions (0.03 = 3 %).",
+              "are shown as percentages; differences of percentages in percentage points (pp).",
               "- *Support as share of recipients' income*: per recipient, 12-month average support / (12-month "
               "average value added + support), the expected support that lowers its effort; mean over "
               "recipients, then over months.",

@@ -87,7 +87,7 @@ def dependence_svg(runs, n_months: int) -> str:
         ("chronic_recipient_share", 100.0, "Recipients supported again and again",
          "% of recipients, support in 4+ of the last 24 months", True),
         ("effort_gap", 1.0, "Effort recipients hold back",
-         "effort points (0 to 1): others minus recipients", True),
+         "effort (0-1 scale): others minus recipients", True),
     ), "Dependence charts")
 
 
@@ -96,7 +96,7 @@ def difference_svg(policy, reference, n_months: int) -> str:
              ("upgrades_cumulative", 1.0, "Firms moved up", "firms", 1.0, True),
              ("recipient_support_share_income", 100.0, "Support share of recipients' income", "percentage points", 0.1,
               False),
-             ("self_reliance", 1.0, "Self-reliance", "index points", 0.005, True))
+             ("self_reliance", 1.0, "Self-reliance", "index, 0-1 scale", 0.005, True))
     svg = Svg(W, 250, "Difference charts")
     pw = W / len(specs)
     for j, (key, scale, title, unit, floor, up_good) in enumerate(specs):

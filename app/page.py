@@ -37,6 +37,11 @@ html, body { font-size: 16px; overflow: hidden; }
 .msme-side h3 { font-size: 1.02rem; margin: 16px 0 2px 0; color: #1f3b57; font-weight: 700;
   border-top: 1px solid #dde3ea; padding-top: 10px; }
 .msme-side h3.first { border-top: none; padding-top: 0; margin-top: 4px; }
+.msme-rec { border-collapse: collapse; font-size: .92rem; margin: 6px 0 10px 0; }
+.msme-rec th, .msme-rec td { border-bottom: 1px solid #e3e8ee; padding: 4px 10px; text-align: left; }
+.msme-rec td.val { font-weight: 650; text-align: right; }
+.msme-rec td.unit { color: #5a6673; font-size: .85rem; }
+.rec-bought, .rec-withdrawal { font-size: .95rem; margin: 6px 0; }
 .msme-help { font-size: .84rem; color: #505a66; line-height: 1.25; margin: 0 0 6px 0; display: block; }
 .msme-note { font-size: .84rem; color: #7a4b00; background: #fff6e0; border-radius: 6px; padding: 6px 8px;
   display: block; margin: 6px 0; }
@@ -299,8 +304,8 @@ def kpi_html(session: Session) -> str:
             b = runs[1].series[key][-1]
             d = a - b
             pct = key in ("stage_3_share", "recipient_support_share_income")
-            mag = f"{abs(d) * 100:.1f} points" if pct else f(abs(d))
-            if mag == (f"{0:.1f} points" if pct else f(0.0)):  # below the precision shown: no difference
+            mag = f"{abs(d) * 100:.1f} pp" if pct else f(abs(d))  # a difference of percents: percentage points
+            if mag == (f"{0:.1f} pp" if pct else f(0.0)):  # below the precision shown: no difference
                 d = 0.0
             cls = "" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
             sign = "+" if d > 0 else "−" if d < 0 else "±"
@@ -309,6 +314,67 @@ def kpi_html(session: Session) -> str:
         out.append(cell + "</div>")
     out.append("</div>")
     return "".join(out)
+
+
+# (label, series, shown as, unit) of the recipients' dependence: the reports' outcomes (analysis/metrics.py)
+RECIPIENT_ROWS = (
+    ("Firms reached by support (supported in the last 12 months)", "recipients_share", "pct", "% of firms"),
+    ("Support as a share of recipients' income (12-month averages)", "recipient_support_share_income", "pct",
+     "% of their income"),
+    ("Recipients loss-making without support", "recipient_loss_without_support_share", "pct",
+     "% of recipients that were not loss-making before"),
+    ("Chronic recipients (supported in 4 or more of the last 24 months)", "chronic_recipient_share", "pct",
+     "% of recipients"),
+    ("Effort gap: other firms minus recipients", "effort_gap", "num", "effort, 0-1 scale"),
+)
+
+
+def _money_bn(v: float) -> str:
+    return f"{v * 1000:,.0f} million IDR" if v < 1 else f"{v:,.2f} bn IDR"
+
+
+def recipients_html(session: Session) -> str:
+    """Recipients' dependence now (both runs), what the budget bought against the no-support twin, and the
+    withdrawal drop on recipients after "withdraw support now"; every number with its unit."""
+    runs = session.runs
+    head = "".join(f"<th>{escape(r.label)}</th>" for r in runs)
+    rows = []
+    for label, key, kind, unit in RECIPIENT_ROWS:
+        cells = "".join(
+            f"<td class='val'>{(r.series[key][-1] * 100):.1f} %</td>" if kind == "pct" else
+            f"<td class='val'>{r.series[key][-1]:+.3f}</td>" for r in runs)
+        rows.append(f"<tr class='rec-{key}'><td>{escape(label)}</td>{cells}<td class='unit'>{escape(unit)}</td></tr>")
+    table = (f"<table class='msme-rec'><thead><tr><th></th>{head}<th>unit</th></tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table>")
+    e = session.support_effect()
+    if e["spent_bn"] <= 0:
+        bought = "Your policy has spent nothing yet."
+    elif e["extra_upgrades"] <= 0:
+        bought = (f"Your policy has spent <b>{_money_bn(e['spent_bn'])}</b> and made "
+                  f"{e['twin_upgrades'] + e['extra_upgrades']:,.0f} size-class upgrades; the same firms with <b>no "
+                  f"support</b> (same luck) made {e['twin_upgrades']:,.0f}: <b>no additional upgrade yet</b>, so no "
+                  f"cost per additional upgrade.")
+    else:
+        bought = (f"Your policy has spent <b>{_money_bn(e['spent_bn'])}</b> and made <b>{e['extra_upgrades']:,.0f} "
+                  f"more size-class upgrades</b> than the same firms with no support (same luck: "
+                  f"{e['twin_upgrades']:,.0f}): <b class='per-upgrade'>{_money_bn(e['budget_per_extra_upgrade_bn'])} "
+                  f"per additional upgrade</b>.")
+    parts = [table, f"<div class='rec-bought'>{bought}</div>"]
+    w = session.withdrawal
+    if w is not None:
+        d = w.drop()
+        if d["months_since"] == 0:
+            txt = (f"Support withdrawn from month {d['month']}: {d['recipients']:,} recipients are followed against "
+                   f"themselves with support continued. Play on to see the drop.")
+        else:
+            va, sv = d["value_added_drop_pct"], d["survival_drop_pp"]
+            txt = (f"Since support was withdrawn in month {d['month']} ({d['months_since']} months), the "
+                   f"{d['recipients']:,} firms that were recipients then produced <b class='wd-va'>{abs(va):.1f} % "
+                   f"{'less' if va >= 0 else 'more'}</b> than the same firms with support continued (same luck), "
+                   f"and <b class='wd-survival'>{abs(sv):.1f} percentage points (pp) {'fewer' if sv >= 0 else 'more'}"
+                   f"</b> of them are still in business.")
+        parts.append(f"<div class='rec-withdrawal'>{txt}</div>")
+    return "".join(parts)
 
 
 def chips_html(session: Session) -> str:
@@ -459,6 +525,7 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
                 "composition": charts.composition_svg(runs, n_months),
                 "maps": [charts.map_svg(r, r.map_layout, cb, fid, compact=len(runs) > 1) for r in runs],
                 "kpis": kpi_html(session),
+                "recipients": recipients_html(session),
                 "chips": chips_html(session),
                 "scenario": scenario_html(session),
                 "readout": readout_html(session),
@@ -498,6 +565,10 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
                         style="font-size:.85rem;color:#5a6673;margin-top:6px")
         ChartCard(texts.CHART_TITLES["growth"], "growth", view["growth"], "growth")
         ChartCard(texts.CHART_TITLES["dependence"], "dependence", view["dependence"], "dependence")
+        with solara.Div(classes=["msme-card", "card-recipients"]):
+            solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["recipients"]))
+            solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["recipients"]), classes=["help"])
+            solara.HTML(tag="div", unsafe_innerHTML=view["recipients"], classes=["recipients"])
         if view["difference"]:
             ChartCard(texts.CHART_TITLES["difference"], "difference", view["difference"], "difference")
         ChartCard(texts.CHART_TITLES["composition"], "composition", view["composition"], "composition")

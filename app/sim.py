@@ -10,6 +10,7 @@ of every firm (class, stage, capital, support), so any firm's story can be told 
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field
@@ -284,6 +285,8 @@ class Session:
         self.settings = Settings(scenario=scenario, n_firms=int(n_firms), seed=int(seed))
         self.settings.levers = scenario_levers(scenario)
         self.runs: list[Run] = []
+        self.twin: Run | None = None          # "your policy" with no budget, same seed and firms
+        self.withdrawal: Withdrawal | None = None  # recipients at "withdraw support now" and their continuation
         self.version = 0          # bumped whenever what the charts show changes
         self.settings_version = 0  # bumped whenever a setting (what the controls show) changes
         self.firm_id = 0          # the firm followed in the story (a firm id: rows move, ids do not)
@@ -326,6 +329,8 @@ class Session:
             if s.side_by_side:
                 runs.append(Run(s.reference, "reference", {}, s.seed, s.n_firms))
             self.runs = runs
+            self.twin = Run(s.scenario, "twin", {**self.overrides(), **NO_SUPPORT}, s.seed, s.n_firms)
+            self.withdrawal = None
             if self.firm_id >= self.policy.model.firms.next_id:
                 self.firm_id = 0
             if self.version == 0:
@@ -340,6 +345,10 @@ class Session:
             for _ in range(months):
                 for r in self.runs:
                     r.step()
+                if self.twin is not None:
+                    self.twin.step()
+                if self.withdrawal is not None:
+                    self.withdrawal.step(self.policy.model)
             self.last_step_seconds = time.perf_counter() - t0
             self.version += 1
 
@@ -382,12 +391,17 @@ class Session:
                 self.reset()
             else:
                 self.policy.apply({name: value})
+                if self.twin is not None and name != "budget_per_firm_month":  # the twin never has a budget
+                    self.twin.apply({name: value})
                 self.version += 1
                 self.settings_version += 1
 
     def withdraw_now(self) -> int:
         """Stop all support from next month in "your policy" (the reference keeps its programmes)."""
         with self.lock:
+            # the continuation: the same model, copied before the withdrawal, keeps its programmes (same random
+            # numbers from here on), so the recipients' drop is measured against themselves
+            self.withdrawal = Withdrawal(self.policy.model)
             end = self.policy.withdraw_now()
             self.settings.levers["phase_out_month"] = end
             self.message = f"Support withdrawn: no programme money from month {end} on."
@@ -421,11 +435,71 @@ class Session:
         self.message = ""
         return int(pool[0] if kind == "typical" else rng.choice(pool))
 
+    def support_effect(self) -> dict[str, float]:
+        """What "your policy"'s support did, against its no-support twin (same seed, same firms, budget 0):
+        additional size-class upgrades and the budget per additional upgrade (NaN when the budget has bought
+        no additional upgrade)."""
+        pol = self.policy.series
+        spent = pol["budget_spent_cumulative"][-1]
+        extra = pol["upgrades_cumulative"][-1] - (self.twin.series["upgrades_cumulative"][-1] if self.twin else 0.0)
+        return {"spent_bn": spent / 1e9, "extra_upgrades": extra,
+                "twin_upgrades": self.twin.series["upgrades_cumulative"][-1] if self.twin else float("nan"),
+                "budget_per_extra_upgrade_bn": spent / 1e9 / extra if extra > 0 else float("nan")}
+
     def readout(self) -> dict[str, Any]:
         """The lever values the running "your policy" model is using (read from ``model.p``)."""
         p = self.policy.model.p
         return {k: p[k] for k in LEVERS} | {"n_firms": p["n_firms"], "seed": self.policy.model.seed_value,
                                             "n_months": p["n_months"]}
+
+
+NO_SUPPORT = {"budget_per_firm_month": 0.0}  # the no-support twin (analysis.causal.no_support_twin)
+
+
+def recipients_now(model: MSMEEcosystem) -> np.ndarray:
+    """Ids of the alive firms supported in at least one of the last 12 months (the reports' recipients)."""
+    f, n = model.firms, model.firms.n
+    return f.firm_id[:n][f.alive[:n] & ((f.support_mask[:n] & 0xFFF) != 0)].copy()
+
+
+def _of(model: MSMEEcosystem, ids: np.ndarray) -> tuple[float, int]:
+    """Value added this month (IDR) and number alive of the firms ``ids``."""
+    f, n = model.firms, model.firms.n
+    m = np.isin(f.firm_id[:n], ids) & f.alive[:n]
+    return float(f.value_added[:n][m].sum()), int(m.sum())
+
+
+class Withdrawal:
+    """The withdrawal test on recipients, live: the firms that were recipients when support was withdrawn,
+    followed in the run without support and in its continuation (a copy of the model taken just before,
+    which keeps its programmes and draws the same random numbers)."""
+
+    def __init__(self, model: MSMEEcosystem):
+        self.month = int(model.month) + 1  # the first month without support
+        self.ids = recipients_now(model)
+        self.continuation = copy.deepcopy(model)
+        self.va_without: list[float] = []   # recipients' value added, month by month from self.month
+        self.va_with: list[float] = []
+        self.alive_without = self.alive_with = len(self.ids)
+
+    def step(self, withdrawn: MSMEEcosystem) -> None:
+        c = self.continuation
+        if c.running and c.month < c.p["n_months"]:
+            c.step()
+        if int(withdrawn.month) != int(c.month):  # (the run ended)
+            return
+        va_w, self.alive_without = _of(withdrawn, self.ids)
+        va_c, self.alive_with = _of(c, self.ids)
+        self.va_without.append(va_w)
+        self.va_with.append(va_c)
+
+    def drop(self) -> dict[str, float]:
+        """Recipients' value added since the withdrawal (% below the continuation) and survival (pp below)."""
+        n = len(self.ids)
+        with_, without = sum(self.va_with), sum(self.va_without)
+        return {"month": self.month, "recipients": n, "months_since": len(self.va_with),
+                "value_added_drop_pct": (with_ - without) / with_ * 100 if with_ > 0 else float("nan"),
+                "survival_drop_pp": (self.alive_with - self.alive_without) / n * 100 if n else float("nan")}
 
 
 def scenario_levers(name: str) -> dict[str, Any]:

@@ -97,6 +97,10 @@ HELP = {
                   "they put in than the other firms.",
     "difference": "Your policy minus the reference, month by month. Green: your policy does better (more output, "
                   "more firms moving up, less dependence, more self-reliance); orange: worse.",
+    "recipients": "The firms supported in the last 12 months, this month. What the money bought is measured against "
+                  "a twin of your policy that runs alongside with no budget: the same firms with the same luck, "
+                  "so the difference is what the support did. After 'withdraw support now', the firms that were "
+                  "supported then are compared with themselves in a copy of the run where support continued.",
     "composition": "Who the firms are: how big they are and how digital they are.",
     "map": "The economy as islands from the capital (west) to remote regions (east): each dot is a firm.",
     "story": "Follow one firm through the months: its money, its size class, and the help it received.",
@@ -106,6 +110,7 @@ HELP = {
 CHART_TITLES = {
     "growth": "Growth",
     "dependence": "Dependence on support",
+    "recipients": "Recipients: dependence, what the money bought, and withdrawal",
     "difference": "Difference: your policy minus the reference",
     "composition": "Size classes and digital stages",
     "map": "Regions, clusters, marketplaces and councils",

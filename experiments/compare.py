@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.comparison import Comparison, choose_withdrawal_month, write_comparison
-from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table
+from analysis.metrics import HEADLINE_OUTCOMES, OUTCOMES, outcomes_table, shown
 from analysis.report import fmt, markdown_table
 from analysis.stats import paired_differences, summarise
 from model.scenario import MAX_NAME_CHARS, Scenario
@@ -275,8 +275,11 @@ def precision_text(table: pd.DataFrame, prec: Precision, rounds: list[tuple[int,
              "differences are too small against the run-to-run noise to be pinned down (practically zero) or need "
              "more seeds.", ""]
     t = table.copy()
-    t["outcome"] = [f"{OUTCOMES[m][0]} ({OUTCOMES[m][1]})" for m in t["metric"]]
-    t["estimate ± half-width"] = [f"{fmt(e)} ± {fmt(h)}" for e, h in zip(t["estimate"], t["halfwidth"], strict=True)]
+    # in the report's units (shares as %; a difference of percents in pp: analysis.metrics.SHOWN)
+    diff = prec.on == "differences"
+    t["outcome"] = [f"{shown(m).label} ({shown(m).diff_unit if diff else shown(m).unit})" for m in t["metric"]]
+    t["estimate ± half-width"] = [f"{fmt(e * shown(m).scale)} ± {fmt(h * shown(m).scale)}" for e, h, m in
+                                  zip(t["estimate"], t["halfwidth"], t["metric"], strict=True)]
     t["relative half-width"] = [fmt(x) for x in t["relative_halfwidth"]]
     t["target met"] = ["yes" if m else "no" for m in t["met"]]
     t = t.set_index("scenario")[["outcome", "estimate ± half-width", "n", "relative half-width", "target met"]]

@@ -9,6 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app import assets, charts
@@ -145,3 +146,61 @@ def test_assets_follow_solara_template():
     specs = assets.required_packages()
     assert any(s.startswith("requirejs@") for s in specs)
     assert any("solara-vuetify" in s for s in specs)
+
+
+# -- recipients' dependence, what support bought, withdrawal on recipients (issue 11) ----------------------
+def test_no_support_twin_runs_alongside_with_the_same_firms_and_no_budget():
+    s = Session(n_firms=500)
+    twin, pol = s.twin, s.policy
+    assert twin.model.p["budget_per_firm_month"] == 0.0 and pol.model.p["budget_per_firm_month"] > 0
+    n = pol.model.firms.n
+    assert np.array_equal(twin.model.firms.capital[:n], pol.model.firms.capital[:n])  # same firms at month 0
+    s.step(8)
+    assert twin.month == pol.month == 8
+    assert twin.series["budget_spent_cumulative"][-1] == 0.0 < pol.series["budget_spent_cumulative"][-1]
+    e = s.support_effect()
+    assert e["extra_upgrades"] == pol.series["upgrades_cumulative"][-1] - twin.series["upgrades_cumulative"][-1]
+    assert e["spent_bn"] == pytest.approx(pol.series["budget_spent_cumulative"][-1] / 1e9)
+    if e["extra_upgrades"] > 0:
+        assert e["budget_per_extra_upgrade_bn"] == pytest.approx(e["spent_bn"] / e["extra_upgrades"])
+    else:
+        assert np.isnan(e["budget_per_extra_upgrade_bn"])
+    s.set_lever("budget_per_firm_month", 90_000.0)  # a live lever: the twin keeps no budget
+    s.set_lever("targeting", "need")
+    assert twin.model.p["budget_per_firm_month"] == 0.0 and twin.model.p["targeting"] == "need"
+
+
+def test_withdrawal_continuation_is_a_faithful_copy():
+    """Without withdrawing, the continuation follows the run exactly: the measured drop is 0, not a bias."""
+    from app.sim import Withdrawal
+
+    s = Session(n_firms=500)
+    s.step(14)
+    w = Withdrawal(s.policy.model)
+    assert len(w.ids) > 0
+    for _ in range(6):
+        s.policy.step()
+        w.step(s.policy.model)
+    d = w.drop()
+    assert d["months_since"] == 6 and d["value_added_drop_pct"] == 0.0 and d["survival_drop_pp"] == 0.0
+
+
+def test_withdraw_now_follows_recipients_against_their_continuation():
+    from app.page import recipients_html
+
+    s = Session(n_firms=800)
+    s.step(14)
+    s.withdraw_now()
+    w = s.withdrawal
+    assert w.continuation.p["phase_out_month"] != s.policy.model.p["phase_out_month"]
+    s.step(10)
+    assert w.continuation.month == s.policy.month
+    assert s.policy.series["budget_spent"][-1] == 0.0 < w.continuation.metrics["budget_spent"]
+    d = w.drop()
+    assert d["months_since"] == 10
+    assert d["value_added_drop_pct"] == pytest.approx((sum(w.va_with) - sum(w.va_without)) / sum(w.va_with) * 100)
+    assert d["value_added_drop_pct"] != 0.0  # support changed something for its recipients
+    page = recipients_html(s)
+    for words in ("% of firms", "% of their income", "effort, 0-1 scale", "percentage points (pp)",
+                  "than the same firms with support continued", "no support"):
+        assert words in page, words

@@ -12,6 +12,7 @@ Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the ``playwrig
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -218,6 +219,38 @@ def test_withdraw_support_now(app):
     p.click(".btn-step")
     app.wait_month("m === 4")
     p.wait_for_selector("text=support stopped", timeout=10_000)
+    assert app.errors == []
+
+
+def test_recipients_card_shows_dependence_cost_and_withdrawal_with_units(app):
+    """Recipients' dependence, budget per additional upgrade against the no-support twin, and after
+    "withdraw support now" the recipients' drop against their continuation, all with units."""
+    p = app.page
+    card = p.locator(".card-recipients")
+    assert "% of firms" in card.inner_text() and "effort, 0-1 scale" in card.inner_text()
+    p.click(".btn-play")
+    app.wait_month("m >= 13", timeout=40_000)
+    p.click(".btn-play")
+    p.wait_for_timeout(600)
+    text = card.inner_text()
+    assert "no support" in text and ("bn IDR" in text or "million IDR" in text)
+    assert "per additional upgrade" in text or "no additional upgrade yet" in text
+    share = card.locator(".rec-recipient_support_share_income .val").first.inner_text()
+    assert share.endswith(" %") and float(share[:-2]) > 0  # recipients get support: a positive share
+    p.click(".btn-withdraw")
+    p.wait_for_selector(".rec-withdrawal", timeout=10_000)
+    m0 = app.month()
+    p.click(".btn-play")
+    app.wait_month(f"m >= {m0 + 6}", timeout=40_000)
+    p.click(".btn-play")
+    p.wait_for_timeout(600)
+    wd = card.locator(".rec-withdrawal").inner_text()
+    assert "than the same firms with support continued" in wd and "percentage points (pp)" in wd, wd
+    assert re.search(r"\d+\.\d % (less|more)", wd), wd
+    app.scroll_main(0)
+    card.scroll_into_view_if_needed()
+    p.wait_for_timeout(300)
+    app.shot("app_recipients.png")
     assert app.errors == []
 
 
