@@ -226,8 +226,8 @@ def _data_path(spec: Spec, ref: str) -> Path:
 def _targets(spec: Spec, data: DataPack, horizon: int) -> list[Target]:
     raw = spec.data.get("targets", [])
     if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
-        spec.problem("[[targets]]", "expected one or more [[targets]] tables with figure and moment, e.g. "
-                                    "figure = \"firms_small_2019\", moment = \"share_small\", per = \"firms_msme_2019\"")
+        spec.problem("[[targets]]", "expected one or more [[targets]] tables with figure and moment, e.g. figure = "
+                                    "\"firms_small_2019\", moment = \"share_small\", per = \"firms_msme_2019\"")
         return []
     out: list[Target] = []
     seen = set()
@@ -366,7 +366,8 @@ def moment_value(series: pd.DataFrame, moment: str, month: int | None) -> float:
         start = float(series.at[month - 12, "cal_alive"])
         return float(window.sum()) / max(start, 1.0)
     if moment == "exit_rate_year":
-        x = series.loc[month - 11:month, "cal_exit_rate"] if month is not None and month >= 12 else body["cal_exit_rate"]
+        x = (series.loc[month - 11:month, "cal_exit_rate"] if month is not None and month >= 12
+             else body["cal_exit_rate"])
         return float(1.0 - (1.0 - x.mean()) ** 12)
     raise KeyError(moment)
 
@@ -487,7 +488,8 @@ def run_calibration(cs: CalibrationSpec, out: Path, runner: Runner, storage: str
             mom = run_moments(tidy, cs.targets)
             for t in batch:
                 m = mom[mom["scenario"] == f"trial_{t.number}"]
-                per_seed = {f: g.set_index("seed")["value"].reindex(cs.seeds).tolist() for f, g in m.groupby("figure")}
+                per_seed = {f: g.set_index("seed")["value"].reindex(cs.seeds).tolist()
+                            for f, g in m.groupby("figure")}
                 t.set_user_attr("moments", per_seed)
                 t.set_user_attr("seeds", cs.seeds)
                 t.set_user_attr("evaluated", True)
@@ -656,8 +658,9 @@ def _table_md(tab: pd.DataFrame) -> list[str]:
     lines = ["| figure | moment | target | σ | simulated | 95 % interval | error | z | within 2σ |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in tab.itertuples():
+        ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if np.isfinite(r.ci_low) else "–"
         lines.append(f"| {r.figure} | {r.moment} | {_fmt(r.target)} | {_fmt(r.sigma)} | {_fmt(r.simulated)} | "
-                     f"{_fmt(r.ci_low) + ' – ' + _fmt(r.ci_high) if np.isfinite(r.ci_low) else '–'} | {r.rel_error:+.0%} | {r.z:+.1f} | "
+                     f"{ci} | {r.rel_error:+.0%} | {r.z:+.1f} | "
                      f"{'yes' if r.within_tolerance else '**no**'} |")
     return lines
 

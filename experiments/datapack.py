@@ -146,7 +146,7 @@ def load_datapack(path: str | Path = FIGURES, references: str | Path | None = No
         if len(row) != len(COLUMNS):
             problems.append(f"{where}: {len(row)} fields, expected {len(COLUMNS)} ({', '.join(COLUMNS)})")
             continue
-        raw = {c: v.strip() for c, v in zip(COLUMNS, row)}
+        raw = {c: v.strip() for c, v in zip(COLUMNS, row, strict=True)}
         raw["sigma"] = raw["sigma"] or None
         try:
             fig = Figure(**raw)
