@@ -643,7 +643,7 @@ def write_outputs(study, cs: CalibrationSpec, out: Path, meta: dict[str, Any]) -
             fig.tight_layout()
             fig.savefig(figs / "tradeoff.png", dpi=110)
             plt.close(fig)
-    _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta)
+    _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta, len(near))
     return out
 
 
@@ -673,7 +673,7 @@ def _df_md(df: pd.DataFrame, fmt: str) -> list[str]:
     return lines
 
 
-def _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta) -> None:
+def _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta, n_near: int = 0) -> None:
     names = [p.name for p in cs.parameters]
     L = [f"# Calibration {cs.name}", "", cs.description or "", "",
          f"Method of simulated moments: {len(cs.parameters)} free parameters of scenario `{cs.base.name}` fitted to "
@@ -705,9 +705,10 @@ def _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta) -> None:
           "- `figures/identification.png`: loss against each parameter (a parameter is identified where the loss "
           "has a clear minimum in it; flat = the targets do not pin it down)."]
     if pair:
-        L.append(f"- `figures/tradeoff.png`: the most correlated pair among the near-optimal candidates, "
+        L.append(f"- `figures/tradeoff.png`: the most correlated pair among the {n_near} near-optimal candidates, "
                  f"{pair[0]} and {pair[1]} (Spearman {pair[2]:+.2f}): "
-                 + ("they trade off (one can stand in for the other)" if abs(pair[2]) >= 0.5 else
+                 + ("a possible trade-off (one may stand in for the other); TPE concentrates its proposals, so "
+                    "confirm with sampler = \"qmc\" and more candidates" if abs(pair[2]) >= 0.5 else
                     "no strong trade-off"))
     if not corr.empty:
         L += ["", "Spearman correlations among the near-optimal candidates:", "", *_df_md(corr, "{:+.2f}")]
