@@ -1,4 +1,4 @@
-"""Commands for researchers and planners: ``compare``, ``sweep``, ``sensitivity`` and ``results``.
+"""Commands for researchers and planners: ``compare``, ``sweep``, ``calibrate``, ``sensitivity`` and ``results``.
 
 Every command runs the model through one :class:`~experiments.runner.Runner` (local processes, or a
 Dask cluster with ``--scheduler``), stores each run as it finishes in the output folder's ``runs/``
@@ -136,6 +136,28 @@ def add_parser(sub) -> None:
     _runner_options(s)
     s.set_defaults(func=cmd_sweep)
 
+    k = sub.add_parser(
+        "calibrate", help="fit free parameters to published figures (method of simulated moments, Optuna)",
+        description="Fit the free parameters of a calibration file to the data pack's calibration targets; see "
+                    "experiments/examples/calibration.toml and docs/CALIBRATION.md. Writes fitted.toml (a scenario), "
+                    "targets.csv, trials.csv, accepted.csv, figures/ and report.md.")
+    k.add_argument("file", help="calibration .toml file")
+    k.add_argument("--trials", type=int_upto(MAX_TRIALS), default=None, metavar="N", help="complete candidates "
+                   "(overrides file)")
+    k.add_argument("--seeds", type=seeds_int, default=None, metavar="N", help="seeds per candidate (overrides file)")
+    k.add_argument("--firms", type=firms_int, default=None, metavar="N", help="initial firms (overrides file)")
+    k.add_argument("--months", type=months_int, default=None, metavar="N", help="months (overrides file)")
+    k.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed parameter override")
+    k.add_argument("--storage", default=None, metavar="URL_OR_FILE",
+                   help="Optuna storage (as for sweep): RDB URL or JournalStorage file; default <out>/study.db")
+    k.add_argument("--resume", action="store_true", help="continue (or join) the stored study")
+    k.add_argument("--fresh", action="store_true", help="delete the stored study of this name and start over")
+    k.add_argument("--out", type=out_path, default=None, metavar="DIR",
+                   help="output folder (default results/calibration/<name>)")
+    k.add_argument("--force", action="store_true", help=FORCE_HELP)
+    _runner_options(k)
+    k.set_defaults(func=cmd_calibrate)
+
     e = sub.add_parser(
         "sensitivity", help="Morris screening and Sobol indices (SALib) of outcomes over parameters",
         description="Sensitivity of chosen outcomes to chosen levers and uncertainties; see "
@@ -256,6 +278,43 @@ def _sweep_resume_command(args, out: Path) -> str:
     if args.no_progress:
         cmd.append("--no-progress")
     return "to continue the sweep run: " + shlex.join([*cmd, "--resume"])
+
+
+def cmd_calibrate(args) -> int:
+    import shlex
+
+    from .calibrate import execute_moments, load_calibration, run_calibration, write_outputs
+
+    ov = _overrides(args)
+    cs = load_calibration(args.file, {"trials": args.trials, "seeds": args.seeds, "set": ov})
+    if args.resume and args.fresh:
+        raise ScenarioError("--resume and --fresh contradict each other: choose one")
+    out = check_out(args.out or Path("results/calibration") / cs.name, args.force)
+    print(f"Calibration {cs.name}: {len(cs.parameters)} free parameters, {len(cs.targets)} targets, {cs.trials} "
+          f"candidates x {len(cs.seeds)} seeds, {cs.base.params['n_firms']:,} firms, {cs.base.params['n_months']} "
+          "months")
+    cmd = ["python", "run.py", "calibrate", str(args.file), "--out", str(out)]
+    for flag, value in (("--storage", args.storage), ("--trials", args.trials), ("--seeds", args.seeds),
+                        ("--firms", args.firms), ("--months", args.months)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    for text in args.set or []:
+        cmd += ["--set", text]
+    resume = shlex.join([*cmd, "--resume"])
+    args.resume_hint = "to continue the calibration run: " + resume
+    t0 = time.perf_counter()
+    with Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=False,
+                execute=execute_moments) as runner:
+        study = run_calibration(cs, out, runner, args.storage, args.resume, args.fresh,
+                                progress=not args.no_progress)
+        meta = {"seconds": time.perf_counter() - t0, "backend": runner.backend, "resume": resume}
+    path = write_outputs(study, cs, out, meta)
+    if not (path / "trials.csv").exists():
+        raise ScenarioError(f"{args.file}: no candidate completed (see {path / 'report.md'})")
+    print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, fitted.toml, targets.csv, "
+          "trials.csv, accepted.csv, figures/convergence.png, figures/identification.png, figures/tradeoff.png, "
+          "runs/, study.db")
+    return 0
 
 
 def cmd_sensitivity(args) -> int:

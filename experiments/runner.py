@@ -241,15 +241,18 @@ class Runner:
             finishes; stored runs of the current model code are reused instead of re-run.
         progress: show a progress bar (runs done / total, time left).
         retries: times a local pool whose worker process was killed is restarted for the rest.
+        execute: the worker-side function of a task (default: the tidy monthly metrics); another
+            module-level function with the same signature (``experiments.calibrate`` records its moments).
 
     Results depend only on each task's parameters and seed; they come back in the order of the
     tasks, so they are identical whatever the number of processes or workers.
     """
 
     def __init__(self, jobs: int | None = None, scheduler=None, store=None, progress: bool = True,
-                 retries: int = 2):
+                 retries: int = 2, execute: Callable | None = None):
         from .store import RunStore
 
+        self.execute = execute or _execute_timed
         self.jobs = default_jobs() if jobs is None else max(1, int(jobs))
         self.scheduler = scheduler
         self.store = RunStore(store) if isinstance(store, (str, os.PathLike)) else store
@@ -369,7 +372,7 @@ class Runner:
         try:
             if pending and self.scheduler is None and (self.jobs == 1 or len(pending) == 1):
                 for key in pending:
-                    done(key, *_execute_timed(unique[key]))
+                    done(key, *self.execute(unique[key]))
             elif pending:
                 self._run_parallel(pending, unique, done)
         finally:
@@ -398,7 +401,7 @@ class Runner:
         attempt = 0
         while todo:
             ex = self._executor(len(todo))
-            futs = {ex.submit(_execute_timed, unique[key]): key for key in todo}
+            futs = {ex.submit(self.execute, unique[key]): key for key in todo}
             aborted = False
             try:
                 for fut in as_completed(futs):
