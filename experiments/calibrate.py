@@ -51,7 +51,7 @@ from model.params import FIELD_GROUP
 from model.scenario import MAX_TEXT_CHARS, Scenario
 
 from .datapack import FIGURES, DataPack, DataPackError, load_datapack
-from .runner import TIDY_COLUMNS, Runner, Task
+from .runner import TIDY_COLUMNS, Runner, Task, interrupts_deferred
 from .spec import Spec, SpecError, _suggest
 from .sweep import LeverSpace, SweepSpec, _ask, _evaluated, _lever, _param_key, open_study, recover_stale
 
@@ -460,46 +460,49 @@ def run_calibration(cs: CalibrationSpec, out: Path, runner: Runner, storage: str
     attempts = 0
     try:
         while True:
-            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-            remaining = cs.trials - complete() - running
-            if remaining <= 0:
-                break
-            attempts += 1
-            if attempts > 3 * cs.trials + 10:
-                log("too many failed candidates; stopping (see trials.csv)")
-                break
-            batch = []
-            dups = 0
-            while len(batch) < min(cs.batch, remaining) and dups < 200:
-                t = _ask(study, dists)
-                first = _evaluated(study, but=t.number).get(_param_key(t.params))
-                if first is None:
-                    batch.append(t)
-                else:
-                    t.set_user_attr("fail_reason", f"duplicate of trial {first}")
-                    study.tell(t, state=TrialState.FAIL)
-                    dups += 1
-            if not batch:
-                log("the sampler keeps proposing evaluated parameter sets; stopping")
-                break
-            tasks = [Task.make(_scenario(cs, t.params), s, label=f"trial_{t.number}") for t in batch
-                     for s in cs.seeds]
+            # Ctrl-C waits for the storage writes (ask/tell) to finish, as in a sweep; runs stay interruptible
+            with interrupts_deferred():
+                running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+                remaining = cs.trials - complete() - running
+                if remaining <= 0:
+                    break
+                attempts += 1
+                if attempts > 3 * cs.trials + 10:
+                    log("too many failed candidates; stopping (see trials.csv)")
+                    break
+                batch = []
+                dups = 0
+                while len(batch) < min(cs.batch, remaining) and dups < 200:
+                    t = _ask(study, dists)
+                    first = _evaluated(study, but=t.number).get(_param_key(t.params))
+                    if first is None:
+                        batch.append(t)
+                    else:
+                        t.set_user_attr("fail_reason", f"duplicate of trial {first}")
+                        study.tell(t, state=TrialState.FAIL)
+                        dups += 1
+                if not batch:
+                    log("the sampler keeps proposing evaluated parameter sets; stopping")
+                    break
+                tasks = [Task.make(_scenario(cs, t.params), s, label=f"trial_{t.number}") for t in batch
+                         for s in cs.seeds]
             tidy = runner.run(tasks, desc=f"batch of {len(batch)} candidates")
-            mom = run_moments(tidy, cs.targets)
-            for t in batch:
-                m = mom[mom["scenario"] == f"trial_{t.number}"]
-                per_seed = {f: g.set_index("seed")["value"].reindex(cs.seeds).tolist()
-                            for f, g in m.groupby("figure")}
-                t.set_user_attr("moments", per_seed)
-                t.set_user_attr("seeds", cs.seeds)
-                t.set_user_attr("evaluated", True)
-                if not all(np.isfinite(v) for vals in per_seed.values() for v in vals):
-                    t.set_user_attr("fail_reason", "a moment is undefined (NaN) in a seed")
-                    study.tell(t, state=TrialState.FAIL)
-                    continue
-                res = loss_terms(per_seed, cs.targets)
-                study.tell(t, res["loss"])
-                bar.update()
+            with interrupts_deferred():
+                mom = run_moments(tidy, cs.targets)
+                for t in batch:
+                    m = mom[mom["scenario"] == f"trial_{t.number}"]
+                    per_seed = {f: g.set_index("seed")["value"].reindex(cs.seeds).tolist()
+                                for f, g in m.groupby("figure")}
+                    t.set_user_attr("moments", per_seed)
+                    t.set_user_attr("seeds", cs.seeds)
+                    t.set_user_attr("evaluated", True)
+                    if not all(np.isfinite(v) for vals in per_seed.values() for v in vals):
+                        t.set_user_attr("fail_reason", "a moment is undefined (NaN) in a seed")
+                        study.tell(t, state=TrialState.FAIL)
+                        continue
+                    res = loss_terms(per_seed, cs.targets)
+                    study.tell(t, res["loss"])
+                    bar.update()
     finally:
         bar.close()
     return study

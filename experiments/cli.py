@@ -242,7 +242,7 @@ def cmd_sweep(args) -> int:
     print(f"Sweep {sp.name}: {len(sp.levers)} levers, objectives {', '.join(sp.objectives)}, {sp.trials} trials x "
           f"{len(sp.seeds)} seeds, {sp.base.params['n_firms']:,} firms, {sp.base.params['n_months']} months")
     t0 = time.perf_counter()
-    args.resume_hint = _sweep_resume_command(args, out)  # what run.py's Ctrl-C message tells to run
+    args.resume_hint = "to continue the sweep run: " + _resume_command(args, out)  # run.py's Ctrl-C message
     # the sweep shows one bar (trials done / total, time left); the runs of each batch run without their own
     with Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=False) as runner:
         study = run_sweep(sp, out, runner, args.storage, args.resume, args.fresh, args.stale_after,
@@ -263,26 +263,24 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def _sweep_resume_command(args, out: Path) -> str:
-    """The command that continues this sweep after an interruption (``--resume``, never ``--fresh``)."""
+def _resume_command(args, out: Path, command: str = "sweep") -> str:
+    """The command that continues an interrupted sweep or calibration (``--resume``, never ``--fresh``):
+    the same file, output folder and options that were given."""
     import shlex
 
-    cmd = ["python", "run.py", "sweep", str(args.file), "--out", str(out)]
-    for flag, value in (("--storage", args.storage), ("--trials", args.trials), ("--seeds", args.seeds),
-                        ("--firms", args.firms), ("--months", args.months), ("--jobs", args.jobs),
-                        ("--scheduler", args.scheduler), ("--stale-after", args.stale_after)):
+    cmd = ["python", "run.py", command, str(args.file), "--out", str(out)]
+    for flag in ("--storage", "--trials", "--seeds", "--firms", "--months", "--jobs", "--scheduler", "--stale-after"):
+        value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
             cmd += [flag, str(value)]
     for text in args.set or []:
         cmd += ["--set", text]
     if args.no_progress:
         cmd.append("--no-progress")
-    return "to continue the sweep run: " + shlex.join([*cmd, "--resume"])
+    return shlex.join([*cmd, "--resume"])
 
 
 def cmd_calibrate(args) -> int:
-    import shlex
-
     from .calibrate import execute_moments, load_calibration, run_calibration, write_outputs
 
     ov = _overrides(args)
@@ -293,14 +291,7 @@ def cmd_calibrate(args) -> int:
     print(f"Calibration {cs.name}: {len(cs.parameters)} free parameters, {len(cs.targets)} targets, {cs.trials} "
           f"candidates x {len(cs.seeds)} seeds, {cs.base.params['n_firms']:,} firms, {cs.base.params['n_months']} "
           "months")
-    cmd = ["python", "run.py", "calibrate", str(args.file), "--out", str(out)]
-    for flag, value in (("--storage", args.storage), ("--trials", args.trials), ("--seeds", args.seeds),
-                        ("--firms", args.firms), ("--months", args.months)):
-        if value is not None:
-            cmd += [flag, str(value)]
-    for text in args.set or []:
-        cmd += ["--set", text]
-    resume = shlex.join([*cmd, "--resume"])
+    resume = _resume_command(args, out, "calibrate")
     args.resume_hint = "to continue the calibration run: " + resume
     t0 = time.perf_counter()
     with Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=False,
