@@ -37,8 +37,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PANEL_FIELDS = ("initial", "alive", "recipient", "ever_recipient", "effort", "value_added", "va_cum", "upgrades", "workers",
-                "support_cum")
+PANEL_FIELDS = ("initial", "alive", "recipient", "ever_recipient", "effort", "value_added", "va_cum", "upgrades",
+                "workers", "support_cum")
 RECIPIENT_WINDOW = 0xFFF  # bits 0..11 of support_mask: support in this month or one of the 11 before
 
 

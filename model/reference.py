@@ -778,7 +778,7 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                     until = {a.row: int(self.firms.client_until[a.row, ccol[j]]) for a in eligible_any}
                     cands = [a for a in eligible_any if a.eligible(k) and until[a.row] <= t
                              and (knows(a, j) or (renew and until[a.row] > 0))]
-                    rows, amts, remains = serve(cands, lambda a: prio[a.row] + (
+                    rows, amts, remains = serve(cands, lambda a, until=until: prio[a.row] + (
                         ministries.RENEW_BONUS * (until[a.row] > 0) if renew else 0.0), k, net)
                     self.firms.client_until[rows, ccol[j]] = t + lag + instruments.DUR[k]
                 # short of a unit: carried over; money to spare with nobody left: returned

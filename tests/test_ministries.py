@@ -6,7 +6,6 @@ two ministries running the same instrument do not share lists, so a firm on both
 period ends: support goes to the same firms year after year.
 """
 
-import numpy as np
 
 from model import MSMEEcosystem, load_scenario
 from model.delivery import ledger

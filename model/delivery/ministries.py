@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import INSTRUMENTS, N_INSTRUMENTS
-from .ledger import BUDGET, RETURNED, book
 from .instruments import DUR
+from .ledger import BUDGET, RETURNED, book
 from .pipeline import Deliveries, carry_over, schedule
 from .selection import RankedPool, awareness_national, level_eligible_of, level_u_aware
 
