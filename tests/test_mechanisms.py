@@ -29,7 +29,10 @@ def test_support_without_autonomy_lowers_self_reliance():
                                                          "support_total")}
         rec = (a1["support_total"] > 0) & a1["alive"] & a0["alive"]
         assert rec.sum() > 50
-        assert a1["autonomy"][rec].mean() < a0["autonomy"][rec].mean() - 0.01
+        # firm by firm, autonomy is lower with support: clearly (paired, 4 standard errors) and by more
+        # than noise-free rounding (0.005 on the 0-1 scale)
+        d = a0["autonomy"][rec] - a1["autonomy"][rec]
+        assert d.mean() > max(0.005, 4 * d.std(ddof=1) / np.sqrt(d.size))
         sr0 = (a0["autonomy"] + a0["competence"] + a0["relatedness"])[rec].mean() / 3
         sr1 = (a1["autonomy"] + a1["competence"] + a1["relatedness"])[rec].mean() / 3
         assert sr1 < sr0
