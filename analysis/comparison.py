@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.paramunc import ParameterSets, report_section, split_table
+from experiments.paramunc import ParameterSets, findings, per_draw_table, report_section, split_table
 from experiments.runner import Runner, Task
 from model.scenario import Scenario, ScenarioError
 
@@ -217,11 +217,16 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
         if not diffs.empty:
             figs["Paired differences against the baseline"] = figures.differences(
                 diffs, stage / "figures/differences.png", comp.outcomes, comp.baseline)
+        if not split.empty:
+            figs["Paired differences under each calibration draw"] = figures.parameter_uncertainty(
+                per_draw_table(outcomes, comp.baseline, ps, split), split, stage / "figures/parameter_uncertainty.png",
+                comp.outcomes, comp.baseline)
         rel = {k: str(Path(v).relative_to(stage)) for k, v in figs.items()}
         trans = transition_matrix(tidy, comp.baseline)
         descs = {s.name: s.description for s in comp.scenarios}
         write_report(stage / "report.md", comp.title, meta, summary, diffs, comp.baseline, rel, descs, trans,
-                     outcomes=comp.outcomes, sections=sections, notes=comp.notes)
+                     outcomes=comp.outcomes, sections=sections, notes=comp.notes,
+                     findings=findings(split, list(comp.outcomes)) if not split.empty else None)
         scen_params = {s.name: {"source": s.source, "params_hash": s.content_hash(), "overrides": s.overrides,
                                 "params": s.params} for s in comp.scenarios}
         man = {**meta, "scenarios": scen_params}

@@ -194,21 +194,64 @@ def check_scenarios(ps: ParameterSets, scenarios: list[Scenario], user_set: dict
         raise ScenarioError(f"--parameter-uncertainty {ps.source}: " + "; ".join(problems))
 
 
+def _paired(outcomes: pd.DataFrame, baseline: str):
+    """(scenario, metric, seeds, scenario minus baseline of the same seed) for every scenario but the baseline."""
+    base = outcomes[outcomes["scenario"] == baseline].set_index(["metric", "seed"])["value"]
+    for (scen, metric), g in outcomes.groupby(["scenario", "metric"], sort=False):
+        if scen == baseline:
+            continue
+        seeds = g["seed"].to_numpy()
+        b = base.reindex(pd.MultiIndex.from_arrays([[metric] * len(g), seeds])).to_numpy(dtype=float)
+        yield scen, metric, seeds, g["value"].to_numpy(dtype=float) - b
+
+
 def split_table(outcomes: pd.DataFrame, baseline: str, ps: ParameterSets) -> pd.DataFrame:
     """Per scenario and outcome: the paired difference against the baseline with its total interval and its
     split into seed noise and calibration uncertainty (:func:`analysis.stats.two_level_split`)."""
     from analysis.stats import two_level_split
 
-    base = outcomes[outcomes["scenario"] == baseline].set_index(["metric", "seed"])["value"]
+    return pd.DataFrame([{"scenario": scen, "metric": metric, **two_level_split(d, [ps.draw_of(s) for s in seeds])}
+                         for scen, metric, seeds, d in _paired(outcomes, baseline)])
+
+
+def per_draw_table(outcomes: pd.DataFrame, baseline: str, ps: ParameterSets, split: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, outcome and draw: the mean paired difference and its 95 % seed-noise half-width
+    (pooled within-draw variance of ``split``), for the figure."""
+    from scipy import stats as st
+
     rows = []
-    for (scen, metric), g in outcomes.groupby(["scenario", "metric"], sort=False):
-        if scen == baseline:
+    sp = split.set_index(["scenario", "metric"])
+    for scen, metric, seeds, diff in _paired(outcomes, baseline):
+        if (scen, metric) not in sp.index:
             continue
-        b = base.reindex(pd.MultiIndex.from_arrays([[metric] * len(g), g["seed"].to_numpy()])).to_numpy()
-        d = g["value"].to_numpy(dtype=float) - b.astype(float)
-        res = two_level_split(d, [ps.draw_of(s) for s in g["seed"]])
-        rows.append({"scenario": scen, "metric": metric, **res})
-    return pd.DataFrame(rows)
+        r = sp.loc[(scen, metric)]
+        d = pd.DataFrame({"d": diff, "draw": [ps.draw_of(s) for s in seeds]}).dropna()
+        df_w = r["n_seeds"] - r["n_vectors"]
+        q = float(st.t.ppf(0.975, df_w)) if df_w > 0 else float("nan")
+        for draw, x in d.groupby("draw"):
+            rows.append({"scenario": scen, "metric": metric, "draw": int(draw), "mean": float(x["d"].mean()),
+                         "half": q * math.sqrt(r["var_seed"] / len(x)) if np.isfinite(q) else float("nan")})
+    return pd.DataFrame(rows, columns=["scenario", "metric", "draw", "mean", "half"])
+
+
+def findings(table: pd.DataFrame, outcomes: list[str]) -> list[str]:
+    """Lines for the report's key findings: which reported differences change sign with the calibration."""
+    from analysis.metrics import shown
+
+    t = table[table["metric"].isin(outcomes)]
+    if t.empty:
+        return []
+    flip = t[t["sign_depends_on_calibration"]]
+    if not flip.empty:
+        what = "; ".join(f"{shown(r.metric).label} ({r.scenario})" for r in flip.itertuples())
+        return [f"- **Parameter uncertainty**: the sign of these differences **depends on the calibration** (above "
+                f"zero under one accepted parameter vector, below under another, each beyond its seed noise): "
+                f"{what}. See *Parameter uncertainty: seed noise and calibration*."]
+    top = t.dropna(subset=["share_calibration"]).sort_values("share_calibration", ascending=False).head(1)
+    most = (f"; the calibration's share of the uncertainty is largest for {shown(top.iloc[0].metric).label} "
+            f"({top.iloc[0].scenario}, {top.iloc[0].share_calibration:.0%})" if not top.empty else "")
+    return [f"- **Parameter uncertainty**: no reported difference changes sign between the calibration draws beyond "
+            f"their seed noise{most}. See *Parameter uncertainty: seed noise and calibration*."]
 
 
 def sign_text(depends: bool, above: int, below: int, n: int, diff: float, var_seed: float) -> str:
@@ -276,4 +319,5 @@ def report_section(table: pd.DataFrame, ps: ParameterSets, outcomes: list[str], 
     return "\n".join(lines)
 
 
-__all__ = ["ParameterSets", "check_scenarios", "load_parameter_sets", "report_section", "split_table"]
+__all__ = ["ParameterSets", "check_scenarios", "findings", "load_parameter_sets", "per_draw_table", "report_section",
+           "split_table"]

@@ -176,7 +176,10 @@ def test_compare_with_parameter_uncertainty_end_to_end(tmp_path):
     assert set(split["scenario"]) == {"self_governance"}
     assert {"diff", "ci_low", "ci_high", "share_calibration", "share_seed", "sign_depends_on_calibration"} \
         <= set(split.columns)
-    assert "Parameter uncertainty: seed noise and calibration" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Parameter uncertainty: seed noise and calibration" in report
+    assert "- **Parameter uncertainty**:" in report  # a key finding
+    assert (out / "figures" / "parameter_uncertainty.png").stat().st_size > 0
     # the parameters of every run: outcomes.csv and manifest.json, the same in the scenario and the baseline
     vec = pd.read_csv(acc).set_index("trial")
     oc = pd.read_csv(out / "outcomes.csv")
