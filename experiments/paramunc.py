@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.params import FIELD_GROUP
+from model.params import FIELD_GROUP, allowed_values
 from model.scenario import Scenario, ScenarioError, validate_params
 
 from .spec import _suggest, param_kind
@@ -145,12 +145,17 @@ def load_parameter_sets(path: str | Path, draws: int | None = None, n_seeds: int
             kind = param_kind(n)
             if isinstance(v, (float, np.floating)) and not math.isfinite(v):
                 raise ScenarioError(f"--parameter-uncertainty {where}: {n} is empty or not a finite number")
-            if kind == "int":
-                if float(v) != int(float(v)):
-                    raise ScenarioError(f"--parameter-uncertainty {where}: {n} = {v!r} must be a whole number")
-                v = int(float(v))
-            elif kind == "float":
-                v = float(v)
+            if kind in ("int", "float"):
+                try:
+                    x = float(v)
+                except (TypeError, ValueError):
+                    raise ScenarioError(f"--parameter-uncertainty {where}: {n} = {str(v)[:40]!r} is not a number; "
+                                        f"allowed: {allowed_values(n)}") from None
+                if not math.isfinite(x) or (kind == "int" and x != int(x)):
+                    raise ScenarioError(f"--parameter-uncertainty {where}: {n} = {str(v)[:40]!r}: expected "
+                                        + ("a whole number" if kind == "int" else "a finite number")
+                                        + f"; allowed: {allowed_values(n)}")
+                v = int(x) if kind == "int" else x
             elif kind == "bool":
                 v = {"true": True, "false": False}.get(str(v).lower(), v)
             vec[n] = v.item() if hasattr(v, "item") else v

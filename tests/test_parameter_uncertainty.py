@@ -92,9 +92,12 @@ ACCEPTED = """trial,exit_hazard,entry_rate,loss,reference,sim_share_small,z_shar
 """
 
 
-def _accepted(tmp_path: Path, text: str = ACCEPTED, name: str = "accepted.csv") -> Path:
+def _accepted(tmp_path: Path, text: str | bytes = ACCEPTED, name: str = "accepted.csv") -> Path:
     p = tmp_path / name
-    p.write_text(text)
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
     return p
 
 
@@ -134,6 +137,9 @@ def test_split_table_pairs_each_seed_with_the_baseline_of_the_same_seed(tmp_path
     ("trial,exit_hazard,accepted\n1,0.002,False\n", "no accepted parameter vector"),
     ("trial,exit_hazard,loss\n1,-0.5,3\n", "row 1: [uncertainties] exit_hazard = -0.5"),
     ("trial,exit_hazard,loss\n1,,3\n", "row 1: exit_hazard is empty or not a finite number"),
+    ("trial,exit_hazard,loss\n1,abc,3\n", "row 1: exit_hazard = 'abc' is not a number"),
+    ("trial,central_lag_months,loss\n1,2.5,3\n", "row 1: central_lag_months = '2.5': expected a whole number"),
+    (b"\xff\xfe\x00\x01garbage", "not a readable CSV file"),
 ])
 def test_a_bad_accepted_set_is_one_clear_error(tmp_path, text, expect):
     with pytest.raises(ScenarioError) as err:
