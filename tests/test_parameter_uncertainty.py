@@ -117,6 +117,17 @@ def test_seed_s_runs_with_draw_s_mod_d_in_every_scenario(tmp_path):
     assert load_parameter_sets(tmp_path, n_seeds=10).draws == 2
 
 
+def test_the_example_accepted_set_a_calibration_wrote_loads():
+    """experiments/examples/accepted.csv is what `python run.py calibrate` writes (docs/CALIBRATION.md):
+    its moment columns are passed over and its free parameters read."""
+    ps = load_parameter_sets(Path(__file__).resolve().parent.parent / "experiments" / "examples" / "accepted.csv",
+                             n_seeds=12)
+    assert ps.names == ["exit_hazard", "outside_option_share", "entry_rate", "online_demand_share",
+                        "internet_growth_per_year"]
+    assert ps.draws == len(ps.vectors) == 3 and ps.trials == [5, 6, 10]
+    check_scenarios(ps, [load_scenario("baseline"), load_scenario("self_governance")])
+
+
 def test_split_table_pairs_each_seed_with_the_baseline_of_the_same_seed(tmp_path):
     ps = load_parameter_sets(_accepted(tmp_path), draws=2)
     rows = []
@@ -168,7 +179,7 @@ def test_a_calibrated_parameter_that_the_scenarios_compare_is_refused(tmp_path):
 
 
 # -- the commands -------------------------------------------------------------------------------------
-TINY = ["--firms", "150", "--months", "12", "--jobs", "1", "--no-progress"]
+TINY = ["--firms", "100", "--months", "10", "--jobs", "1", "--no-progress"]
 
 
 def test_compare_with_parameter_uncertainty_end_to_end(tmp_path):
@@ -202,12 +213,14 @@ def test_compare_with_parameter_uncertainty_end_to_end(tmp_path):
             == vec.iloc[run["seed"] % 2]["exit_hazard"]
     n_runs = len(list((out / "runs").glob("*.parquet")))
     assert n_runs == 2 * 3 * 4  # 2 scenarios, each with its no-support and withdrawal twins, 4 seeds
-    # stored runs key on the vector: the same command reuses every run, other vectors add new runs
-    assert cli(*cmd).returncode == 0
-    assert len(list((out / "runs").glob("*.parquet"))) == n_runs
+    # stored runs key on the vector: with one vector changed, the runs of the other draw are reused and only
+    # the 2 seeds of the changed draw run again (2 scenarios x 3 runs each)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
     acc.write_text(ACCEPTED.replace("0.004,0.008", "0.005,0.008"))
     assert cli(*cmd).returncode == 0
-    assert len(list((out / "runs").glob("*.parquet"))) == n_runs + 2 * 3 * 2  # the 2 seeds of the changed draw
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
+    assert len(after) == n_runs + 2 * 3 * 2
+    assert all(after[name] == t for name, t in before.items())  # no stored run was run again
 
 
 @pytest.mark.parametrize("args,expect", [
