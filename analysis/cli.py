@@ -87,6 +87,9 @@ def add_parser(sub) -> None:
                                    f"{2 * WITHDRAWAL_MONTH}); writes results/default/.")
     add_common(d, seeds=DEFAULT_SEEDS, firms=DEFAULT_FIRMS, months=DEFAULT_MONTHS)
     d.add_argument("--out", type=out_path, default=Path("results/default"), metavar="DIR", help="output folder")
+    from experiments.cli import add_parameter_uncertainty
+
+    add_parameter_uncertainty(d)
     d.set_defaults(func=default_comparison)
 
     q = sub.add_parser("params", help="list every scenario field with its group, default and allowed values")
@@ -155,9 +158,12 @@ def default_comparison(args=None) -> int:
         fit, said = _fit_to_horizon(name, user, n_months, wm)
         scenarios.append(load_scenario(name, {**ov, **fit}))
         notes += said
+    from experiments.cli import parameter_sets
+
+    ps = parameter_sets(args, scenarios, user, seeds) if args is not None else None
     out = check_out(getattr(args, "out", None) or Path("results/default"), getattr(args, "force", False))
     comp = Comparison(scenarios, list(range(1, seeds + 1)), wm,
-                      title="MSME ecosystem policy: default comparison of scenarios", notes=notes)
+                      title="MSME ecosystem policy: default comparison of scenarios", notes=notes, param_sets=ps)
     print(f"Default comparison: {len(scenarios)} scenarios x {seeds} seeds, {ov['n_firms']:,} firms, "
           f"{n_months} months, " + (f"withdrawal test at month {wm}" if wm else "no withdrawal test"))
     for note in notes:

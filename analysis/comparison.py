@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.paramunc import ParameterSets, findings, per_draw_table, report_section, split_table
 from experiments.runner import Runner, Task
 from model.scenario import Scenario, ScenarioError
 
@@ -80,6 +81,8 @@ class Comparison:
     outcomes: tuple[str, ...] = HEADLINE_OUTCOMES   # outcomes in the report's tables
     description: str = ""
     notes: list[str] = field(default_factory=list)  # settings chosen for the user (shown in the report)
+    # the calibration's accepted vectors (experiments/paramunc.py): seed s runs with draw s mod D everywhere
+    param_sets: ParameterSets | None = None
 
     def __post_init__(self):
         if not self.baseline:
@@ -96,17 +99,18 @@ class Comparison:
         tasks: list[Task] = []
         pairs: dict[str, tuple[str, str, int]] = {}
         seeds = self.seeds if seeds is None else seeds
+        at = self.scenario_at
         for sc in self.scenarios:
             own = sc.params["phase_out_month"]
             n = sc.params["n_months"]
             wm = own if own > 0 else (self.withdrawal_month or 0)
             around = withdrawal_panel_months(wm, n) if 0 < wm < n else ()
-            tasks += [Task.make(sc, seed, panel=(n, *around)) for seed in seeds]
-            tasks += [Task.make(no_support_twin(sc), seed, label=sc.name + NO_SUPPORT_SUFFIX, panel=(n,))
+            tasks += [Task.make(at(sc, seed), seed, panel=(n, *around)) for seed in seeds]
+            tasks += [Task.make(no_support_twin(at(sc, seed)), seed, label=sc.name + NO_SUPPORT_SUFFIX, panel=(n,))
                       for seed in seeds]
             if own > 0:  # the scenario withdraws support itself: its twin runs without withdrawal
                 label = sc.name + NO_WITHDRAWAL_SUFFIX
-                twin = sc.with_overrides({"phase_out_month": 0})
+                overrides, source = {"phase_out_month": 0}, "command line"
                 pairs[sc.name] = (sc.name, label, own)
             elif self.withdrawal_month:
                 label = sc.name + WITHDRAWAL_SUFFIX
@@ -114,12 +118,17 @@ class Comparison:
                 if m >= sc.params["n_months"]:  # never clamped: the report would name a month that did not happen
                     raise ScenarioError(f"withdrawal test month {m}: not within the horizon of scenario '{sc.name}' "
                                         f"(n_months = {sc.params['n_months']})")
-                twin = sc.with_overrides({"phase_out_month": m}, source="the withdrawal test")
+                overrides, source = {"phase_out_month": m}, "the withdrawal test"
                 pairs[sc.name] = (label, sc.name, m)
             else:
                 continue
-            tasks += [Task.make(twin, seed, label=label, panel=around) for seed in seeds]
+            tasks += [Task.make(at(sc, seed).with_overrides(overrides, source=source), seed, label=label, panel=around)
+                      for seed in seeds]
         return tasks, pairs
+
+    def scenario_at(self, sc: Scenario, seed: int) -> Scenario:
+        """The scenario as seed ``seed`` runs it: with its draw of the accepted parameter vectors, if any."""
+        return sc if self.param_sets is None else self.param_sets.apply(sc, seed)
 
 
 def provenance(extra: dict) -> dict:
@@ -166,6 +175,15 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
     diffs = paired_differences(outcomes, comp.baseline) if len(names) > 1 else pd.DataFrame()
     p0 = comp.scenarios[0].params
     seeds = sorted(int(s) for s in tidy["seed"].unique())
+    ps = comp.param_sets
+    split = pd.DataFrame()
+    if ps is not None:
+        if len(names) > 1:
+            split = split_table(outcomes, comp.baseline, ps)
+            sections = {**(sections or {}), "Parameter uncertainty: seed noise and calibration":
+                        report_section(split, ps, list(comp.outcomes), seeds)}
+        # the parameters each run used: its seed's draw (the same in every scenario and twin)
+        outcomes = outcomes.merge(ps.by_seed(seeds), on="seed", how="left")
     meta = provenance({"title": comp.title, "scenarios": ", ".join(names), "baseline": comp.baseline,
                        "seeds": seeds, "n_seeds": len(seeds), "n_firms": p0["n_firms"], "n_months": p0["n_months"],
                        "runs": int(tidy["run_id"].nunique()), "jobs": 1, "wall_seconds": round(wall, 1),
@@ -182,6 +200,8 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
             write_parquet(stage / "counterfactual_firms.parquet", pd.concat(firm_rows, ignore_index=True))
         if not diffs.empty:
             write_csv(stage / "differences.csv", diffs)
+        if not split.empty:
+            write_csv(stage / "parameter_uncertainty.csv", split)
         main = tidy[tidy["scenario"].isin(names)]
         figs = {
             "Growth and dependence over time": figures.growth_dependence(main,
@@ -197,14 +217,25 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
         if not diffs.empty:
             figs["Paired differences against the baseline"] = figures.differences(
                 diffs, stage / "figures/differences.png", comp.outcomes, comp.baseline)
+        if not split.empty:
+            figs["Paired differences under each calibration draw"] = figures.parameter_uncertainty(
+                per_draw_table(outcomes, comp.baseline, ps, split), split, stage / "figures/parameter_uncertainty.png",
+                comp.outcomes, comp.baseline)
         rel = {k: str(Path(v).relative_to(stage)) for k, v in figs.items()}
         trans = transition_matrix(tidy, comp.baseline)
         descs = {s.name: s.description for s in comp.scenarios}
         write_report(stage / "report.md", comp.title, meta, summary, diffs, comp.baseline, rel, descs, trans,
-                     outcomes=comp.outcomes, sections=sections, notes=comp.notes)
+                     outcomes=comp.outcomes, sections=sections, notes=comp.notes,
+                     findings=findings(split, list(comp.outcomes)) if not split.empty else None)
         scen_params = {s.name: {"source": s.source, "params_hash": s.content_hash(), "overrides": s.overrides,
                                 "params": s.params} for s in comp.scenarios}
-        write_text(stage / "manifest.json", json.dumps({**meta, "scenarios": scen_params}, indent=2, default=str))
+        man = {**meta, "scenarios": scen_params}
+        if ps is not None:
+            man["parameter_uncertainty"] = ps.manifest(seeds)
+            runs = tidy.drop_duplicates(["run_id", "scenario"])[["run_id", "scenario", "seed"]]
+            man["runs"] = [{"run_id": r.run_id, "label": r.scenario, "seed": int(r.seed), "draw": ps.draw_of(r.seed),
+                            "params": ps.params_of(r.seed)} for r in runs.itertuples()]
+        write_text(stage / "manifest.json", json.dumps(man, indent=2, default=str))
         return publish(stage, out)
     except BaseException as err:
         shutil.rmtree(stage, ignore_errors=True)

@@ -4,6 +4,7 @@ the withdrawal test and where the budget goes. Every function writes one PNG and
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -238,6 +239,55 @@ def differences(diffs: pd.DataFrame, out: Path, outcomes, baseline: str = "basel
     fig.suptitle(f"Scenario minus {baseline}, paired by seed: mean and 95 % interval (grey: interval includes 0)",
                  x=0.01, ha="left", fontsize=11, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return _save(fig, out)
+
+
+def parameter_uncertainty(per_draw: pd.DataFrame, split: pd.DataFrame, out: Path, outcomes,
+                          baseline: str = "baseline") -> Path:
+    """Paired differences under each draw of the calibration's accepted vectors (mean and 95 % seed-noise
+    interval) against the total interval (seed noise + calibration), one panel per outcome."""
+    outcomes = [o for o in outcomes if o in set(split["metric"])]
+    scen = list(dict.fromkeys(split["scenario"]))
+    draws = sorted(per_draw["draw"].unique())
+    dcol = {d: PALETTE[(i + 1) % len(PALETTE)] for i, d in enumerate(draws)}
+    ncol = min(4, max(1, len(outcomes)))
+    nrow = int(np.ceil(len(outcomes) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, (0.55 * len(scen) + 1.5) * nrow), squeeze=False)
+    step = 0.6 / max(len(draws), 1)
+    for ax, metric in zip(axes.ravel(), outcomes, strict=False):
+        sh = shown(metric)
+        t = split[split["metric"] == metric].set_index("scenario")
+        for i, sc in enumerate(scen):
+            if sc not in t.index:
+                continue
+            r = t.loc[sc]
+            if np.isfinite(r["ci_low"]):
+                ax.plot([r["ci_low"] * sh.scale, r["ci_high"] * sh.scale], [i, i], color="#c9d1d9", lw=9,
+                        solid_capstyle="butt", zorder=1)
+            ax.plot(r["diff"] * sh.scale, i, "D", color="k", ms=5, zorder=3)
+            g = per_draw[(per_draw["scenario"] == sc) & (per_draw["metric"] == metric)]
+            for _, d in g.iterrows():
+                y = i + (draws.index(d["draw"]) - (len(draws) - 1) / 2) * step
+                h = d["half"] * sh.scale if np.isfinite(d["half"]) else 0.0
+                ax.errorbar(d["mean"] * sh.scale, y, xerr=h, fmt="o", ms=3.5, color=dcol[d["draw"]], capsize=2,
+                            lw=1, zorder=2)
+            if bool(r["sign_depends_on_calibration"]):
+                ax.annotate("sign depends on calibration", (0.02, i - 0.42), xycoords=("axes fraction", "data"),
+                            fontsize=7, color="#c1121f")
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(range(len(scen)), scen if ax in axes[:, 0] else [""] * len(scen), fontsize=8)
+        ax.set_ylim(len(scen) - 0.5, -0.5)
+        ax.set_title(textwrap.fill(sh.label, 40) + f"\n(difference, {sh.diff_unit})", loc="left", fontsize=9)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    for ax in axes.ravel()[len(outcomes):]:
+        ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=dcol[d], marker="o", ls="", label=f"draw {d}") for d in draws]
+    handles += [plt.Line2D([], [], color="k", marker="D", ls="", label="mean over draws"),
+                plt.Line2D([], [], color="#c9d1d9", lw=6, label="95 % interval, seed noise + calibration")]
+    fig.legend(handles=handles, loc="lower left", ncol=min(len(handles), 5), fontsize=8, bbox_to_anchor=(0.01, 0))
+    fig.suptitle(f"Scenario minus {baseline} under each calibration draw (95 % seed-noise intervals)",
+                 x=0.01, ha="left", fontsize=11, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     return _save(fig, out)
 
 

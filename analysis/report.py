@@ -328,13 +328,14 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
                  figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
                  outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True,
-                 notes: list[str] | None = None) -> None:
+                 notes: list[str] | None = None, findings: list[str] | None = None) -> None:
     """The Markdown report of a comparison, and its self-contained HTML copy (``html``).
 
     Args:
         outcomes: outcomes in the scenario and difference tables (default: the headline outcomes).
         sections: extra Markdown sections (title -> text) placed before the figures.
         notes: settings chosen for the user (e.g. a withdrawal month fitted to a short horizon), shown first.
+        findings: more key-finding lines (e.g. on parameter uncertainty), after the paired ones.
     """
     outcomes = [o for o in outcomes if o in OUTCOMES] or list(HEADLINE_OUTCOMES)
     lines = [f"# {title}", ""]
@@ -345,6 +346,8 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     if notes:
         lines += ["**Settings chosen for this run:**", "", *[f"- {n}" for n in notes], ""]
     lines += key_findings(summary, diffs, baseline)
+    if findings:
+        lines += [*findings, ""]
     lines += ["## Scenarios", ""]
     lines += [f"- **{k}**: {v}" for k, v in scenarios.items()] + [""]
     lines += ["## Headline outcomes (mean [95 % CI])", "",

@@ -133,3 +133,80 @@ def paired_differences(run_values: pd.DataFrame, baseline: str, level: float = L
             "clear": bool(np.isfinite(h) and (mean - h > 0 or mean + h < 0)),
         })
     return pd.DataFrame(rows)
+
+
+def two_level_split(diffs, groups, level: float = LEVEL) -> dict:
+    """Seed noise against calibration uncertainty in paired differences run under several parameter vectors.
+
+    ``diffs``: one paired difference per seed; ``groups``: the parameter vector (draw) each seed ran with.
+    A one-way random-effects analysis of variance (law of total variance: Var d = Var_θ E[d | θ] +
+    E_θ Var[d | θ]; O'Hagan, Stevenson & Madan 2007, Health Economics 16:1009-1023):
+
+    - ``m_g``: mean difference under vector g (``n_g`` seeds); ``diff`` = mean of the m_g (each vector
+      weighs the same, whatever its number of seeds);
+    - ``var_seed`` = pooled within-vector variance (seed noise of one run), N - D degrees of freedom;
+    - ``var_calibration`` = max(0, s²(m_g) - h · var_seed), h = mean of 1/n_g: the spread of the effect
+      across the accepted vectors once the seed noise of each vector's mean is taken out;
+    - the interval is for the effect under the unknown true parameters, drawn like the accepted vectors:
+      variance V = var_calibration · (1 + 1/D) (where the truth lies among the vectors, and which vectors
+      were drawn) + var_seed · h / D (seed noise of the estimate); t quantile with Welch-Satterthwaite
+      degrees of freedom (Satterthwaite 1946), D - 1 for the first part and N - D for the second;
+    - ``share_calibration`` / ``share_seed``: the two parts of V;
+    - sign: each vector's mean with its seed-noise interval (pooled variance); the sign depends on the
+      calibration when one vector's interval is above zero and another's below.
+
+    Values that cannot be estimated (one vector, or one seed per vector) are NaN and ``note`` says why.
+    """
+    d = np.asarray(diffs, dtype=float)
+    g = np.asarray(groups)
+    ok = np.isfinite(d)
+    d, g = d[ok], g[ok]
+    labels = list(dict.fromkeys(g.tolist()))
+    n_total, n_groups = int(d.size), len(labels)
+    nan = float("nan")
+    out = {"diff": nan, "n_seeds": n_total, "n_vectors": n_groups, "var_seed": nan, "var_calibration": nan,
+           "share_seed": nan, "share_calibration": nan, "ci_low": nan, "ci_high": nan, "seed_ci_low": nan,
+           "seed_ci_high": nan, "df": nan, "vectors_above_zero": 0, "vectors_below_zero": 0,
+           "sign_depends_on_calibration": False, "note": ""}
+    if n_total == 0:
+        out["note"] = "undefined in every seed"
+        return out
+    means = np.array([d[g == lab].mean() for lab in labels])
+    sizes = np.array([(g == lab).sum() for lab in labels], dtype=float)
+    m = float(means.mean())
+    out["diff"] = m
+    df_w = n_total - n_groups
+    var_w = float(sum(((d[g == lab] - mu) ** 2).sum() for lab, mu in zip(labels, means, strict=True)) / df_w) \
+        if df_w > 0 else nan
+    h = float((1.0 / sizes).mean())
+    if np.isfinite(var_w):
+        out["var_seed"] = var_w
+        q_w = float(st.t.ppf(0.5 + level / 2, df_w))
+        half = q_w * math.sqrt(var_w * h / n_groups)
+        out["seed_ci_low"], out["seed_ci_high"] = m - half, m + half
+        lo = means - q_w * np.sqrt(var_w / sizes)
+        hi = means + q_w * np.sqrt(var_w / sizes)
+        out["vectors_above_zero"] = int((lo > 0).sum())
+        out["vectors_below_zero"] = int((hi < 0).sum())
+        out["sign_depends_on_calibration"] = bool(out["vectors_above_zero"] and out["vectors_below_zero"])
+    if n_groups < 2 or not np.isfinite(var_w):
+        out["note"] = ("one parameter vector: no calibration spread to estimate (use more draws)" if n_groups < 2
+                       else "one seed per parameter vector: seed noise and calibration cannot be told apart "
+                            "(use at least two seeds per draw)")
+        return out
+    var_b = max(0.0, float(means.var(ddof=1)) - h * var_w)
+    v_cal = var_b * (1 + 1 / n_groups)
+    v_seed = var_w * h / n_groups
+    v = v_cal + v_seed
+    out["var_calibration"] = var_b
+    if v > 0:
+        out["share_calibration"], out["share_seed"] = v_cal / v, v_seed / v
+        denom = v_cal ** 2 / (n_groups - 1) + v_seed ** 2 / df_w
+        df = v ** 2 / denom if denom > 0 else float("inf")
+        half = float(st.t.ppf(0.5 + level / 2, df)) * math.sqrt(v)
+        out["df"] = df
+    else:  # the same difference in every seed and vector
+        half = 0.0
+        out["df"] = float("inf")
+    out["ci_low"], out["ci_high"] = m - half, m + half
+    return out

@@ -53,7 +53,7 @@ from model.scenario import MAX_TEXT_CHARS, Scenario
 from .datapack import FIGURES, DataPack, DataPackError, load_datapack
 from .runner import TIDY_COLUMNS, Runner, Task, interrupts_deferred
 from .spec import Spec, SpecError, _suggest
-from .sweep import LeverSpace, SweepSpec, _ask, _evaluated, _lever, _param_key, open_study, recover_stale
+from .sweep import LeverSpace, SweepSpec, _ask, _evaluated, _lever, _param_key, prepare_study
 
 CAL_KEYS = {
     "name": "study and output folder name", "description": "what the calibration fits", "scenario": "base scenario",
@@ -427,30 +427,18 @@ def run_calibration(cs: CalibrationSpec, out: Path, runner: Runner, storage: str
     from optuna.trial import TrialState
     from tqdm.auto import tqdm
 
-    from .sweep import continuation_seed
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(out)
-    study, _url = open_study(cs.as_sweep(), storage, out, resume, fresh)
-    stored = study.user_attrs.get("targets")
-    if stored is None:
-        study.set_user_attr("targets", cs.fingerprint())
-    elif stored != cs.fingerprint():
-        raise SpecError(f"{cs.source}: the targets (figures, moments, months, sigmas) differ from the stored study "
-                        f"'{cs.name}'; use --fresh to start over or give the calibration another name")
-    n_stored = len(study.get_trials(deepcopy=False))
-    seed = cs.sampler_seed
-    if n_stored:
-        seed = continuation_seed(cs.sampler_seed, n_stored, f"{socket.gethostname()}:{os.getpid()}")
-        log(f"resume: {n_stored} trial(s) stored; sampling continues with seed {seed}")
-    study.sampler = _sampler(cs, seed)
-    if resume:
-        recover_stale(study, stale_after, log)
-    dists = {p.name: p.distribution() for p in cs.parameters}
-    if cs.reference and not study.trials:
-        ref = {p.name: cs.base.params[p.name] for p in cs.parameters}
-        if all(p.contains(ref[p.name]) for p in cs.parameters):
-            study.enqueue_trial(ref, user_attrs={"reference": True})
+
+    def same_targets(study) -> None:
+        stored = study.user_attrs.get("targets")
+        if stored is None:
+            study.set_user_attr("targets", cs.fingerprint())
+        elif stored != cs.fingerprint():
+            raise SpecError(f"{cs.source}: the targets (figures, moments, months, sigmas) differ from the stored "
+                            f"study '{cs.name}'; use --fresh to start over or give the calibration another name")
+
+    study, _url, _seed, dists = prepare_study(cs.as_sweep(), Path(out), storage, resume, fresh, stale_after, log,
+                                              sampler=lambda seed: _sampler(cs, seed), check=same_targets)
 
     def complete() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))

@@ -86,6 +86,37 @@ def _runner(args, out: Path) -> Runner:
     return Runner(jobs=args.jobs, scheduler=args.scheduler, store=out, progress=not args.no_progress)
 
 
+def add_parameter_uncertainty(p: argparse.ArgumentParser) -> None:
+    """--parameter-uncertainty and --draws (compare and the default comparison)."""
+    g = p.add_argument_group("parameter uncertainty (docs/EXPERIMENTS.md)")
+    g.add_argument("--parameter-uncertainty", type=Path, default=None, metavar="FILE_OR_CALIBRATION_DIR",
+                   help="a calibration's accepted.csv (or its output folder): seed s runs with accepted vector "
+                        "s mod DRAWS in every scenario, and the report splits each difference's uncertainty into "
+                        "seed noise and calibration")
+    g.add_argument("--draws", type=_positive_int, default=None, metavar="N",
+                   help="accepted vectors to use (default: all, at most half the seeds)")
+
+
+def parameter_sets(args, scenarios, user_set: dict, n_seeds: int):
+    """The accepted vectors of --parameter-uncertainty, checked against the comparison (None without it)."""
+    if getattr(args, "parameter_uncertainty", None) is None:
+        if getattr(args, "draws", None) is not None:
+            raise ScenarioError("--draws needs --parameter-uncertainty FILE_OR_CALIBRATION_DIR (the accepted set "
+                                "to draw from)")
+        return None
+    from .paramunc import check_scenarios, load_parameter_sets
+
+    ps = load_parameter_sets(args.parameter_uncertainty, args.draws, n_seeds)
+    check_scenarios(ps, scenarios, user_set)
+    per = n_seeds / ps.draws
+    print(f"Parameter uncertainty: {ps.draws} of {len(ps.vectors)} accepted vectors ({', '.join(ps.names)}) from "
+          f"{ps.source}; seed s runs with draw s mod {ps.draws} in every scenario ({per:.3g} seeds per draw)")
+    if per < 2:
+        print("note: fewer than two seeds per draw: seed noise and calibration cannot be told apart; give more "
+              "--seeds or fewer --draws")
+    return ps
+
+
 def add_parser(sub) -> None:
     c = sub.add_parser(
         "compare", help="paired comparison of scenarios from an experiment file (or scenario files)",
@@ -107,6 +138,7 @@ def add_parser(sub) -> None:
                    help="outcomes for --until-precision (default: the file's [precision] metrics)")
     c.add_argument("--out", type=out_path, default=None, metavar="DIR", help="output folder (default results/<name>)")
     c.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_parameter_uncertainty(c)
     _runner_options(c)
     c.set_defaults(func=cmd_compare)
 
@@ -208,6 +240,7 @@ def cmd_compare(args) -> int:
                 raise ScenarioError(f"--precision-metrics: unknown outcome(s) {', '.join(bad)}; allowed: "
                                     + ", ".join(OUTCOMES))
             exp.precision.metrics = ms
+    exp.param_sets = parameter_sets(args, exp.scenarios, ov, len(exp.seeds))
     n_seeds = max(len(exp.seeds), exp.precision.max_seeds if args.until_precision is not None else 0)
     n_runs = len(exp.scenarios) * 2 * n_seeds  # at most: each scenario with its withdrawal-test twin
     if n_runs > MAX_RUNS:

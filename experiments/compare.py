@@ -49,6 +49,7 @@ from analysis.report import fmt, markdown_table
 from analysis.stats import paired_differences, summarise
 from model.scenario import MAX_NAME_CHARS, Scenario
 
+from .paramunc import ParameterSets
 from .runner import Runner
 from .spec import MAX_SEEDS, MAX_TEXT_CHARS, Spec, SpecError
 
@@ -96,11 +97,12 @@ class Experiment:
     precision: Precision
     source: str = ""
     notes: list[str] = field(default_factory=list)  # settings chosen for the user, said in the report
+    param_sets: ParameterSets | None = None  # --parameter-uncertainty (experiments/paramunc.py)
 
     def comparison(self, seeds: list[int] | None = None) -> Comparison:
         return Comparison(self.scenarios, list(seeds or self.seeds), self.withdrawal_month, title=self.title,
                           baseline=self.baseline, outcomes=tuple(self.outcomes), description=self.description,
-                          notes=list(self.notes))
+                          notes=list(self.notes), param_sets=self.param_sets)
 
 
 def is_experiment_file(path: str | Path) -> bool:

@@ -635,6 +635,38 @@ NAN_HINTS = {
 MAX_DUPLICATES_IN_A_ROW = 200
 
 
+def prepare_study(sp: SweepSpec, out: Path, storage: str | None, resume: bool, fresh: bool,
+                  stale_after: float | None = None, log=print, sampler=None, check=None):
+    """Open (or create) the study of a sweep or a calibration and make it ready to ask: the set-up both share.
+
+    ``sampler(seed)`` builds the sampler (default: the sweep's :func:`_make_sampler`); ``check(study)`` may
+    refuse a stored study (a calibration's targets). A study that already holds trials samples on with a
+    :func:`continuation_seed`, so earlier parameter sets are not proposed again; with ``resume`` trials left
+    running by a dead process are queued again (:func:`recover_stale`); a new study evaluates the base
+    scenario's own values first when ``sp.reference`` and they lie inside the ranges.
+    Returns (study, storage URL, sampler seed, distributions of the levers).
+    """
+    study, url = open_study(sp, storage, out, resume, fresh)
+    if check is not None:
+        check(study)
+    n_stored = len(study.get_trials(deepcopy=False))
+    seed = sp.sampler_seed
+    if n_stored:
+        seed = continuation_seed(sp.sampler_seed, n_stored, f"{socket.gethostname()}:{os.getpid()}")
+        log(f"resume: {n_stored} trial(s) stored; sampling continues with seed {seed} (derived from sampler_seed "
+            f"{sp.sampler_seed}) so that earlier parameter sets are not proposed again")
+    if n_stored or sampler is not None:
+        study.sampler = sampler(seed) if sampler is not None else _make_sampler(sp, seed)
+    if resume:
+        recover_stale(study, stale_after, log)
+    distributions = {lv.name: lv.distribution() for lv in sp.levers}
+    if sp.reference and not study.trials:
+        ref = {lv.name: sp.base.params[lv.name] for lv in sp.levers}
+        if all(lv.contains(ref[lv.name]) for lv in sp.levers):
+            study.enqueue_trial(ref, user_attrs={"reference": True})
+    return study, url, seed, distributions
+
+
 def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = None, resume: bool = False,
               fresh: bool = False, stale_after: float | None = None, log=print, progress: bool = True):
     """Run (or resume) a sweep until ``sp.trials`` trials are complete; return the study.
@@ -650,22 +682,7 @@ def run_sweep(sp: SweepSpec, out: Path, runner: Runner, storage: str | None = No
     from tqdm.auto import tqdm
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(out)
-    study, url = open_study(sp, storage, out, resume, fresh)
-    n_stored = len(study.get_trials(deepcopy=False))
-    seed = sp.sampler_seed
-    if n_stored:
-        seed = continuation_seed(sp.sampler_seed, n_stored, f"{socket.gethostname()}:{os.getpid()}")
-        study.sampler = _make_sampler(sp, seed)
-        log(f"resume: {n_stored} trial(s) stored; sampling continues with seed {seed} (derived from sampler_seed "
-            f"{sp.sampler_seed}) so that earlier parameter sets are not proposed again")
-    if resume:
-        recover_stale(study, stale_after, log)
-    distributions = {lv.name: lv.distribution() for lv in sp.levers}
-    if sp.reference and not study.trials:
-        ref = {lv.name: sp.base.params[lv.name] for lv in sp.levers}
-        if all(lv.contains(ref[lv.name]) for lv in sp.levers):
-            study.enqueue_trial(ref, user_attrs={"reference": True})
+    study, _url, seed, distributions = prepare_study(sp, Path(out), storage, resume, fresh, stale_after, log)
 
     def complete() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
