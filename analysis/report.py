@@ -325,6 +325,18 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 run', '3 runs' ('0 runs')."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def reused_text(reused: int, computed: int) -> str:
+    """What a report says when stored runs were reused instead of re-run."""
+    return (f"{plural(reused, 'run')} of {reused + computed:,} {'was' if reused == 1 else 'were'} reused from the "
+            f"run store (`runs/`: computed by an earlier invocation with the same model code, parameters and seed, "
+            f"so identical to a new run); {computed:,} computed now.")
+
+
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
                  figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
                  outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True,
@@ -342,6 +354,8 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
               f"same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
               f"initial firms, {meta['n_months']} months. Intervals are 95 % t-intervals over seeds. "
               f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
+    if meta.get("runs_reused"):
+        lines[-1:-1] = [reused_text(meta["runs_reused"], meta.get("runs_computed", 0))]
     if notes:
         lines += ["**Settings chosen for this run:**", "", *[f"- {n}" for n in notes], ""]
     lines += key_findings(summary, diffs, baseline)
