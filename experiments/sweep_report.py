@@ -297,8 +297,8 @@ def write_sweep_outputs(study, sp: SweepSpec, out: Path, meta: dict) -> Path:
                   "errors, headline outcomes, feasible, pareto; state complete or failed, with fail_reason)",
                   "- `pareto.csv`: the Pareto front",
                   "- `importance.csv`: lever importance per objective",
-                  "- `outcome_units.csv`: each outcome's unit in the CSV files (shares as fractions 0-1) and in "
-                  "this report (shares as %)",
+                  "- `outcome_units.csv`: each outcome's unit in the CSV files (fractions 0-1 for shares) and in "
+                  "this report (percent for shares)",
                   "- `runs/`, `index.parquet`: every model run (see docs/EXPERIMENTS.md to query them)", ""]
         lines += ["## Provenance", "", "```", *[f"{k}: {v}" for k, v in meta.items()], "```", ""]
         write_text(stage / "report.md", "\n".join(lines))
