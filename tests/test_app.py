@@ -204,3 +204,22 @@ def test_withdraw_now_follows_recipients_against_their_continuation():
     for words in ("% of firms", "% of their income", "effort, 0-1 scale", "percentage points (pp)",
                   "than the same firms with support continued", "no support"):
         assert words in page, words
+
+
+def test_counts_say_1_firm_and_greyed_withdraw_says_why():
+    from app.page import _kpi_rows, count, withdraw_unavailable
+
+    s = Session(n_firms=500)
+    upgrades = {label: f for label, _, f, _ in _kpi_rows(s)}["Moved up a size class"]
+    assert (upgrades(1.0), upgrades(3.0), upgrades(0.0)) == ("1 firm", "3 firms", "0 firms")
+    assert count(1, "month") == "1 month" and count(1204, "firm") == "1,204 firms"
+    s.step(3)
+    assert withdraw_unavailable(s) is None  # support is paid: the button can be pressed
+    end = s.withdraw_now()
+    s.step(2)
+    why = withdraw_unavailable(s)
+    assert why and "already withdrawn" in why and f"month {end}" in why
+    s2 = Session(n_firms=500)
+    s2.set_lever("phase_out_month", 2)
+    s2.step(4)
+    assert "programmes ended in month 2" in withdraw_unavailable(s2)

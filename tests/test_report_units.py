@@ -270,7 +270,7 @@ central_overhead = [0.1, 0.35]
 value_added_growth = "maximise"
 {SHARE} = "minimise"
 [constraints]
-lost_share = {{ max = 0.9 }}
+lost_share = {{ max = 0.3 }}
 """)
     out = tmp_path / "out"
     seen = _run_capturing(sweep_report, ["sweep", str(spec), "--out", str(out), "--jobs", "1", "--no-progress"])
@@ -285,7 +285,7 @@ lost_share = {{ max = 0.9 }}
     # levers by readable label (the raw name once, in the list of levers); differences of percents in pp
     assert "| trial | Budget (IDR per firm a month) | Overhead, centralised programmes (0-1) |" in md
     assert "- Budget (IDR per firm a month) (`budget_per_firm_month`):" in md
-    assert "constraint: Budget lost to overhead, duplication, capture <= 90 % of spending" in md
+    assert "constraint: Budget lost to overhead, duplication, capture <= 30 % of spending" in md
     assert re.search(r"Against the reference \(today's levers\): MSME value added growth [+-][\d.]+ pp a year \(.*"
                      r"support / recipients' income \(12-month averages\) [+-][\d.]+ pp \(", md)
     assert (out / "outcome_units.csv").exists() and "(share" not in md
@@ -296,6 +296,14 @@ lost_share = {{ max = 0.9 }}
                 for y in np.atleast_1d(ydata))
     assert ys == pytest.approx(sorted(front[SHARE] * 100), rel=1e-9)
     _no_overlap(seen["pareto.png:texts"][0][1])
+    # the Pareto set (Optuna's study.best_trials) is the set of feasible trials that no other feasible one dominates
+    t = pd.read_csv(out / "trials.csv")
+    t = t[(t["state"] == "complete") & t["feasible"]]
+    v = np.column_stack([-t["value_added_growth"], t[SHARE]])  # both minimised
+    front_now = {int(n) for n, row in zip(t["trial"], v, strict=True)
+                 if not np.any(np.all(v <= row, axis=1) & np.any(v < row, axis=1))}
+    assert front_now == set(front["trial"]) == set(t.loc[t["pareto"], "trial"])
+    assert len(t) < (pd.read_csv(out / "trials.csv")["state"] == "complete").sum()  # the constraint binds
     # the importance figure names levers by label
     imp_axes = seen["importance.png"]
     assert {g for g, *_ in imp_axes} == {"value_added_growth", SHARE}
@@ -364,3 +372,16 @@ def test_sobol_indices_above_one_are_flagged_as_noise(tmp_path):
     assert {h for w, h in hatched if w > 1} == {"xxx"} and all(not h for w, h in hatched if w <= 1)
     assert [t.get_text() for t in seen["ax"].get_yticklabels()] == [param_label("budget_per_firm_month"),
                                                                     param_label("capture_rate")]
+
+
+def test_html_copy_embeds_figures_renders_tables_and_escapes_raw_html(tmp_path):
+    from analysis.html import markdown_to_html
+
+    (tmp_path / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(40)))
+    md = ("# T\n\n| a | b |\n|---|---|\n| `x_y` | **2** |\n\n- one\n  - nested\n\n![fig](fig.png)\n\n"
+          "a self_governance b, <script>alert(1)</script>\n")
+    page = markdown_to_html(md, "T", tmp_path)
+    assert "<table>" in page and "<td><code>x_y</code></td>" in page and "<strong>2</strong>" in page
+    assert page.count("<ul>") == 2 and "data:image/png;base64," in page and 'src="fig.png"' not in page
+    assert "self_governance" in page and "<em>" not in page  # an underscore inside a name is not emphasis
+    assert "<script>" not in page and "&lt;script&gt;" in page
