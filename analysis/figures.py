@@ -194,7 +194,7 @@ def growth_dependence(tidy: pd.DataFrame, out: Path, title: str = "", baseline: 
             ax.set_gid(metric)
             ax.tick_params(labelsize=8)
             if i == 0:
-                ax.set_title(wrap(label, 24), loc="left", fontsize=9)
+                ax.set_title(wrap(label, 30), loc="left", fontsize=9)
         _row_label(axes[i, 0], s)
     for ax in axes[-1]:
         ax.set_xlabel("month")
@@ -309,22 +309,27 @@ def budget(outcomes: pd.DataFrame, out: Path) -> Path:
     parts = {"reached firms": 1 - o["lost_share"], "overhead": o["overhead_share"],
              "duplication": o["duplication_share"], "capture": o["capture_share"]}
     left = np.zeros(len(o))
-    cols = ["#3d9970", "#f2a541", "#e07a5f", "#c1121f"]
+    cols = [OKABE_ITO["bluish green"], OKABE_ITO["orange"], OKABE_ITO["sky blue"], OKABE_ITO["vermillion"]]
+    # the share that reaches firms with its 95 % interval over seeds (the interval of the share lost)
+    from .stats import mean_ci
+
+    lost = outcomes[outcomes["metric"] == "lost_share"]
+    ci = [mean_ci(lost.loc[lost["scenario"] == sc, "value"]) for sc in o.index]
+    reach_err = np.nan_to_num(np.array([[c[2] - c[0], c[0] - c[1]] for c in ci]).T * 100) if ci else None
     for (name, v), c in zip(parts.items(), cols, strict=True):
-        ax.barh(o.index, v * 100, left=left, color=c, label=name)
+        ax.barh(o.index, v * 100, left=left, color=c, label=name,
+                xerr=reach_err if name == "reached firms" else None, ecolor="#333", capsize=3)
         left += v.fillna(0).to_numpy() * 100
     ax.invert_yaxis()
-    ax.set_xlabel("% of budget spent")
+    ax.set_xlabel("% of budget spent (error bar: 95 % interval of the share reaching firms)")
     ax.set_title("Where the budget goes", loc="left")
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     # what the budget buys, causally: upgrades beyond the no-support twin per bn IDR (95 % interval)
-    from .stats import mean_ci
-
     g = outcomes[outcomes["metric"] == "extra_upgrades_per_bn"]
     est = [mean_ci(g.loc[g["scenario"] == sc, "value"]) for sc in o.index]
     v = np.array([e[0] for e in est])
     err = np.array([[e[0] - e[1], e[2] - e[0]] for e in est]).T if est else None
-    ax2.barh(o.index, np.nan_to_num(v), xerr=None if err is None else np.nan_to_num(err), color="#1b4965",
+    ax2.barh(o.index, np.nan_to_num(v), xerr=None if err is None else np.nan_to_num(err), color=OKABE_ITO["blue"],
              ecolor="#888", capsize=3)
     for i, x in enumerate(v):
         ax2.text(0, i, " n/a" if not np.isfinite(x) else f" {x:,.3g}", va="center", fontsize=8)
