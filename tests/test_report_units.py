@@ -385,3 +385,15 @@ def test_html_copy_embeds_figures_renders_tables_and_escapes_raw_html(tmp_path):
     assert page.count("<ul>") == 2 and "data:image/png;base64," in page and 'src="fig.png"' not in page
     assert "self_governance" in page and "<em>" not in page  # an underscore inside a name is not emphasis
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_one_seed_shows_values_without_empty_intervals():
+    from analysis.report import _cell, plural
+
+    assert _cell(0.531, np.nan, np.nan) == "0.531" and _cell(np.nan, np.nan, np.nan) == "n/a"
+    assert _cell(0.5, 0.4, 0.6, 100) == "50.0 [40.0, 60.0]"
+    assert (plural(1, "seed"), plural(3, "seed"), plural(1, "run")) == ("1 seed", "3 seeds", "1 run")
+    summary = pd.DataFrame({"scenario": "s", "metric": ["value_added_growth", "recipient_support_share_income"],
+                            "mean": [2.75, 0.0453], "ci_low": np.nan, "ci_high": np.nan})
+    text = "\n".join(key_findings(summary, pd.DataFrame(), "s"))
+    assert "value-added growth 2.75 % a year" in text and "4.53 % of income" in text and "n/a" not in text
