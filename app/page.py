@@ -486,6 +486,24 @@ def ChartCard(title: str, help_key: str, svg: str, name: str):
         solara.HTML(tag="div", unsafe_innerHTML=svg, classes=[f"chart-{name}"])
 
 
+@solara.component
+def ExportCard(session: Session, view: dict):
+    """Downloads of the current run: monthly metrics (CSV), the growth and dependence charts (SVG, vector) and
+    "your policy" as a scenario file the command line accepts. Each file is made when its button is pressed."""
+    name = session.export_name()
+    with solara.Div(classes=["msme-card", "card-export"]):
+        solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["export"]))
+        solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["export"]), classes=["help"])
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "8px"}):
+            solara.FileDownload(session.metrics_csv, filename=f"{name}_monthly.csv", mime_type="text/csv",
+                                label="Monthly metrics (CSV)")
+            for key in ("growth", "dependence"):
+                solara.FileDownload(view[key], filename=f"{name}_{key}.svg", mime_type="image/svg+xml",
+                                    label=f"{texts.CHART_TITLES[key]} chart (SVG)")
+            solara.FileDownload(session.scenario_toml, filename=f"{name}.toml", mime_type="application/toml",
+                                label="Your policy as a scenario file (TOML)")
+
+
 # ----------------------------------------------------------------------------------------------
 @solara.component
 def Page():
@@ -594,6 +612,7 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
                         style="font-size:.85rem;color:#5a6673;margin-top:6px")
         ChartCard(texts.CHART_TITLES["growth"], "growth", view["growth"], "growth")
         ChartCard(texts.CHART_TITLES["dependence"], "dependence", view["dependence"], "dependence")
+        ExportCard(session, view)
         with solara.Div(classes=["msme-card", "card-recipients"]):
             solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["recipients"]))
             solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["recipients"]), classes=["help"])
