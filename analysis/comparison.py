@@ -156,7 +156,8 @@ def run_comparison(comp: Comparison, out: Path, jobs: int | None = None, progres
         if own:
             runner.close()
     return write_comparison(comp, tidy, pairs, out, wall=time.perf_counter() - t0,
-                            extra_meta={"backend": backend, "jobs": workers}, panels=runner.panels)
+                            extra_meta={"backend": backend, "jobs": workers, "runs_reused": runner.reused,
+                                        "runs_computed": runner.computed}, panels=runner.panels)
 
 
 def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tuple[str, str, int]], out: Path,
@@ -204,8 +205,8 @@ def write_comparison(comp: Comparison, tidy: pd.DataFrame, pairs: dict[str, tupl
             write_csv(stage / "parameter_uncertainty.csv", split)
         main = tidy[tidy["scenario"].isin(names)]
         figs = {
-            "Growth and dependence over time": figures.growth_dependence(main,
-                                                                          stage / "figures/growth_dependence.png"),
+            "Growth and dependence over time": figures.growth_dependence(
+                main, stage / "figures/growth_dependence.png", baseline=comp.baseline),
             "Size-class upgrades": figures.upgrades(main, outcomes,
                                                     stage / "figures/upgrades.png", comp.baseline),
             "Digital adoption": figures.digital(main, stage / "figures/digital.png",

@@ -1,14 +1,15 @@
 """A self-contained HTML copy of a Markdown report: the figures are embedded (base64), so the one file
-can be mailed or archived. Converts the Markdown subset the reports use (headings, paragraphs, nested
-bullet lists, tables, images, code blocks, bold, italics, inline code, links); no extra dependency.
+can be mailed or archived. The Markdown is rendered by markdown-it-py (CommonMark with GitHub tables);
+raw HTML in a report is shown as text, not interpreted.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -22,101 +23,27 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}code{backgro
 """
 
 
-def _inline(text: str, base: Path | None) -> str:
-    out = html.escape(text, quote=False)
-
-    def img(m):
-        alt, src = m.group(1), m.group(2)
-        return _img_tag(alt, src, base)
-
-    out = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", img, out)
-    out = re.sub(r"(?<!!)\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
-    out = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", out)
-    out = re.sub(r"(?<![\w])_([^_\s][^_]*)_(?![\w])", r"<em>\1</em>", out)
-    return out
-
-
-def _img_tag(alt: str, src: str, base: Path | None) -> str:
+def _data_uri(src: str, base: Path | None) -> str:
+    """An image file as a data URI (the figure travels inside the HTML); ``src`` as it is when unreadable."""
     path = (base / src) if base is not None else Path(src)
     try:
         data = base64.b64encode(path.read_bytes()).decode()
-        mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-        src = f"data:{mime};base64,{data}"
     except OSError:
-        pass
-    return f'<img alt="{html.escape(alt)}" src="{src}">'
-
-
-def _table(lines: list[str], base: Path | None) -> str:
-    rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
-    head, body = rows[0], [r for r in rows[2:]]
-    out = ["<table><thead><tr>" + "".join(f"<th>{_inline(c, base)}</th>" for c in head) + "</tr></thead><tbody>"]
-    for r in body:
-        out.append("<tr>" + "".join(f"<td>{_inline(c, base)}</td>" for c in r) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-def _list(lines: list[str], base: Path | None) -> str:
-    out, stack = [], []
-    for ln in lines:
-        indent = len(ln) - len(ln.lstrip(" "))
-        level = indent // 2
-        text = ln.strip()[2:]
-        while len(stack) < level + 1:
-            out.append("<ul>")
-            stack.append(level)
-        while len(stack) > level + 1:
-            out.append("</ul>")
-            stack.pop()
-        out.append(f"<li>{_inline(text, base)}</li>")
-    out += ["</ul>"] * len(stack)
-    return "\n".join(out)
+        return src
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{mime};base64,{data}"
 
 
 def markdown_to_html(md: str, title: str = "Report", base: Path | None = None) -> str:
     """Convert a report's Markdown to one self-contained HTML page (images relative to ``base``)."""
-    lines = md.splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        s = ln.strip()
-        if not s:
-            i += 1
-        elif s.startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith("```"):
-                j += 1
-            out.append("<pre><code>" + html.escape("\n".join(lines[i + 1:j])) + "</code></pre>")
-            i = j + 1
-        elif m := re.match(r"^(#{1,6})\s+(.*)$", s):
-            n = len(m.group(1))
-            out.append(f"<h{n}>{_inline(m.group(2), base)}</h{n}>")
-            i += 1
-        elif s.startswith("|"):
-            j = i
-            while j < len(lines) and lines[j].strip().startswith("|"):
-                j += 1
-            out.append(_table(lines[i:j], base))
-            i = j
-        elif re.match(r"^\s*[-*] ", ln):
-            j = i
-            while j < len(lines) and re.match(r"^\s*[-*] ", lines[j]):
-                j += 1
-            out.append(_list(lines[i:j], base))
-            i = j
-        else:
-            j = i
-            para = []
-            while j < len(lines) and lines[j].strip() and not re.match(r"^(#|\||```|\s*[-*] )", lines[j].strip()):
-                para.append(lines[j].strip())
-                j += 1
-            out.append(f"<p>{_inline(' '.join(para), base)}</p>")
-            i = j
-    body = "\n".join(out)
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+    def image(self, tokens, idx, options, env):
+        tokens[idx].attrSet("src", _data_uri(tokens[idx].attrGet("src") or "", base))
+        return self.image(tokens, idx, options, env)
+
+    parser.add_render_rule("image", image)
+    body = parser.render(md)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")

@@ -113,6 +113,95 @@ def outcome_units() -> pd.DataFrame:
     """The outcome metadata table, written beside the CSV files (``outcome_units.csv``)."""
     return pd.DataFrame([{"metric": k, "label": v.label, "csv_unit": v.raw_unit, "report_unit": v.unit,
                           "report_scale": v.scale, "difference_unit": v.diff_unit} for k, v in SHOWN.items()])
+# Parameters as a reader sees them in sweep and sensitivity reports: a short label with the unit of the value as it
+# is written in scenario files (0-1 for shares and probabilities, which are not rescaled: the tables show the
+# values a user types). The raw name follows in tables so a reader can find it in a file; every parameter of
+# model.params has one (tests/test_report_units.py).
+PARAM_LABELS: dict[str, str] = {
+    "governance_mode": "Governance mode",
+    "budget_per_firm_month": "Budget (IDR per firm a month)",
+    "grant_amount": "Cash grant size (IDR)",
+    **{f"mix_{k}": f"Budget weight: {v}" for k, v in {
+        "market_access": "market access", "hr_training": "training", "product_development": "product development",
+        "licensing": "licensing help", "financing": "bank linkage", "logistics": "logistics",
+        "kur_credit": "KUR credit", "grants": "cash grants", "tax_relief": "tax relief",
+        "ecommerce_promotion": "e-commerce promotion", "shared_facilities": "shared facilities"}.items()},
+    "targeting": "Targeting rule",
+    "max_eligible_class": "Largest eligible size class",
+    "phase_out_month": "Month programmes end (0 = never)",
+    "phase_out_taper_months": "Phase-out taper (months)",
+    "cluster_programme": "Cluster programme (on/off)",
+    "cluster_coverage_target": "Cluster coverage target (0-1)",
+    "ecommerce_onboarding": "E-commerce onboarding (on/off)",
+    "platform_outreach": "Platform outreach (monthly probability)",
+    "platform_service_share": "Platform services' budget share (0-1)",
+    "council_staff_share": "Council staff budget share (0-1)",
+    "council_participation": "Council participation (0-1 of firms)",
+    "internet_penetration_start": "Internet penetration at month 0 (0-1)",
+    "internet_growth_per_year": "Internet penetration rise (a year, 0-1)",
+    "demand_growth_per_year": "Outside demand growth (a year, 0-1)",
+    "income_spending_share": "MSME income spent on MSME goods (0-1)",
+    "price_sensitivity": "Customers' price sensitivity (elasticity)",
+    "customer_churn": "Customer churn (a month, 0-1)",
+    "unserved_churn": "Unserved customers who leave (0-1)",
+    "appeal_persistence": "Persistence of firm appeal (monthly AR(1))",
+    "online_demand_share": "Online share of spending at full internet (0-1)",
+    "shock_enabled": "Crisis shock (on/off)",
+    "shock_month": "Crisis start (month)",
+    "shock_duration_months": "Crisis length (months)",
+    "shock_demand_cut": "Crisis: demand cut (0-1)",
+    "shock_supply_cut": "Crisis: input cost rise (0-1)",
+    "shock_credit_tightening": "Crisis: loans refused (0-1)",
+    "shock_rate_premium": "Crisis: loan rate premium (relative)",
+    "shock_online_shift": "Crisis: shift to online demand (0-1)",
+    "collaboration_softening": "Crisis exposure removed by shared resources (0-1)",
+    "capture_rate": "Local capture of council budgets (0-1)",
+    "dependence_elasticity": "Effort lost per unit of support (elasticity)",
+    "council_step_cost": "Cost of a council capacity step (IDR per firm)",
+    "council_staff_turnover": "Council staff turnover (a month, 0-1)",
+    "participation_time_cost": "Effort given to council activities (0-1)",
+    "council_capacity_spread": "Spread of council speed across regions",
+    "commercial_interest_rate": "Commercial loan rate (a year)",
+    "kur_interest_rate": "KUR loan rate (a year)",
+    "moneylender_interest_rate": "Moneylender rate (a year)",
+    "coop_interest_rate": "Cooperative / BPR loan rate (a year)",
+    "outside_option_share": "Owner's outside option (share of wage, 0-1)",
+    "wage_growth_per_year": "Real wage growth (a year)",
+    "productivity_volatility": "Productivity shocks (monthly s.d., log)",
+    "exit_hazard": "Exogenous exit hazard (a month)",
+    "entry_rate": "Entry rate (entrants per firm a month)",
+    "entry_elasticity": "Entry response to spending (elasticity)",
+    "middleman_margin": "Middleman margin (0-1 of sales)",
+    "trade_cost": "Traders' cost (0-1 of value traded)",
+    "trader_bargaining_power": "Traders' bargaining power (0-1)",
+    "network_effect": "Marketplace network effect (elasticity)",
+    "central_overhead": "Overhead, centralised programmes (0-1)",
+    "council_overhead": "Overhead, regional councils (0-1)",
+    "platform_overhead": "Overhead, platform (0-1)",
+    "central_lag_months": "Delivery lag, centralised (months)",
+    "local_lag_months": "Delivery lag, councils and platform (months)",
+    "awareness_base": "Awareness of national programmes (probability)",
+    "n_firms": "Initial firms",
+    "n_months": "Months simulated",
+    "n_regions": "Regions",
+    "n_marketplaces": "Marketplaces",
+    "n_ministries": "Ministries",
+    "start_year": "Calendar year of month 0",
+    "wage_per_worker": "Wage per worker (IDR a month)",
+    "cluster_mean_size": "Mean cluster size (firms)",
+    "chronic_months": "Months of support that make a chronic recipient",
+    "msme_agents": "One Mesa agent per firm (on/off)",
+    "burn_in_months": "Burn-in (months)",
+}
+
+
+def param_label(name: str, with_name: bool = False) -> str:
+    """The readable label of parameter ``name`` (its raw name after it with ``with_name``, for tables: the
+    name a user writes in a file). An unknown name is shown as it is."""
+    lab = PARAM_LABELS.get(name, name)
+    return f"{lab} (`{name}`)" if with_name and lab != name else lab
+
+
 HEADLINE_OUTCOMES = ("value_added_growth", "employment_growth", "survival_rate", "upgrades_per_1000",
                      "stage_3_share", "recipients_share", "recipient_support_share_income",
                      "recipient_loss_without_support_share", "chronic_recipient_share", "effort_gap",

@@ -30,6 +30,12 @@ def fmt(x: float, digits: int = 3) -> str:
 
 
 def _cell(m: float, lo: float, hi: float, scale: float = 1.0) -> str:
+    """'mean [low, high]'; just the value when there is no interval (one seed) and 'n/a' when there is no
+    value, rather than '[n/a, n/a]'."""
+    if not np.isfinite(m):
+        return "n/a"
+    if lo is None or hi is None or (np.isnan(lo) and np.isnan(hi)):
+        return fmt(m * scale)
     return f"{fmt(m * scale)} [{fmt(lo * scale)}, {fmt(hi * scale)}]"
 
 
@@ -325,6 +331,18 @@ def causal_sections(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 run', '3 runs' ('0 runs')."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def reused_text(reused: int, computed: int) -> str:
+    """What a report says when stored runs were reused instead of re-run."""
+    return (f"{plural(reused, 'run')} of {reused + computed:,} {'was' if reused == 1 else 'were'} reused from the "
+            f"run store (`runs/`: computed by an earlier invocation with the same model code, parameters and seed, "
+            f"so identical to a new run); {computed:,} computed now.")
+
+
 def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.DataFrame, baseline: str,
                  figures: dict[str, str], scenarios: dict[str, str], transitions: pd.DataFrame | None,
                  outcomes=HEADLINE_OUTCOMES, sections: dict[str, str] | None = None, html: bool = True,
@@ -339,10 +357,15 @@ def write_report(path, title: str, meta: dict, summary: pd.DataFrame, diffs: pd.
     """
     outcomes = [o for o in outcomes if o in OUTCOMES] or list(HEADLINE_OUTCOMES)
     lines = [f"# {title}", ""]
-    lines += [f"{meta['n_seeds']} seeds per scenario (common random numbers: seed *k* gives every scenario the "
-              f"same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
+    lines += [f"{plural(meta['n_seeds'], 'seed')} per scenario (common random numbers: seed *k* gives every scenario "
+              f"the same initial population and exogenous draws, so differences are paired), {meta['n_firms']:,} "
               f"initial firms, {meta['n_months']} months. Intervals are 95 % t-intervals over seeds. "
               f"Wall time {meta['wall_seconds']:.0f} s with {meta['jobs']} worker process(es).", ""]
+    if meta["n_seeds"] == 1:
+        lines[-1:-1] = ["With one seed no interval can be computed: every number is a single run, shown without "
+                        "brackets (run with `--seeds 2` or more for intervals)."]
+    if meta.get("runs_reused"):
+        lines[-1:-1] = [reused_text(meta["runs_reused"], meta.get("runs_computed", 0))]
     if notes:
         lines += ["**Settings chosen for this run:**", "", *[f"- {n}" for n in notes], ""]
     lines += key_findings(summary, diffs, baseline)

@@ -22,6 +22,15 @@ from . import charts, texts
 from .sim import DEFAULT_N_FIRMS, DEFAULT_SEED, Session, describe_value, mix_shares
 from .svg import fmt_money
 
+
+def count(v: float, one: str, many: str | None = None) -> str:
+    """A count with its noun in the right number: '1 firm', '3 firms', '1,204 firms'."""
+    return f"{v:,.0f} {one if round(abs(v)) == 1 else (many or one + 's')}"
+
+
+def firms(v: float) -> str:
+    return count(v, "firm")
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SPEEDS = ["1", "2", "4", "8"]
 
@@ -236,6 +245,21 @@ def Controls(session: Session, refresh, settings_tick: solara.Reactive):
         solara.HTML(tag="span", unsafe_innerHTML=escape(texts.HELP["live_note"]), classes=["msme-note"])
 
 
+def withdraw_unavailable(session: Session) -> str | None:
+    """Why "Withdraw support now" is greyed out (None when it can be pressed): there is no support to withdraw."""
+    model = session.policy.model
+    if model.budget_this_month > 0 or session.month == 0:
+        return None
+    end = int(model.p["phase_out_month"])
+    if session.withdrawal is not None:
+        why = f"support was already withdrawn (no programme money from month {end} on)"
+    elif 0 < end <= session.month:
+        why = f"the programmes ended in month {end} (the phase-out month of the levers)"
+    else:
+        why = "the budget is 0: no programme money is being paid"
+    return f"“Withdraw support now” is greyed out: {why}, so there is nothing left to withdraw."
+
+
 @solara.component
 def RunStrip(session: Session, playing: solara.Reactive, speed: solara.Reactive, refresh, tick=0):
     """Play / pause / step / reset / withdraw, speed and the month."""
@@ -268,7 +292,7 @@ def RunStrip(session: Session, playing: solara.Reactive, speed: solara.Reactive,
                       disabled=playing.value or not session.running, classes=["btn-step"])
         solara.Button("Reset", icon_name="mdi-restart", outlined=True, on_click=reset, classes=["btn-reset"])
         solara.Button("Withdraw support now", icon_name="mdi-hand-back-left-off", color="#b04a00", outlined=True,
-                      on_click=withdraw, disabled=session.policy.model.budget_this_month <= 0 and month > 0,
+                      on_click=withdraw, disabled=withdraw_unavailable(session) is not None,
                       classes=["btn-withdraw"])
         solara.HTML(tag="span", unsafe_innerHTML="Speed, months per second:",
                     style="font-size:.9rem;color:#505a66;margin-left:6px")
@@ -279,6 +303,9 @@ def RunStrip(session: Session, playing: solara.Reactive, speed: solara.Reactive,
                                      f'<small>({month_label(session, month)})</small>')
     if session.message:
         solara.HTML(tag="span", unsafe_innerHTML=escape(session.message), classes=["msme-note", "msg"])
+    why = withdraw_unavailable(session)
+    if why:
+        solara.HTML(tag="span", unsafe_innerHTML=escape(why), classes=["msme-note", "withdraw-why"])
 
 
 def _kpi_rows(session: Session) -> list[tuple[str, str, callable, bool]]:
@@ -287,7 +314,7 @@ def _kpi_rows(session: Session) -> list[tuple[str, str, callable, bool]]:
         ("Firms in business", "firms_alive", lambda v: f"{v:,.0f}", True),
         ("Output this month", "value_added", lambda v: f"{v / 1e9:,.1f} bn IDR", True),
         ("Jobs", "employment", lambda v: f"{v:,.0f}", True),
-        ("Moved up a size class", "upgrades_cumulative", lambda v: f"{v:,.0f} firms", True),
+        ("Moved up a size class", "upgrades_cumulative", firms, True),
         ("Selling online", "stage_3_share", lambda v: f"{v:.0%}", True),
         ("Support share of recipients' income", "recipient_support_share_income", lambda v: f"{v:.1%}", False),
         ("Budget spent so far", "budget_spent_cumulative", lambda v: f"{v / 1e9:,.2f} bn IDR", None),
@@ -351,12 +378,13 @@ def recipients_html(session: Session) -> str:
         bought = "Your policy has spent nothing yet."
     elif e["extra_upgrades"] <= 0:
         bought = (f"Your policy has spent <b>{_money_bn(e['spent_bn'])}</b> and made "
-                  f"{e['twin_upgrades'] + e['extra_upgrades']:,.0f} size-class upgrades; the same firms with <b>no "
+                  f"{count(e['twin_upgrades'] + e['extra_upgrades'], 'size-class upgrade')}; the same firms with <b>no "
                   f"support</b> (same luck) made {e['twin_upgrades']:,.0f}: <b>no additional upgrade yet</b>, so no "
                   f"cost per additional upgrade.")
     else:
-        bought = (f"Your policy has spent <b>{_money_bn(e['spent_bn'])}</b> and made <b>{e['extra_upgrades']:,.0f} "
-                  f"more size-class upgrades</b> than the same firms with no support (same luck: "
+        more = count(e["extra_upgrades"], "more size-class upgrade")
+        bought = (f"Your policy has spent <b>{_money_bn(e['spent_bn'])}</b> and made <b>{more}</b> than the same "
+                  f"firms with no support (same luck: "
                   f"{e['twin_upgrades']:,.0f}): <b class='per-upgrade'>{_money_bn(e['budget_per_extra_upgrade_bn'])} "
                   f"per additional upgrade</b>.")
     parts = [table, f"<div class='rec-bought'>{bought}</div>"]
@@ -364,12 +392,13 @@ def recipients_html(session: Session) -> str:
     if w is not None:
         d = w.drop()
         if d["months_since"] == 0:
-            txt = (f"Support withdrawn from month {d['month']}: {d['recipients']:,} recipients are followed against "
-                   f"themselves with support continued. Play on to see the drop.")
+            txt = (f"Support withdrawn from month {d['month']}: {count(d['recipients'], 'recipient')} followed "
+                   f"against the same firms with support continued. Play on to see the drop.")
         else:
             va, sv = d["value_added_drop_pct"], d["survival_drop_pp"]
-            txt = (f"Since support was withdrawn in month {d['month']} ({d['months_since']} months), the "
-                   f"{d['recipients']:,} firms that were recipients then produced <b class='wd-va'>{abs(va):.1f} % "
+            txt = (f"Since support was withdrawn in month {d['month']} ({count(d['months_since'], 'month')}), the "
+                   f"{count(d['recipients'], 'firm')} that were recipients then produced "
+                   f"<b class='wd-va'>{abs(va):.1f} % "
                    f"{'less' if va >= 0 else 'more'}</b> than the same firms with support continued (same luck), "
                    f"and <b class='wd-survival'>{abs(sv):.1f} percentage points (pp) {'fewer' if sv >= 0 else 'more'}"
                    f"</b> of them are still in business.")
@@ -455,6 +484,24 @@ def ChartCard(title: str, help_key: str, svg: str, name: str):
         solara.HTML(tag="h2", unsafe_innerHTML=escape(title))
         solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP[help_key]), classes=["help"])
         solara.HTML(tag="div", unsafe_innerHTML=svg, classes=[f"chart-{name}"])
+
+
+@solara.component
+def ExportCard(session: Session, view: dict):
+    """Downloads of the current run: monthly metrics (CSV), the growth and dependence charts (SVG, vector) and
+    "your policy" as a scenario file the command line accepts. Each file is made when its button is pressed."""
+    name = session.export_name()
+    with solara.Div(classes=["msme-card", "card-export"]):
+        solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["export"]))
+        solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["export"]), classes=["help"])
+        with solara.Row(style={"flex-wrap": "wrap", "gap": "8px"}):
+            solara.FileDownload(session.metrics_csv, filename=f"{name}_monthly.csv", mime_type="text/csv",
+                                label="Monthly metrics (CSV)")
+            for key in ("growth", "dependence"):
+                solara.FileDownload(view[key], filename=f"{name}_{key}.svg", mime_type="image/svg+xml",
+                                    label=f"{texts.CHART_TITLES[key]} chart (SVG)")
+            solara.FileDownload(session.scenario_toml, filename=f"{name}.toml", mime_type="application/toml",
+                                label="Your policy as a scenario file (TOML)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -565,6 +612,7 @@ def Dashboard(session: Session, tick: solara.Reactive, settings_tick: solara.Rea
                         style="font-size:.85rem;color:#5a6673;margin-top:6px")
         ChartCard(texts.CHART_TITLES["growth"], "growth", view["growth"], "growth")
         ChartCard(texts.CHART_TITLES["dependence"], "dependence", view["dependence"], "dependence")
+        ExportCard(session, view)
         with solara.Div(classes=["msme-card", "card-recipients"]):
             solara.HTML(tag="h2", unsafe_innerHTML=escape(texts.CHART_TITLES["recipients"]))
             solara.HTML(tag="div", unsafe_innerHTML=escape(texts.HELP["recipients"]), classes=["help"])

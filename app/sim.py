@@ -396,6 +396,47 @@ class Session:
                 self.version += 1
                 self.settings_version += 1
 
+    # -- export ------------------------------------------------------------------------------------
+    def metrics_csv(self) -> str:
+        """The monthly metrics of the run(s) on screen, one row per run and month (shares as fractions 0-1,
+        as in the command line's CSV files; ``outcome_units.csv`` of a comparison names the units)."""
+        import pandas as pd
+
+        with self.lock:
+            frames = [pd.DataFrame({"run": r.label, "scenario": r.scenario_name, "seed": self.settings.seed,
+                                    "month": range(len(r.series[SERIES[0]])), **r.series}) for r in self.runs]
+        return pd.concat(frames, ignore_index=True).to_csv(index=False)
+
+    def export_name(self) -> str:
+        """The name of a scenario saved from the app: the starting scenario's, with ``_app``."""
+        return f"{self.settings.scenario}_app"
+
+    def scenario_toml(self) -> str:
+        """"Your policy" as a scenario file that ``python run.py run`` accepts: it extends the scenario the
+        session started from and sets the levers changed in the app, and the number of firms."""
+        from analysis.cli import toml_literal
+        from model.params import FIELD_GROUP
+
+        with self.lock:
+            s = self.settings
+            changes = self.overrides()
+            name = self.export_name()
+        groups: dict[str, list[str]] = {}
+        for k, v in sorted(changes.items()):
+            groups.setdefault(FIELD_GROUP[k], []).append(f"{k} = {toml_literal(v)}")
+        groups.setdefault("constants", []).append(f"n_firms = {int(s.n_firms)}")
+        what = "; ".join(describe_value(k, v) for k, v in sorted(changes.items())) or "no lever changed"
+        lines = ["# Saved from the MSME Policy Lab (python run.py app): the levers of \"your policy\".",
+                 "# A lever changed during a run acts from month 0 here. Run it with, e.g.:",
+                 f"#   python run.py run {name}.toml --seeds 5", "",
+                 "[scenario]", f"name = {toml_literal(name)}",
+                 f"description = {toml_literal(f'{s.scenario} as set in the app: {what}.')}",
+                 f"extends = {toml_literal(s.scenario)}", ""]
+        for g in ("levers", "uncertainties", "constants"):
+            if g in groups:
+                lines += [f"[{g}]", *groups[g], ""]
+        return "\n".join(lines)
+
     def withdraw_now(self) -> int:
         """Stop all support from next month in "your policy" (the reference keeps its programmes)."""
         with self.lock:

@@ -105,6 +105,8 @@ HELP = {
     "map": "The economy as islands from the capital (west) to remote regions (east): each dot is a firm.",
     "story": "Follow one firm through the months: its money, its size class, and the help it received.",
     "readout": "The values the running model is using right now (read from the model itself).",
+    "export": "Download the months so far as a table, the charts as pictures, or your levers as a scenario file "
+              "that the command line runs with more seeds and firms (python run.py run FILE).",
 }
 
 CHART_TITLES = {
@@ -115,6 +117,7 @@ CHART_TITLES = {
     "composition": "Size classes and digital stages",
     "map": "Regions, clusters, marketplaces and councils",
     "story": "One firm's story",
+    "export": "Take this run with you",
 }
 
 SIZE_CLASS_TEXT = {

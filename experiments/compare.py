@@ -316,6 +316,7 @@ def run_experiment(exp: Experiment, out: Path, runner: Runner, until_precision: 
             tidy = pd.concat([tidy, runner.run(new_tasks, desc=f"{exp.name}: +{len(new)} seeds")], ignore_index=True)
         sections["Precision (--until-precision)"] = precision_text(table, prec, rounds, met)
     comp = exp.comparison(seeds)
-    extra = {"experiment_file": exp.source or "(command line)", "backend": runner.backend, "jobs": runner.workers}
+    extra = {"experiment_file": exp.source or "(command line)", "backend": runner.backend, "jobs": runner.workers,
+             "runs_reused": runner.reused, "runs_computed": runner.computed}
     return write_comparison(comp, tidy, pairs, out, wall=time.perf_counter() - t0, extra_meta=extra,
                             sections=sections, panels=runner.panels)

@@ -261,6 +261,10 @@ class Runner:
         self._client = None
         self._own_client = False
         self.panels: dict[tuple[str, int], pd.DataFrame] = {}  # (label, seed) -> initial firms' snapshots
+        # runs served from the store (computed by an earlier invocation) and runs computed, over every call of
+        # run(): reports say how many results were reused
+        self.reused = 0
+        self.computed = 0
         self.connect_timeout = float(os.environ.get("MSME_SCHEDULER_TIMEOUT", 5))  # seconds to reach a scheduler
 
     # -- backends --------------------------------------------------------------------------------
@@ -358,6 +362,7 @@ class Runner:
                 results[key] = reduce(df) if reduce else df
             else:
                 pending.append(key)
+        self.reused += len(unique) - len(pending)
         bar = tqdm(total=len(unique), initial=len(unique) - len(pending), desc=desc, unit="run",
                    disable=not self.progress, dynamic_ncols=True)
 
@@ -367,6 +372,7 @@ class Runner:
             if panel is not None:
                 self._keep_panel(unique[key], labels[key], panel)
             results[key] = reduce(df) if reduce else df
+            self.computed += 1
             bar.update()
 
         try:

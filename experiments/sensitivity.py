@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.figures import _save, plt
+from analysis.figures import _save, place_labels, plt, wrap
 from analysis.io import output_error, publish, staging_dir, write_csv, write_text
-from analysis.metrics import OUTCOMES, outcomes_table
-from analysis.report import fmt, markdown_table
+from analysis.metrics import OUTCOMES, outcome_units, outcomes_table, param_label, shown
+from analysis.report import fmt, markdown_table, reused_text
 from model.params import FIELD_GROUP
 from model.scenario import Scenario, ScenarioError
 
@@ -250,17 +250,37 @@ def analyse(sp: SensitivitySpec, method: str, X: np.ndarray, Y: pd.DataFrame) ->
     return pd.DataFrame(rows)
 
 
+MORRIS_SCALED = ("mu", "mu_star", "mu_star_conf", "sigma")  # in the outcome's unit (a change of it)
+
+
+def shown_morris(df: pd.DataFrame) -> pd.DataFrame:
+    """Morris statistics in the unit a report shows the outcome in (``analysis.metrics.SHOWN``: a share's
+    elementary effects in percentage points); ``morris.csv`` keeps the raw values."""
+    d = df.copy()
+    k = d["outcome"].map(lambda m: shown(m).scale)
+    for c in MORRIS_SCALED:
+        d[c] = d[c] * k
+    return d
+
+
 def morris_figure(df: pd.DataFrame, out: Path) -> Path:
+    """μ* against σ per outcome (``df`` in shown units), each point labelled with its parameter's readable
+    label, placed where it overlaps no other label."""
     outs = list(dict.fromkeys(df["outcome"]))
-    fig, axes = plt.subplots(1, len(outs), figsize=(4.8 * len(outs), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(outs), figsize=(6.0 * len(outs), 5.0), squeeze=False)
     for ax, m in zip(axes.ravel(), outs, strict=True):
         d = df[df["outcome"] == m]
+        sh = shown(m)
         ax.errorbar(d["mu_star"], d["sigma"], xerr=d["mu_star_conf"], fmt="o", color="#1b4965", capsize=2)
-        for _, r in d.iterrows():
-            ax.annotate(" " + r["parameter"], (r["mu_star"], r["sigma"]), fontsize=7)
-        ax.set_xlabel("μ* (mean |elementary effect|) ± 95 % CI")
-        ax.set_ylabel("σ (interactions / non-linearity)")
-        ax.set_title(f"{OUTCOMES[m][0]}\n({OUTCOMES[m][1]})", loc="left", fontsize=10)
+        ax.set_xlabel(f"μ* (mean |elementary effect|, {sh.diff_unit}) ± 95 % CI")
+        ax.set_ylabel(f"σ (interactions / non-linearity, {sh.diff_unit})")
+        ax.set_title(wrap(sh.label, 44), loc="left", fontsize=10)
+        ax.set_gid(m)
+        # room for the labels: to the right of the furthest interval and above the highest point
+        ax.set_xlim(0, max(float((d["mu_star"] + d["mu_star_conf"].fillna(0)).max()), 1e-12) * 1.6)
+        ax.set_ylim(0, max(float(d["sigma"].max()), 1e-12) * 1.25)
+        place_labels(ax, d["mu_star"].to_numpy(float), d["sigma"].to_numpy(float),
+                     [param_label(p) for p in d["parameter"]])
     fig.suptitle("Morris screening: parameters to the right matter; high σ means interactions",
                  x=0.01, ha="left", fontsize=12, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
@@ -270,26 +290,35 @@ def morris_figure(df: pd.DataFrame, out: Path) -> Path:
 def sobol_figure(df: pd.DataFrame, out: Path) -> Path:
     outs = list(dict.fromkeys(df["outcome"]))
     params = list(dict.fromkeys(df["parameter"]))
-    fig, axes = plt.subplots(1, len(outs), figsize=(4.8 * len(outs), 0.45 * len(params) + 2.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(outs), figsize=(4.8 * len(outs), 0.45 * len(params) + 2.6), squeeze=False)
     y = np.arange(len(params))
     for ax, m in zip(axes.ravel(), outs, strict=True):
         d = df[df["outcome"] == m].set_index("parameter").reindex(params)
-        ax.barh(y - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], color="#1b4965", label="first order S1", capsize=2)
-        ax.barh(y + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], color="#e07a5f", label="total ST", capsize=2)
-        ax.set_yticks(y, params if ax is axes[0, 0] else [""] * len(params), fontsize=8)
+        for off, col, colour, lab in ((-0.2, "S1", "#0072B2", "first order S1"), (0.2, "ST", "#E69F00", "total ST")):
+            # an index above 1 is impossible (no share of variance is above 1): estimation noise, hatched
+            noise = d[col].to_numpy(float) > 1
+            ax.barh(y + off, d[col], 0.4, xerr=d[f"{col}_conf"], color=colour, label=lab, capsize=2,
+                    hatch=["xxx" if n else "" for n in noise], edgecolor=["#D55E00" if n else colour for n in noise])
+        ax.axvline(1, color="#D55E00", lw=0.8, ls=":")
+        ax.set_yticks(y, [param_label(p) for p in params] if ax is axes[0, 0] else [""] * len(params), fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="k", lw=0.6)
-        ax.set_title(f"{OUTCOMES[m][0]}\n({OUTCOMES[m][1]})", loc="left", fontsize=10)
+        ax.set_title(wrap(shown(m).label, 40), loc="left", fontsize=10)
+        ax.set_gid(m)
         ax.set_xlabel("share of output variance (95 % bootstrap CI)")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Sobol indices", x=0.01, ha="left", fontsize=12, fontweight="bold")
+    fig.suptitle("Sobol indices (dotted line: 1, the most an index can be; a hatched bar above it is estimation "
+                 "noise: more samples needed)", x=0.01,
+                 ha="left", fontsize=12, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return _save(fig, out)
 
 
-def _plus_minus(d: pd.DataFrame, col: str) -> list[str]:
-    """Column ``col`` with its 95 % half-width (SALib's ``<col>_conf``), as "value ± half-width"."""
-    return [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(d[col], d[f"{col}_conf"], strict=True)]
+def _plus_minus(d: pd.DataFrame, col: str, flag_above_one: bool = False) -> list[str]:
+    """Column ``col`` with its 95 % half-width (SALib's ``<col>_conf``), as "value ± half-width"; with
+    ``flag_above_one`` a Sobol index above 1 (impossible: estimation noise) says so."""
+    return [f"{fmt(a)} ± {fmt(b)}" + (" (above 1: estimation noise)" if flag_above_one and a > 1 else "")
+            for a, b in zip(d[col], d[f"{col}_conf"], strict=True)]
 
 
 def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -> Path:
@@ -308,7 +337,8 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
     meta = {"sensitivity_file": sp.source, "base_scenario": sp.base.name, "base_params_hash": sp.base.content_hash(),
             "seeds_per_sample": sp.seeds, "n_firms": sp.base.params["n_firms"], "n_months": sp.base.params["n_months"],
             "methods": sp.methods, "sampler_seed": sp.sampler_seed, "backend": runner.backend,
-            "workers": runner.workers, "wall_seconds": round(wall, 1), **provenance()}
+            "workers": runner.workers, "wall_seconds": round(wall, 1), "runs_reused": runner.reused,
+            "runs_computed": runner.computed, **provenance()}
     stage = staging_dir(out)
     try:
         figs = {}
@@ -317,14 +347,21 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
             lines += [sp.description, ""]
         lines += [f"Base scenario **{sp.base.name}** ({sp.base.params['n_firms']:,} firms, "
                   f"{sp.base.params['n_months']} months). Each sample is the mean of seeds {sp.seeds} (the same "
-                  "seeds for every sample, so differences between samples come from the parameters).", "",
-                  "## Parameters varied", ""]
-        lines += [f"- `{p}` ({FIELD_GROUP[p][:-1]}): {lo:g} to {hi:g}" for p, (lo, hi) in sp.parameters.items()]
+                  "seeds for every sample, so differences between samples come from the parameters)."]
+        if meta["runs_reused"]:
+            lines += [reused_text(meta["runs_reused"], meta["runs_computed"])]
+        lines += ["", "Tables and figures show outcomes in the units of `outcome_units.csv` (shares as %, their "
+                  "changes in percentage points, pp); `morris.csv` and `samples_*.csv` keep the raw values (shares "
+                  "as fractions 0-1).", "", "## Parameters varied", ""]
+        kind = {"levers": "a lever", "uncertainties": "an uncertainty", "constants": "a constant"}
+        lines += [f"- {param_label(p, with_name=True)}, {kind[FIELD_GROUP[p]]}: {lo:g} to {hi:g}"
+                  for p, (lo, hi) in sp.parameters.items()]
         lines += [""]
         for method, df in results.items():
             write_csv(stage / f"{method}.csv", df)
             write_csv(stage / f"samples_{method}.csv", sample_tables[method])
             if method == "morris":
+                df = shown_morris(df)  # the report shows μ*, μ, σ in the outcome's shown unit (shares: pp)
                 figs["Morris screening"] = morris_figure(df, stage / "figures/morris.png")
                 lines += ["## Morris screening", "",
                           f"{sp.trajectories} trajectories, {sp.levels} levels. μ* is the mean absolute change of "
@@ -334,20 +371,23 @@ def run_sensitivity(sp: SensitivitySpec, out: Path, runner: Runner, log=print) -
                     d = df[df["outcome"] == m].sort_values("mu_star", ascending=False)
                     t = pd.DataFrame({"μ* [95 % CI]": _plus_minus(d, "mu_star"),
                                       "μ": [fmt(x) for x in d["mu"]], "σ": [fmt(x) for x in d["sigma"]]},
-                                     index=d["parameter"])
-                    lines += [f"### {OUTCOMES[m][0]} ({OUTCOMES[m][1]})", "", markdown_table(t, "parameter"), ""]
+                                     index=[param_label(p, with_name=True) for p in d["parameter"]])
+                    sh = shown(m)
+                    lines += [f"### {sh.label} (μ*, μ, σ in {sh.diff_unit})", "", markdown_table(t, "parameter"), ""]
             else:
                 figs["Sobol indices"] = sobol_figure(df, stage / "figures/sobol.png")
                 lines += ["## Sobol indices", "",
                           f"N = {sp.base_samples} base samples (Saltelli/Sobol' sequence), {sp.resamples} bootstrap "
                           "resamples. S1: share of the outcome's variance due to the parameter alone; ST: including "
-                          "its interactions. Intervals that include zero, or S1 > ST, mean the sample is too small "
-                          "for that index.", ""]
+                          "its interactions. Intervals that include zero, S1 > ST, or an index above 1 (which "
+                          "no share of variance can be) mean the sample is too small for that index.", ""]
                 for m in sp.outcomes:
                     d = df[df["outcome"] == m].sort_values("ST", ascending=False)
-                    t = pd.DataFrame({"S1 [95 % CI]": _plus_minus(d, "S1"), "ST [95 % CI]": _plus_minus(d, "ST")},
-                                     index=d["parameter"])
-                    lines += [f"### {OUTCOMES[m][0]} ({OUTCOMES[m][1]})", "", markdown_table(t, "parameter"), ""]
+                    t = pd.DataFrame({"S1 [95 % CI]": _plus_minus(d, "S1", True),
+                                      "ST [95 % CI]": _plus_minus(d, "ST", True)},
+                                     index=[param_label(p, with_name=True) for p in d["parameter"]])
+                    lines += [f"### {shown(m).label} ({shown(m).unit})", "", markdown_table(t, "parameter"), ""]
+        write_csv(stage / "outcome_units.csv", outcome_units()[lambda u: u["metric"].isin(sp.outcomes)])
         lines += ["## Figures", ""]
         for k, v in figs.items():
             lines += [f"### {k}", "", f"![{k}]({Path(v).relative_to(stage)})", ""]

@@ -784,7 +784,9 @@ def trials_frame(study, sp: SweepSpec, failed: bool = False) -> pd.DataFrame:
 
     rows = []
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    pareto = pareto_numbers(done, list(sp.objectives.values()))
+    # Optuna's own Pareto set: the feasible trials (constraints given with Trial.set_constraint) no other
+    # feasible trial dominates; one objective: the best trial(s)
+    pareto = {t.number for t in study.best_trials} if done else set()
     shown = done
     if failed:
         shown = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
@@ -807,21 +809,6 @@ def trials_frame(study, sp: SweepSpec, failed: bool = False) -> pd.DataFrame:
             row["fail_reason"] = t.user_attrs.get("fail_reason", "")
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def pareto_numbers(trials, directions: list[str]) -> set[int]:
-    """Numbers of the feasible trials no other feasible trial dominates."""
-    feas = [t for t in trials if t.user_attrs.get("feasible", True)]
-    if not feas:
-        return set()
-    sign = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
-    v = np.array([t.values for t in feas], dtype=float) * sign  # all minimised
-    keep = set()
-    for i, t in enumerate(feas):
-        dominated = np.any(np.all(v <= v[i], axis=1) & np.any(v < v[i], axis=1))
-        if not dominated:
-            keep.add(t.number)
-    return keep
 
 
 def importances(study, sp: SweepSpec) -> pd.DataFrame:

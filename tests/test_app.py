@@ -204,3 +204,51 @@ def test_withdraw_now_follows_recipients_against_their_continuation():
     for words in ("% of firms", "% of their income", "effort, 0-1 scale", "percentage points (pp)",
                   "than the same firms with support continued", "no support"):
         assert words in page, words
+
+
+def test_counts_say_1_firm_and_greyed_withdraw_says_why():
+    from app.page import _kpi_rows, count, withdraw_unavailable
+
+    s = Session(n_firms=500)
+    upgrades = {label: f for label, _, f, _ in _kpi_rows(s)}["Moved up a size class"]
+    assert (upgrades(1.0), upgrades(3.0), upgrades(0.0)) == ("1 firm", "3 firms", "0 firms")
+    assert count(1, "month") == "1 month" and count(1204, "firm") == "1,204 firms"
+    s.step(3)
+    assert withdraw_unavailable(s) is None  # support is paid: the button can be pressed
+    end = s.withdraw_now()
+    s.step(2)
+    why = withdraw_unavailable(s)
+    assert why and "already withdrawn" in why and f"month {end}" in why
+    s2 = Session(n_firms=500)
+    s2.set_lever("phase_out_month", 2)
+    s2.step(4)
+    assert "programmes ended in month 2" in withdraw_unavailable(s2)
+
+
+def test_export_monthly_csv_and_a_scenario_file_the_command_line_runs(tmp_path):
+    import io
+
+    import pandas as pd
+
+    import run as cli_main
+    from model.scenario import load_scenario
+
+    s = Session(n_firms=300)
+    s.set_lever("targeting", "need")
+    s.set_lever("shock_enabled", True)
+    s.step(3)
+    s.set_lever("budget_per_firm_month", 80_000.0)  # a live change: the file sets it from month 0
+    s.step(1)
+    csv = pd.read_csv(io.StringIO(s.metrics_csv()))
+    assert list(csv["month"]) == [0, 1, 2, 3, 4]
+    assert csv["value_added"].tolist() == pytest.approx(s.policy.series["value_added"])
+    path = tmp_path / f"{s.export_name()}.toml"
+    path.write_text(s.scenario_toml())
+    sc = load_scenario(path)
+    for k in ("targeting", "shock_enabled", "budget_per_firm_month", "governance_mode"):
+        assert sc.params[k] == s.policy.model.p[k], k
+    assert sc.params["n_firms"] == 300 and sc.name == "baseline_app"
+    out = tmp_path / "out"
+    assert cli_main.main(["run", str(path), "--seeds", "1", "--months", "15", "--out", str(out), "--no-progress",
+                          "--jobs", "1"]) == 0
+    assert (out / "report.md").exists()

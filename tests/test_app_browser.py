@@ -222,6 +222,45 @@ def test_withdraw_support_now(app):
     assert app.errors == []
 
 
+def test_greyed_withdraw_says_why(app):
+    p = app.page
+    p.click(".btn-step")
+    app.wait_month("m === 1")
+    p.click(".btn-withdraw")
+    app.wait_readout("phase_out_month", "2")
+    for k in (2, 3):
+        p.click(".btn-step")
+        app.wait_month(f"m === {k}")
+    p.wait_for_selector(".withdraw-why", timeout=10_000)
+    assert p.locator(".btn-withdraw").is_disabled()
+    assert "already withdrawn" in p.locator(".withdraw-why").inner_text()
+    assert app.errors == []
+
+
+def test_export_downloads_csv_charts_and_a_scenario_file(app):
+    """The export card downloads the monthly metrics, a chart and "your policy" as a scenario file."""
+    p = app.page
+    for k in range(2):
+        p.click(".btn-step")
+        app.wait_month(f"m === {k + 1}")
+    card = p.locator(".card-export")
+    card.scroll_into_view_if_needed()
+    got = {}
+    for label in ("Monthly metrics (CSV)", "Growth chart (SVG)", "Your policy as a scenario file (TOML)"):
+        with p.expect_download(timeout=20_000) as dl:
+            card.get_by_text(label).click()
+        got[label] = (dl.value.suggested_filename, Path(dl.value.path()).read_text())
+    name, csv = got["Monthly metrics (CSV)"]
+    assert name == "baseline_app_monthly.csv" and csv.startswith("run,scenario,seed,month,")
+    assert len(csv.strip().splitlines()) == 1 + 3  # months 0, 1, 2 of one run
+    name, svg = got["Growth chart (SVG)"]
+    assert name == "baseline_app_growth.svg" and svg.startswith("<svg")
+    name, toml = got["Your policy as a scenario file (TOML)"]
+    assert name == "baseline_app.toml" and 'extends = "baseline"' in toml and "n_firms = " in toml
+    app.shot("app_export.png")
+    assert app.errors == []
+
+
 def test_recipients_card_shows_dependence_cost_and_withdrawal_with_units(app):
     """Recipients' dependence, budget per additional upgrade against the no-support twin, and after
     "withdraw support now" the recipients' drop against their continuation, all with units."""
