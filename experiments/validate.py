@@ -735,14 +735,14 @@ def patterns_rows(stats: pd.DataFrame, plan: Plan) -> list[dict]:
     zs, zw = s("zipf_sales_last"), s("zipf_workers_last")
     zs0 = s("zipf_sales_first")
     ok_z = 0.7 < zs[0] < 1.5
-    rows.append({"pattern": "Firm-size distribution: upper tail (top 5 %, Gabaix-Ibragimov rank regression) and "
-                            "whether it stays stationary",
+    rows.append({"pattern": "Firm-size distribution: upper tail (top 5 %, rank − ½ regression "
+                            "[GabaixIbragimov2011]) and whether it stays stationary",
                  "model": f"tail exponent of annual sales {_ci(*zs0[:3])} in year 1, {_ci(*zs[:3])} at the end; of "
                           f"workers {_ci(*zw[:3])}; shares micro/small/medium "
                           + " → ".join("/".join(f"{stats[f'share_{z}_{t}'].mean() * 100:.2f}" for z in SIZE_LABELS)
                                        for t in ("start", "end")) + " %",
-                 "literature": "Zipf: P(size > s) ∝ s^−1, exponent about 1.06 for US firms by employees, stable "
-                               "over years [Axtell2001]; in Indonesia the number of firms declines smoothly with "
+                 "literature": "Zipf: P(size > s) ∝ 1/s (tail exponent 1) for US firms, over years and size "
+                               "measures [Axtell2001]; in Indonesia the number of firms declines smoothly with "
                                "size, no 'missing middle' [HsiehOlken2014]",
                  "verdict": ("agrees: a Zipf-like tail" if ok_z else "disagrees: the tail is " +
                              ("thinner" if zs[0] >= 1.5 else "fatter") + " than Zipf")
@@ -830,12 +830,35 @@ def write_report(path_md: Path, img_dir: Path, plan: Plan, tab: pd.DataFrame, tn
     for c in claims:
         res = "<br>".join(f"{r['metric']}: {_ci(r['diff'], r['ci_low'], r['ci_high'])}" for r in c["results"])
         L.append(f"| {c['claim']} | {c['experiment']} | {res} | **{c['verdict']}** |")
-    L += ["", "## References", "",
-          "Full references of the keys in brackets: `data/REFERENCES.md`. Source documents (seeds 000-004): "
-          "docs/ODD.md.", "",
+    L += ["", "## References", "", "From `data/REFERENCES.md` (the project's bibliography); the source documents "
+          "(seeds 000-004) are described in docs/ODD.md.", "", *references(CITED), "",
           "## Re-running", "", f"`{meta['command']}` (add `--jobs N`; results do not depend on it). Options: "
           "`--firms`, `--months`, `--seeds`, `--out DIR` (report and figures into DIR instead of docs/).", ""]
     write_text(path_md, "\n".join(L))
+
+
+CITED = ("BottazziSecchi2006", "Stanley1996", "Amaral1997", "HJM2013", "Axtell2001", "HsiehOlken2014",
+         "HsiehKlenow2014", "GabaixIbragimov2011", "Alibhai2024")
+
+
+def references(keys) -> list[str]:
+    """The entries of ``keys`` from data/REFERENCES.md (one Markdown list item each, joined onto one line)."""
+    from .datapack import REFERENCES
+
+    entries: dict[str, str] = {}
+    key = None
+    for line in REFERENCES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("- **["):
+            key = line[5:line.index("]")]
+            entries[key] = line
+        elif key and line.startswith("  ") and line.strip():
+            entries[key] += " " + line.strip()
+        else:
+            key = None
+    missing = [k for k in keys if k not in entries]
+    if missing:
+        raise ScenarioError(f"{REFERENCES}: no entry for {', '.join(missing)} (cited by the validation report)")
+    return [entries[k] for k in keys]
 
 
 # -- the command -----------------------------------------------------------------------------------
