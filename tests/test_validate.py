@@ -35,9 +35,13 @@ def _rows(section: str) -> list[str]:
 
 def test_validate_writes_the_three_tables_and_figures_and_resumes(tmp_path):
     out = tmp_path / "val"
-    args = ["--firms", "600", "--months", "24", "--seeds", "2", "--jobs", "1", "--no-progress", "--out", str(out)]
+    out.mkdir()
+    (out / "my_notes.txt").write_text("mine")  # a user's file: --force writes beside it, never over it
+    args = ["--firms", "600", "--months", "24", "--seeds", "2", "--jobs", "1", "--no-progress", "--out", str(out),
+            "--force"]
     r = _validate(*args)
     assert r.returncode == 0, r.stderr
+    assert (out / "my_notes.txt").read_text() == "mine"
     text = (out / "VALIDATION.md").read_text()
     for f in FIGS:
         assert (out / "img" / f).stat().st_size > 10_000, f
@@ -57,7 +61,7 @@ def test_validate_writes_the_three_tables_and_figures_and_resumes(tmp_path):
     assert len(claims) == 5
     assert all(re.search(r"\*\*(supported|not supported|unclear with these seeds|partly[^*]*)\*\* \| .+ \|$", c)
                for c in claims), claims
-    assert "python run.py validate --firms 600 --months 24 --seeds 2" in text
+    assert "python run.py validate --firms 600 --months 24 --seeds 2 --out" in text
     # runs are stored as they finish: a second invocation reuses them and writes the same numbers
     n_runs = len(list((out / "runs").glob("*.json")))
     assert n_runs == 16  # 8 distinct runs a seed (the phase-out test's twin is the baseline itself)
@@ -85,6 +89,12 @@ def test_validate_refuses_a_horizon_or_seeds_it_cannot_report_on(tmp_path, capsy
     assert run.main(["validate", "--seeds", "1", "--out", str(tmp_path / "o")]) == 2
     assert "at least 2 seeds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before any folder is made or model runs
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "data.csv").write_text("x")
+    assert run.main(["validate", "--firms", "600", "--months", "24", "--seeds", "2", "--out", str(theirs)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert [p.name for p in theirs.iterdir()] == ["data.csv"]
 
 
 def test_tail_exponent_recovers_a_pareto_exponent():
