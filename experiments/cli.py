@@ -10,6 +10,7 @@ See docs/EXPERIMENTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -357,11 +358,19 @@ def cmd_validate(args) -> int:
     firms, months, seeds = (args.firms or VALIDATE_DEFAULTS[0], args.months or VALIDATE_DEFAULTS[1],
                             args.seeds or VALIDATE_DEFAULTS[2])
     plan = make_plan(firms, months, seeds)
-    if args.out is None:
+    if args.out is None:  # docs/: the report and figures are written aside first, then moved in together
+        import tempfile
+
         store = check_out(Path("results/validation"), args.force)
-        out, stage = ROOT / "docs", None
-        report, img = out / REPORT, out / "img"
+        out = ROOT / "docs"
+        try:
+            aside = Path(tempfile.mkdtemp(prefix=".validation.", dir=out))
+        except OSError as err:
+            raise output_error(err, out) from None
+        stage = None
+        report, img = aside / REPORT, aside / IMG
     else:
+        aside = None
         store = out = check_out(args.out, args.force)
         stage = staging_dir(out)
         report, img = stage / REPORT, stage / IMG
@@ -375,12 +384,19 @@ def cmd_validate(args) -> int:
             run_validation(plan, runner, report, img, command)
         if stage is not None:
             publish(stage, out)
+        else:
+            for f in sorted(img.iterdir()):
+                os.replace(f, out / "img" / f.name)
+            os.replace(report, out / REPORT)
     except BaseException as err:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
+        for d in (stage, aside):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
         if isinstance(err, OSError):
             raise output_error(err, out) from None
         raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
     print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {out / REPORT} and {out / 'img'}/validation_*.png "
           f"(runs in {store / 'runs'})")
     return 0
