@@ -44,7 +44,7 @@ CAUSAL_OUTCOMES: dict[str, tuple[str, str, bool | None]] = {
     "cf_nonrecipient_effort_diff": ("Non-recipients' effort vs twin", "effort, 0-1 scale, at the horizon", None),
     "cf_nonrecipient_survival_diff_pp": ("Non-recipients' survival vs twin", "pp", True),
     "cf_nonrecipient_value_added_diff_pct": ("Non-recipients' value added vs twin", "% (whole run)", True),
-    "wd_recipients_share": ("Recipients at withdrawal", "share of initial firms", None),
+    "wd_recipients_share": ("Recipients at withdrawal", "share of firms alive then", None),
 }
 for _k in WINDOWS:
     CAUSAL_OUTCOMES.update({
@@ -104,8 +104,12 @@ def _totals(tidy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _at(panel: pd.DataFrame, month: int) -> pd.DataFrame | None:
+def _at(panel: pd.DataFrame, month: int, initial_only: bool = False) -> pd.DataFrame | None:
+    """The snapshot at ``month`` indexed by firm; ``initial_only``: the initial firms only (entrants
+    differ between a run and its no-support twin; experiments/panel.py)."""
     p = panel[panel["month"] == month]
+    if initial_only and "initial" in p:
+        p = p[p["initial"].to_numpy(dtype=bool)]
     return p.set_index("firm_id").sort_index() if not p.empty else None
 
 
@@ -180,18 +184,21 @@ def split_rows(s: pd.DataFrame, t: pd.DataFrame, tot_s: dict, tot_t: dict) -> di
 
 def withdrawal_rows(w: pd.DataFrame, c: pd.DataFrame, month: int, n_months: int) -> dict[str, float]:
     """Recipients at withdrawal (received support in the 12 months before it: the state at month - 1,
-    the same in both runs) followed 12 and 24 months: drop = continuation (``c``) - withdrawn (``w``)."""
+    the same in both runs; initial firms and entrants alike) followed 12 and 24 months:
+    drop = continuation (``c``) - withdrawn (``w``)."""
     base = _at(c, month - 1)
     if base is None:
         return {}
     rec = base["recipient"].to_numpy(dtype=bool)
-    out = {"wd_recipients_share": float(rec.mean())}
+    alive = base["alive"].to_numpy(dtype=bool)
+    out = {"wd_recipients_share": float(rec.sum() / alive.sum()) if alive.any() else float("nan")}
     for k in WINDOWS:
         e = month - 1 + k
         cw, ww = _at(c, e), _at(w, e)
         if e > n_months or cw is None or ww is None:
             continue
-        ww = ww.reindex(cw.index)
+        # the firms followed from month - 1 (later snapshots also hold entrants that joined since)
+        cw, ww = cw.reindex(base.index), ww.reindex(base.index)
         for who, m in (("recipient", rec), ("nonrecipient", ~rec)):
             va_c = float((cw["va_cum"][m] - base["va_cum"][m]).sum())
             va_w = float((ww["va_cum"][m] - base["va_cum"][m]).sum())
@@ -222,7 +229,7 @@ def causal_outcomes(tidy: pd.DataFrame, panels: dict[tuple[str, int], pd.DataFra
             ps, pt = panels.get((scen, seed)), panels.get((twin, seed))
             if ps is not None and pt is not None:
                 n = int(ps["month"].max())
-                s, t = _at(ps, n), _at(pt, n)
+                s, t = _at(ps, n, initial_only=True), _at(pt, n, initial_only=True)
                 if s is not None and t is not None:
                     vals.update(split_rows(s, t, a, b))
                     vals.update(counterfactual_rows(s, t, a["n0"]))

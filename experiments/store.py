@@ -44,10 +44,12 @@ PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "optuna", "SALib",
 
 @functools.cache
 def code_version() -> str:
-    """Hash of the model's source files: results of different model code are never mixed."""
+    """Hash of the model's source files (its subpackages too) and of the per-firm panel recorder:
+    results of different model code are never mixed."""
     h = hashlib.sha256()
-    for p in sorted((ROOT / "model").glob("*.py")):
-        h.update(p.name.encode())
+    files = sorted((ROOT / "model").rglob("*.py")) + [ROOT / "experiments" / "panel.py"]
+    for p in files:
+        h.update(p.relative_to(ROOT).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 

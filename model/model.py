@@ -200,6 +200,7 @@ class MSMEEcosystem(mesa.Model):
         f.support_total[:n] = 0.0
         f.support_by_instrument[:n] = 0.0
         np.maximum(f.served_until[:n] - months, 0, out=f.served_until[:n])
+        np.maximum(f.client_until[:n] - months, 0, out=f.client_until[:n])
         f.reset_history()
         # support approved in the burn-in but not yet delivered is dropped: the ledger books only what
         # the scenario's own programmes approve (the budget accounting holds from month 1)

@@ -77,6 +77,10 @@ class Levers(BaseModel):
     mix_shared_facilities: float = _mix(0.02, "shared production facilities")
     targeting: Literal["untargeted", "micro_first", "need", "potential"] = Field(
         "micro_first", description="Priority rule among eligible applicants (seed 001: most money goes to micro firms).")
+    renew_clients: bool = Field(
+        False, description="Ministries renew their own past clients first when a benefit period ends (one beneficiary "
+                           "list kept from year to year: repeated support to the same firms, seed 000; an assumption, "
+                           "ODD 7.7). Councils and the platform choose anew.")
     max_eligible_class: Literal["micro", "small", "medium"] = Field(
         "small", description="Largest size class eligible for support.")
     phase_out_month: int = Field(

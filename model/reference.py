@@ -28,7 +28,7 @@ from . import clusters, demand, demography, environment, marketplaces, productio
 from . import finance as fin
 from . import learning as lrn
 from .agents import _COLUMN_NAMES, MSME
-from .delivery import instruments, ledger, pipeline, platform
+from .delivery import instruments, ledger, ministries, pipeline, platform
 from .delivery.councils import council_month, council_staff
 from .model import MSMEEcosystem
 from .params import INSTRUMENTS, N_INSTRUMENTS, SIZE_CLASSES, instrument_mix
@@ -130,7 +130,7 @@ class ReferenceMSME(MSME):
         if rule == "micro_first":
             return float(2 - self.size_class) + u
         if rule == "need":
-            margin = self.own_profit / (self.capital + 1e6)
+            margin = (self.profit_ewm - self.support_ewm) / (self.capital + 1e6)
             return -min(max(margin, -1.0), 1.0) * 3 + 0.3 * u
         if rule == "potential":
             return float(np.log(self.productivity)) + self.effort + 0.3 * u
@@ -758,6 +758,9 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
 
         if mode == "centralised":
             owners = np.bincount([k for _, k in self.ownership], minlength=N_INSTRUMENTS)
+            ccol = ministries.client_columns(self.ownership)
+            renew = bool(p["renew_clients"])
+            lag = p["central_lag_months"]
             aware_p = {a.row: a.national_awareness() for a in eligible_any}
             keep = 1 - p["central_overhead"]
             for j, prog in enumerate(self.programme_list):
@@ -770,12 +773,18 @@ class ReferenceMSMEEcosystem(MSMEEcosystem):
                 if net <= 0:
                     rows, amts, remains = np.zeros(0, dtype=np.int64), np.zeros(0), True
                 else:
-                    cands = [a for a in eligible_any if a.eligible(k) and knows(a, j)]
-                    rows, amts, remains = serve(cands, lambda a: prio[a.row], k, net)
+                    # its own clients whose benefit period has not ended are not selected again; with
+                    # renew_clients its past clients know it and come first
+                    until = {a.row: int(self.firms.client_until[a.row, ccol[j]]) for a in eligible_any}
+                    cands = [a for a in eligible_any if a.eligible(k) and until[a.row] <= t
+                             and (knows(a, j) or (renew and until[a.row] > 0))]
+                    rows, amts, remains = serve(cands, lambda a, until=until: prio[a.row] + (
+                        ministries.RENEW_BONUS * (until[a.row] > 0) if renew else 0.0), k, net)
+                    self.firms.client_until[rows, ccol[j]] = t + lag + instruments.DUR[k]
                 # short of a unit: carried over; money to spare with nobody left: returned
                 back = carry_over(prog.programme_id, net - float(amts.sum()), remains, keep)
                 ledger.book(self, ledger.RETURNED, [k], [back / keep])
-                pipeline.schedule(self, t + p["central_lag_months"],
+                pipeline.schedule(self, t + lag,
                             pipeline.Delivery(k, rows, amts, p["central_overhead"], prog.programme_id, registry=False))
         elif mode == "self_governance":
             cap = self.council_cap

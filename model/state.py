@@ -118,7 +118,10 @@ LOANS = {
 }
 N_LENDERS = 4
 # 2-D per-firm arrays: name -> (dtype, width)
+# client_until: a ministry's own client list (delivery/ministries.py), column slot * N_INSTRUMENTS + k for
+# the slot-th ministry running instrument k (at most two: the overlaps of seed 001)
 MATRICES = {"support_by_instrument": (np.float64, N_INSTRUMENTS), "served_until": (np.int32, N_INSTRUMENTS),
+            "client_until": (np.int32, 2 * N_INSTRUMENTS),
             **{name: (dtype, N_LENDERS) for name, dtype in LOANS.items()}}
 # Dead rows are compacted away at the end of a month once they are more than this share of the rows.
 # A fixed share: when compaction happens depends only on the run's own state (not on the process, the

@@ -79,6 +79,29 @@ def test_withdrawal_rows_by_hand():
     assert "wd_recipient_value_added_drop_24" not in r  # month 33 was not recorded
 
 
+def test_withdrawal_follows_entrants_alive_before_it():
+    """Firm 4 entered after month 0 and was supported before withdrawal at month 10: it is a recipient like
+    the others (the run and its withdrawal twin are one run until then). Firm 5, which entered later and
+    appears only in the later snapshot, is not followed."""
+    def snap(month, ids, alive, va_cum, recipient, initial):
+        return pd.DataFrame({"month": month, "firm_id": ids, "initial": initial, "alive": alive,
+                             "recipient": recipient, "effort": 0.6, "va_cum": va_cum})
+
+    base = snap(9, [0, 1, 2, 3, 4], [True] * 5, [50.0] * 5, [True, False, False, False, True],
+                [True, True, True, False, False])
+    base.loc[3, "alive"] = False  # an entrant that died before withdrawal: not a firm alive then
+    later = dict(ids=[0, 1, 2, 3, 4, 5], recipient=False, initial=[True] * 3 + [False] * 3)
+    cont = pd.concat([base, snap(21, alive=[True, True, True, False, True, True],
+                                 va_cum=[150.0, 150.0, 150.0, 50.0, 150.0, 999.0], **later)])
+    withdrawn = pd.concat([base, snap(21, alive=[True, True, True, False, False, True],
+                                      va_cum=[150.0, 150.0, 150.0, 50.0, 90.0, 1.0], **later)])
+    r = withdrawal_rows(withdrawn, cont, 10, 40)
+    assert r["wd_recipients_share"] == pytest.approx(2 / 4)  # of the 4 firms alive at month 9
+    assert r["wd_recipient_value_added_drop_12"] == pytest.approx(30.0)  # (200 - 140) / 200
+    assert r["wd_recipient_survival_drop_12"] == pytest.approx(50.0)
+    assert r["wd_nonrecipient_value_added_drop_12"] == pytest.approx(0.0)  # firm 5 is not counted
+
+
 @pytest.fixture(scope="module")
 def baseline_pair():
     sc = load_scenario("baseline", SMALL)
@@ -95,6 +118,23 @@ def test_twins_share_initial_firms(baseline_pair):
     assert len(a) > 300
     pd.testing.assert_frame_equal(a, b)
     assert not ps[ps["month"] == 24].equals(pt[pt["month"] == 24])  # the budget does change them later
+
+
+def test_panel_follows_entrants_from_a_snapshot_on(baseline_pair):
+    """Entrants alive at a snapshot before the horizon join the panel (``initial`` false) and are followed
+    on; the counterfactual against the no-support twin (whose entrants are other firms) reads the initial
+    firms only."""
+    _, (ts, ps), (tt, pt) = baseline_pair
+    n = SMALL["n_months"]
+    m0, m11, mn = (ps[ps["month"] == k] for k in (0, 11, n))
+    assert m0["initial"].all()
+    ent = m11[~m11["initial"]]
+    assert len(ent) > 0 and ent["alive"].all() and not set(ent["firm_id"]) & set(m0["firm_id"])
+    assert set(mn["firm_id"]) == set(m11["firm_id"])  # followed on, nobody new at the horizon
+    out = causal_outcomes(pd.concat([ts, tt.assign(scenario="baseline@no-support")]),
+                          {("baseline", 3): ps, ("baseline@no-support", 3): pt}, {"baseline": "baseline@no-support"})
+    v = out.set_index("metric")["value"]
+    assert v["cf_recipients_share"] == pytest.approx(mn.loc[mn["initial"], "ever_recipient"].sum() / len(m0))
 
 
 def test_support_moves_recipients_and_only_recipients_get_it(baseline_pair):

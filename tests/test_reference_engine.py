@@ -23,6 +23,9 @@ SCENARIOS = {
                                  cluster_programme=True, budget_per_firm_month=400_000.0, targeting="untargeted"),
     # the grant's size is a lever (model.unit_cost): ministries' and councils' costing both read it
     "large_grants_centralised": dict(grant_amount=12_000_000.0, mix_grants=3.0, budget_per_firm_month=200_000.0),
+    # ministries renew their past clients first (concentrated_grants): the client lists and the bonus
+    "renewed_grants_by_need": dict(grant_amount=12_000_000.0, mix_grants=3.0, budget_per_firm_month=200_000.0,
+                                   targeting="need", renew_clients=True, max_eligible_class="micro"),
     "large_grants_self_governance": dict(governance_mode="self_governance", grant_amount=12_000_000.0,
                                          mix_grants=3.0, budget_per_firm_month=200_000.0),
 }

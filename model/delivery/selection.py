@@ -37,7 +37,7 @@ def priority(model, rule: str, u: np.ndarray) -> np.ndarray:
     if rule == "micro_first":
         return (2 - f.size_class[:n]).astype(float) + u
     if rule == "need":
-        margin = f.own_profit[:n] / (f.capital[:n] + 1e6)
+        margin = (f.profit_ewm[:n] - f.support_ewm[:n]) / (f.capital[:n] + 1e6)
         return -np.clip(margin, -1, 1) * 3 + 0.3 * u
     if rule == "potential":
         return np.log(f.productivity[:n]) + f.effort[:n] + 0.3 * u
