@@ -293,24 +293,24 @@ def _targets(spec: Spec, data: DataPack, horizon: int) -> list[Target]:
 
 
 # -- the worker: a run and its moment series -------------------------------------------------------
-def execute_moments(task: Task) -> tuple[pd.DataFrame, float, str, None]:
-    """Worker side (``Runner(execute=...)``): run a task month by month and return the per-month series
-    the moments are read from (tidy long, metric names :data:`SERIES`)."""
-    from model import MSMEEcosystem
-    from model.finance import DISBURSED, KUR, ledger
+class MomentRecorder:
+    """The per-month series the moments are read from (:data:`SERIES`), recorded from a model at the
+    end of each month; shared by :func:`execute_moments` and ``python run.py validate``."""
 
-    t0 = time.perf_counter()
-    model = MSMEEcosystem(task.scenario, seed=task.seed)
-    rows: list[tuple[int, str, float]] = []
+    def __init__(self, model):
+        self.model = model
+        self.rows: list[tuple[int, str, float]] = []
+        self.served_before = self._kur_served()
 
-    def kur_served() -> float:
-        ids = [p.programme_id for p in model.programme_agents_by_id.values() if p.instrument_name == "kur_credit"]
-        return float(model.programme_book[ids, 0].sum()) if ids else 0.0
+    def _kur_served(self) -> float:
+        m = self.model
+        ids = [p.programme_id for p in m.programme_agents_by_id.values() if p.instrument_name == "kur_credit"]
+        return float(m.programme_book[ids, 0].sum()) if ids else 0.0
 
-    served_before = kur_served()
+    def record(self) -> None:
+        from model.finance import DISBURSED, KUR, ledger
 
-    def record() -> None:
-        nonlocal served_before
+        model = self.model
         f = model.firms
         n = f.n
         a = f.alive[:n]
@@ -318,34 +318,51 @@ def execute_moments(task: Task) -> tuple[pd.DataFrame, float, str, None]:
         w = f.workers[:n][a]
         alive = max(int(a.sum()), 1)
         wt = max(float(w.sum()), 1e-12)
-        served = kur_served()
+        served = self._kur_served()
         t = model.month
-        rows.extend([
+        self.rows.extend([
             (t, "cal_share_small", float((cls == 1).sum()) / alive),
             (t, "cal_share_medium", float((cls == 2).sum()) / alive),
             (t, "cal_emp_small", float(w[cls == 1].sum()) / wt),
             (t, "cal_emp_medium", float(w[cls == 2].sum()) / wt),
             (t, "cal_online", float((f.stage[:n][a] == 3).sum()) / alive),
             (t, "cal_formal", float((f.credit_access[:n][a] == 2).sum()) / alive),
-            (t, "cal_kur_served", served - served_before if t > 0 else 0.0),
+            (t, "cal_kur_served", served - self.served_before if t > 0 else 0.0),
             (t, "cal_kur_disbursed", float(ledger(model)[t, KUR, DISBURSED]) if t > 0 else 0.0),
             (t, "cal_exit_rate", float(model.metrics["exit_rate"]) if t > 0 else 0.0),
             (t, "cal_alive", float(alive)),
         ])
-        served_before = served
+        self.served_before = served
 
-    record()
-    end = int(task.scenario.params["n_months"])
-    while model.running and model.month < end:
-        model.step()
-        record()
-    df = pd.DataFrame(rows, columns=["month", "metric", "value"])
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["month", "metric", "value"])
+
+
+def tidy_frame(df: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """``month, metric, value`` rows of a task as the runner's tidy table (:data:`TIDY_COLUMNS`)."""
+    df = df.copy()
     df.insert(0, "run_id", task.run_id)
     df.insert(1, "scenario", task.label)
     df.insert(2, "seed", task.seed)
     df["month"] = df["month"].astype("int32")
     df["value"] = df["value"].astype("float64")
-    return df[TIDY_COLUMNS], time.perf_counter() - t0, f"{socket.gethostname()}:{os.getpid()}", None
+    return df[TIDY_COLUMNS]
+
+
+def execute_moments(task: Task) -> tuple[pd.DataFrame, float, str, None]:
+    """Worker side (``Runner(execute=...)``): run a task month by month and return the per-month series
+    the moments are read from (tidy long, metric names :data:`SERIES`)."""
+    from model import MSMEEcosystem
+
+    t0 = time.perf_counter()
+    model = MSMEEcosystem(task.scenario, seed=task.seed)
+    rec = MomentRecorder(model)
+    rec.record()
+    end = int(task.scenario.params["n_months"])
+    while model.running and model.month < end:
+        model.step()
+        rec.record()
+    return tidy_frame(rec.frame(), task), time.perf_counter() - t0, f"{socket.gethostname()}:{os.getpid()}", None
 
 
 def moment_value(series: pd.DataFrame, moment: str, month: int | None) -> float:
@@ -518,13 +535,18 @@ def trials_frame(study, cs: CalibrationSpec) -> pd.DataFrame:
 
 def target_table(trial, cs: CalibrationSpec) -> pd.DataFrame:
     """Target against simulated (mean and 95 % interval over seeds), error, within tolerance (2 sigma)."""
+    return target_frame(trial.user_attrs["moments"], cs.targets)
+
+
+def target_frame(per_seed: dict[str, list[float]], targets: list[Target]) -> pd.DataFrame:
+    """:func:`target_table` from the moments per seed (``{figure: [value per seed]}``)."""
     from scipy.stats import t as student
 
-    res = loss_terms(trial.user_attrs["moments"], cs.targets)
+    res = loss_terms(per_seed, targets)
     rows = []
-    for tg in cs.targets:
+    for tg in targets:
         r = res["terms"][tg.figure]
-        x = np.asarray(trial.user_attrs["moments"][tg.figure], dtype=float)
+        x = np.asarray(per_seed[tg.figure], dtype=float)
         half = float(student.ppf(0.975, x.size - 1) * r["se"]) if x.size > 1 else float("nan")
         err = r["mean"] - tg.value
         rows.append({"figure": tg.figure, "moment": tg.describe(), "target": tg.value, "sigma": tg.sigma,
@@ -707,5 +729,6 @@ def _report(cs, out, df, acc, best, tab, ref_tab, corr, pair, meta, n_near: int 
     (out / "report.md").write_text("\n".join(L))
 
 
-__all__ = ["MOMENTS", "CalibrationSpec", "Target", "execute_moments", "load_calibration", "loss_terms",
-           "run_calibration", "run_moments", "target_table", "trials_frame", "write_outputs"]
+__all__ = ["MOMENTS", "CalibrationSpec", "MomentRecorder", "Target", "execute_moments", "load_calibration",
+           "loss_terms", "run_calibration", "run_moments", "target_frame", "target_table", "trials_frame",
+           "write_outputs"]

@@ -1,4 +1,5 @@
-"""Commands for researchers and planners: ``compare``, ``sweep``, ``calibrate``, ``sensitivity`` and ``results``.
+"""Commands for researchers and planners: ``compare``, ``sweep``, ``calibrate``, ``sensitivity``, ``validate``
+and ``results``.
 
 Every command runs the model through one :class:`~experiments.runner.Runner` (local processes, or a
 Dask cluster with ``--scheduler``), stores each run as it finishes in the output folder's ``runs/``
@@ -9,6 +10,7 @@ See docs/EXPERIMENTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .spec import MAX_RUNS
 
 _positive_int = positive_int  # one argparse type for every command
 MAX_TRIALS = 100_000
+VALIDATE_DEFAULTS = (20_000, 120, 10)  # firms, months, seeds of `validate` (experiments/validate.py)
 
 
 def _month(text: str) -> int:
@@ -205,6 +208,26 @@ def add_parser(sub) -> None:
     _runner_options(e)
     e.set_defaults(func=cmd_sensitivity)
 
+    v = sub.add_parser(
+        "validate", help="regenerate docs/VALIDATION.md: calibration targets, patterns not fitted, face validity",
+        description="Run the baseline and the face-validity scenarios over paired seeds and write the validation "
+                    "report: (a) each calibration target of the data pack against the simulated value with its "
+                    "tolerance, (b) patterns of firm dynamics the model was not fitted to against the literature, "
+                    "(c) the source documents' qualitative claims tested by paired experiments. Without --out it "
+                    "writes docs/VALIDATION.md and docs/img/validation_*.png (runs stored in results/validation/); "
+                    "with --out, VALIDATION.md and img/ go into that folder. See docs/CALIBRATION.md, 'Validation'.")
+    v.add_argument("--seeds", type=seeds_int, default=None, metavar="N",
+                   help=f"seeds 1..N (default {VALIDATE_DEFAULTS[2]})")
+    v.add_argument("--firms", type=firms_int, default=None, metavar="N",
+                   help=f"initial firms (default {VALIDATE_DEFAULTS[0]:,})")
+    v.add_argument("--months", type=months_int, default=None, metavar="N",
+                   help=f"months, at least 24 (default {VALIDATE_DEFAULTS[1]})")
+    v.add_argument("--out", type=out_path, default=None, metavar="DIR",
+                   help="write VALIDATION.md and img/ here instead of docs/ (runs in DIR/runs/)")
+    v.add_argument("--force", action="store_true", help=FORCE_HELP)
+    _runner_options(v)
+    v.set_defaults(func=cmd_validate)
+
     r = sub.add_parser("results", help="summarise or query the stored runs of an output folder",
                        description="List the runs stored in an output folder (one row per run with scenario, seed, "
                                    "parameters hash, model code, timings), or run a DuckDB SQL query over them "
@@ -354,6 +377,61 @@ def cmd_sensitivity(args) -> int:
         path = run_sensitivity(sp, out, runner)
     print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {path}/: report.md, report.html, morris.csv, sobol.csv, "
           "samples_*.csv, figures/")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    import shutil
+
+    from analysis.io import output_error, publish, staging_dir
+
+    from .datapack import ROOT
+    from .validate import IMG, REPORT, command_line, execute_validation, make_plan, run_validation
+
+    firms, months, seeds = (args.firms or VALIDATE_DEFAULTS[0], args.months or VALIDATE_DEFAULTS[1],
+                            args.seeds or VALIDATE_DEFAULTS[2])
+    plan = make_plan(firms, months, seeds)
+    if args.out is None:  # docs/: the report and figures are written aside first, then moved in together
+        import tempfile
+
+        store = check_out(Path("results/validation"), args.force)
+        out = ROOT / "docs"
+        try:
+            aside = Path(tempfile.mkdtemp(prefix=".validation.", dir=out))
+        except OSError as err:
+            raise output_error(err, out) from None
+        stage = None
+        report, img = aside / REPORT, aside / IMG
+    else:
+        aside = None
+        store = out = check_out(args.out, args.force)
+        stage = staging_dir(out)
+        report, img = stage / REPORT, stage / IMG
+    command = command_line(args)
+    print(f"Validation: baseline and {len(plan.scenarios) - 1} scenario variants x {seeds} seeds, {firms:,} firms, "
+          f"{months} months; report {out / REPORT}")
+    t0 = time.perf_counter()
+    try:
+        with Runner(jobs=args.jobs, scheduler=args.scheduler, store=store, progress=not args.no_progress,
+                    execute=execute_validation) as runner:
+            run_validation(plan, runner, report, img, command)
+        if stage is not None:
+            publish(stage, out)
+        else:
+            for f in sorted(img.iterdir()):
+                os.replace(f, out / "img" / f.name)
+            os.replace(report, out / REPORT)
+    except BaseException as err:
+        for d in (stage, aside):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise output_error(err, out) from None
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    print(f"Done in {time.perf_counter() - t0:.0f} s. Wrote {out / REPORT} and {out / 'img'}/validation_*.png "
+          f"(runs in {store / 'runs'})")
     return 0
 
 
