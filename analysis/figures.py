@@ -83,8 +83,12 @@ def place_labels(ax, xs, ys, texts, fontsize: float = 7) -> list:
              (0, -7, "center", "top")]
     cand = steps + [(dx * k, dy * k + (10 * k if dx else 0) * s, ha, va) for k in (2, 3, 4, 5) for s in (1, -1)
                     for dx, dy, ha, va in steps]
+    def overlap_area(bb) -> float:
+        return sum(max(0.0, min(bb.x1, q.x1) - max(bb.x0, q.x0)) * max(0.0, min(bb.y1, q.y1) - max(bb.y0, q.y0))
+                   for q in placed)
+
     for i in np.argsort(-np.asarray(ys, dtype=float), kind="stable"):  # top points first
-        best = None
+        best, fallback = None, None
         for dx, dy, ha, va in cand:
             a = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
                             fontsize=fontsize, bbox=back)
@@ -95,11 +99,18 @@ def place_labels(ax, xs, ys, texts, fontsize: float = 7) -> list:
             if not hit:
                 best = a
                 break
+            # crowded: the position that overlaps other labels least (outside the axes or over a point
+            # is preferred to over a label; the first such position wins ties)
+            score = overlap_area(bb)
+            if fallback is None or score < fallback[0]:
+                fallback = (score, dx, dy, ha, va)
             a.remove()
-        if best is None:  # crowded: the first position (overlap preferred to a lost label)
-            dx, dy, ha, va = cand[0]
+        if best is None:
+            _, dx, dy, ha, va = fallback
             best = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", ha=ha,
-                               va=va, fontsize=fontsize, bbox=back)
+                               va=va, fontsize=fontsize, bbox=back,
+                               arrowprops=None if (abs(dx) <= 6 and abs(dy) <= 7) else
+                               {"arrowstyle": "-", "lw": 0.5, "color": "#777"})
         elif abs(dx) > 6 or abs(dy) > 7:  # far from its point: the same label with a leader line
             best.remove()
             best = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", ha=ha,

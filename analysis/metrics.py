@@ -127,6 +127,7 @@ PARAM_LABELS: dict[str, str] = {
         "kur_credit": "KUR credit", "grants": "cash grants", "tax_relief": "tax relief",
         "ecommerce_promotion": "e-commerce promotion", "shared_facilities": "shared facilities"}.items()},
     "targeting": "Targeting rule",
+    "renew_clients": "Ministries renew past clients first",
     "max_eligible_class": "Largest eligible size class",
     "phase_out_month": "Month programmes end (0 = never)",
     "phase_out_taper_months": "Phase-out taper (months)",

@@ -230,7 +230,9 @@ def _run_capturing(module, argv: list[str]) -> dict:
         seen[path.name] = [(ax.get_gid(), ax.get_xlabel(), ax.get_ylabel(), ax.get_title(loc="left"), ax)
                            for ax in fig.axes if ax.get_visible()]
         seen[path.name + ":data"] = _capture(fig)
-        seen[path.name + ":texts"] = [(ax.get_gid(), [(t.get_text(), t.get_window_extent()) for t in ax.texts])
+        # a label's own box (an annotation's window extent also spans its leader line)
+        seen[path.name + ":texts"] = [(ax.get_gid(), [(t.get_text(), (t.get_bbox_patch() or t).get_window_extent())
+                                                      for t in ax.texts])
                                       for ax in fig.axes if ax.get_visible()]
         return orig(fig, path)
 
