@@ -88,12 +88,18 @@ def scale(sd_ref: float, scales_as: str, n_ref: int, n_firms: int) -> float:
 def sd_at(metric: str, month: int, n_firms: int, table: pd.DataFrame | None = None) -> float:
     """The run-to-run sd of a paired difference in ``metric`` at ``month`` and ``n_firms`` firms (interpolated
     between the file's months, the last month's beyond it); NaN when the file has no row for the metric."""
+    return float(sd_series(metric, np.asarray([month]), n_firms, table)[0])
+
+
+def sd_series(metric: str, months, n_firms: int, table: pd.DataFrame | None = None) -> np.ndarray:
+    """``sd_at`` for an array of months (NaN everywhere when the file has no row for the metric)."""
     tab = load() if table is None else table
     rows = tab[tab["metric"] == metric].sort_values("month")
+    months = np.asarray(months, dtype=float)
     if rows.empty:
-        return float("nan")
-    sd = float(np.interp(month, rows["month"].to_numpy(float), rows["sd"].to_numpy(float)))
-    return scale(sd, str(rows["scales_as"].iloc[0]), int(rows["n_firms"].iloc[0]), int(n_firms))
+        return np.full(months.shape, np.nan)
+    sd = np.interp(months, rows["month"].to_numpy(float), rows["sd"].to_numpy(float))
+    return scale(1.0, str(rows["scales_as"].iloc[0]), int(rows["n_firms"].iloc[0]), int(n_firms)) * sd
 
 
 def within_noise(diff: float, sd: float, z: float = Z) -> bool:

@@ -83,3 +83,16 @@ def test_headline_difference_within_noise_is_neutral_and_a_large_one_is_coloured
     assert f"about ±{band:,.0f})" in cell
     cell = _diff_cell(html, "value_added")
     assert 'class="diff up"' in cell and "noise" not in cell
+
+
+def test_difference_chart_draws_the_noise_band(monkeypatch):
+    from app import charts
+
+    s = Session(n_firms=500)
+    s.set_reference("self_governance")
+    s.set_side_by_side(True)
+    s.step(12)
+    svg = charts.difference_svg(s.runs[0], s.runs[1], 96)
+    assert svg.count('fill="#8c96a0"') == 4  # one band in each of the four panels
+    monkeypatch.setattr(noise, "load", lambda path=None: pd.DataFrame(columns=noise.COLUMNS))
+    assert 'fill="#8c96a0"' not in charts.difference_svg(s.runs[0], s.runs[1], 96)  # no estimate, no band
