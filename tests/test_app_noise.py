@@ -96,3 +96,11 @@ def test_difference_chart_draws_the_noise_band(monkeypatch):
     assert svg.count('fill="#8c96a0"') == 4  # one band in each of the four panels
     monkeypatch.setattr(noise, "load", lambda path=None: pd.DataFrame(columns=noise.COLUMNS))
     assert 'fill="#8c96a0"' not in charts.difference_svg(s.runs[0], s.runs[1], 96)  # no estimate, no band
+
+
+@pytest.mark.parametrize("args", [["--seeds", "1"], ["--firms", "10"], ["--jobs", "0"]])
+def test_noise_command_refuses_bad_values_with_exit_2(args, capsys, tmp_path):
+    out = tmp_path / "noise.csv"
+    assert noise.main([*args, "--out", str(out)]) == 2
+    assert "--seeds must be at least 3" in capsys.readouterr().err
+    assert not out.exists()
