@@ -13,7 +13,7 @@ import numpy as np
 
 from model.params import CLUSTER_TYPES
 
-from . import texts
+from . import noise, texts
 from .svg import Panel, Svg, legend
 
 RUN_COLORS = ("#0072B2", "#E69F00")      # your policy (blue), reference (orange): Okabe-Ito
@@ -104,10 +104,16 @@ def difference_svg(policy, reference, n_months: int) -> str:
         b = np.asarray(reference.series[key], dtype=float) * scale
         k = min(a.size, b.size)
         d = a[:k] - b[:k]
-        m = max(float(np.abs(d).max()) if k else 0.0, floor)
+        # run-to-run noise of a one-seed difference (app/noise.csv): +/- Z sd, drawn as a grey band around 0
+        half = noise.Z * scale * noise.sd_series(key, np.arange(k), int(policy.model.p["n_firms"]))
+        half = np.nan_to_num(half)
+        m = max(float(np.abs(d).max()) if k else 0.0, float(half.max()) if k else 0.0, floor)
         pan = Panel(svg, j * pw, 0, pw - 8, 250, title=title, ylabel=unit, xmax=n_months, ylo=-m * 1.1,
                     yhi=m * 1.1, left=58)
         _events(pan, policy, label=False)
+        if k > 1 and half.max() > 0:
+            xs = pan.X(np.arange(k))
+            svg.polygon(np.r_[xs, xs[::-1]], np.r_[pan.Y(half), pan.Y(-half[::-1])], "#8c96a0", opacity=0.22)
         pan.area_diff(d, higher_is_better=up_good)
         pan.series(d, "#333333", width=1.8)
     return svg.render()

@@ -18,7 +18,7 @@ import solara.lab
 
 from model.scenario import available_scenarios
 
-from . import charts, texts
+from . import charts, noise, texts
 from .sim import DEFAULT_N_FIRMS, DEFAULT_SEED, Session, describe_value, mix_shares
 from .svg import fmt_money
 
@@ -69,6 +69,7 @@ html, body { font-size: 16px; overflow: hidden; }
 .msme-kpi .ref { font-size: .95rem; font-weight: 600; color: #b37800; }
 .msme-kpi .diff { font-size: .9rem; font-weight: 600; }
 .msme-kpi .up { color: #007a5a; } .msme-kpi .down { color: #c04a00; }
+.msme-kpi .noise { color: #5a6673; font-weight: 500; } .msme-kpi .why { font-size: .8rem; }
 .msme-scen { font-size: .98rem; color: #333; margin: 4px 0; }
 .msme-scen b.you { color: #0072B2; } .msme-scen b.ref { color: #b37800; }
 .msme-chips { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0 2px 0; }
@@ -334,9 +335,15 @@ def kpi_html(session: Session) -> str:
             mag = f"{abs(d) * 100:.1f} pp" if pct else f(abs(d))  # a difference of percents: percentage points
             if mag == (f"{0:.1f} pp" if pct else f(0.0)):  # below the precision shown: no difference
                 d = 0.0
-            cls = "" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
             sign = "+" if d > 0 else "−" if d < 0 else "±"
             dtxt = f"{sign}{mag}"
+            sd = noise.sd_at(key, session.month, session.settings.n_firms)
+            if d != 0 and noise.within_noise(d, sd):  # one seed: a difference this small is not an effect
+                band = f"{noise.Z * sd * 100:.1f} pp" if pct else f(noise.Z * sd)
+                cls = "noise"
+                dtxt += f' <span class="why">(within the run-to-run noise of about ±{band})</span>'
+            else:
+                cls = "" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
             cell += f'<div class="ref">ref. {f(b)}</div><div class="diff {cls}">difference {dtxt}</div>'
         out.append(cell + "</div>")
     out.append("</div>")

@@ -90,13 +90,16 @@ HELP = {
     "live_note": "Policy changes act from next month; Reset replays from month 0. Scenario, delivery mode, "
                  "firms and seed restart the run.",
     # charts
-    "kpis": "Headline numbers this month; in side-by-side mode, the difference is your policy minus the reference.",
+    "kpis": "Headline numbers this month; in side-by-side mode, the difference is your policy minus the reference "
+            "(grey, 'within the run-to-run noise', when it is small enough to be the luck of this one seed).",
     "growth": "Is the economy growing? Output of all firms, jobs, and firms that grew into a bigger size class.",
     "dependence": "Do supported firms stand on their own? Among firms supported in the last 12 months: support "
                   "as a share of their income, how many are supported again and again, and how much less effort "
                   "they put in than the other firms.",
     "difference": "Your policy minus the reference, month by month. Green: your policy does better (more output, "
-                  "more firms moving up, less dependence, more self-reliance); orange: worse.",
+                  "more firms moving up, less dependence, more self-reliance); orange: worse. Grey band: the "
+                  "run-to-run noise of one seed (about 95% of same-seed differences between policies fall inside "
+                  "it by luck alone), so a difference inside it is not yet an effect.",
     "recipients": "The firms supported in the last 12 months, this month. What the money bought is measured against "
                   "a twin of your policy that runs alongside with no budget: the same firms with the same luck, "
                   "so the difference is what the support did. After 'withdraw support now', the firms that were "

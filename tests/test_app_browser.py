@@ -343,3 +343,33 @@ def test_mesa_solaraviz_page_steps_and_plots(browser, mesa_viz_server):
         assert errors == []
     finally:
         page.close()
+
+
+def test_side_by_side_says_when_a_difference_is_within_the_noise(app):
+    """One seed: a headline difference below 2 sd of the run-to-run noise (app/noise.csv) is grey, in words."""
+    p = app.page
+    p.locator(".ctl-side-by-side input").click()
+    p.wait_for_selector(".card-difference", timeout=15_000)
+    p.locator(".ctl-reference").click()
+    p.locator(".v-overlay-container .v-list-item", has_text="self_governance").first.click()
+    p.wait_for_function("(() => { const e = document.querySelector('.msme-scen b.ref'); "
+                        "return e && e.textContent.includes('self governance'); })()", timeout=15_000)
+    p.click(".btn-play")
+    app.wait_month("m >= 24", timeout=40_000)
+    p.click(".btn-play")
+    p.wait_for_timeout(800)
+    diffs = p.locator(".msme-kpi .diff")
+    classes = [diffs.nth(i).get_attribute("class").split() for i in range(diffs.count())]
+    words = [diffs.nth(i).inner_text() for i in range(diffs.count())]
+    assert len(words) == 7
+    for cls, text in zip(classes, words, strict=True):
+        # grey and in words exactly when within the noise; never coloured better/worse at the same time
+        assert ("noise" in cls) == ("within the run-to-run noise of about ±" in text), (cls, text)
+        assert not ("noise" in cls and ({"up", "down"} & set(cls))), cls
+    assert any("noise" in c for c in classes), words
+    grey = p.locator(".msme-kpi .diff.noise").first.evaluate("e => getComputedStyle(e).color")
+    assert grey == "rgb(90, 102, 115)"  # #5a6673, not the green/orange of better/worse
+    p.locator(".msme-kpis").screenshot(path=str(ARTIFACTS / "app_kpis_noise.png"))
+    assert p.locator('.chart-difference svg polygon[fill="#8c96a0"]').count() == 4  # the noise band, per panel
+    p.locator(".card-difference").screenshot(path=str(ARTIFACTS / "app_difference_noise.png"))
+    assert app.errors == []
