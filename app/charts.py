@@ -94,7 +94,7 @@ def dependence_svg(runs, n_months: int) -> str:
 def difference_svg(policy, reference, n_months: int) -> str:
     specs = (("value_added", 1e-9, "Output", "billion IDR per month", 0.1, True),
              ("upgrades_cumulative", 1.0, "Firms moved up", "firms", 1.0, True),
-             ("recipient_support_share_income", 100.0, "Support share of recipients' income", "percentage points", 0.1,
+             ("recipient_support_share_income", 100.0, "Support / recipients' income", "percentage points", 0.1,
               False),
              ("self_reliance", 1.0, "Self-reliance", "index, 0-1 scale", 0.005, True))
     svg = Svg(W, 250, "Difference charts")
