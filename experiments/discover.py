@@ -177,14 +177,15 @@ def run_discover(folder, conditions: list[Condition], out: Path, seed: int = 0, 
     try:
         figs = _figures(traj, i, table, stage / "figures")
         s = traj.loc[i]
-        shown_t = pd.DataFrame({"box": [f"{a:.4g} to {b:.4g}" for a, b in zip(table["box_min"], table["box_max"])],
+        shown_t = pd.DataFrame({"box": [f"{a:.4g} to {b:.4g}" for a, b in
+                                        zip(table["box_min"], table["box_max"], strict=True)],
                                 "sampled range": [f"{a:.4g} to {b:.4g}" for a, b in
-                                                  zip(table["range_min"], table["range_max"])],
+                                                  zip(table["range_min"], table["range_max"], strict=True)],
                                 "quasi-p (low, high)": [f"{a:.2g}, {b:.2g}" for a, b in
-                                                        zip(table["qp_lower"], table["qp_upper"])],
+                                                        zip(table["qp_lower"], table["qp_upper"], strict=True)],
                                 "reproduced (coverage / density, %)": [
-                                    f"{a:.0f} / {b:.0f}" for a, b in zip(table["reproduce_coverage_pct"],
-                                                                          table["reproduce_density_pct"])]},
+                                    f"{a:.0f} / {b:.0f}" for a, b in
+                                    zip(table["reproduce_coverage_pct"], table["reproduce_density_pct"], strict=True)]},
                                index=list(table["label"]))
         what = " and ".join(c.describe() for c in conditions)
         lines = [f"# Scenario discovery: {what}", "",
