@@ -193,7 +193,8 @@ def run_discover(folder, conditions: list[Condition], out: Path, seed: int = 0, 
                  f"({coi.mean() * 100:.0f} %). PRIM (EMA Workbench) peels a box in lever space around the cases "
                  f"of interest; the box reported is the one with the highest coverage among those with density "
                  f">= {MIN_DENSITY * 100:.0f} % (or the densest). Text levers are one-hot encoded: "
-                 "`lever = value` limits 1 to 1 mean \"this value\", 0 to 0 \"any other value\".", "",
+                 "`lever = value` (0/1) with a lower limit above 0 means \"this value\", an upper limit below 1 \"any "
+                 "other value\". Budget weights are the raw weights before normalisation.", "",
                  "## Box", "",
                  f"Box {i}: coverage {s['coverage'] * 100:.0f} %, density {s['density'] * 100:.0f} %, mass "
                  f"{s['mass'] * 100:.0f} % of the cases, {int(s['res_dim'])} levers restricted.", "",
