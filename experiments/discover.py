@@ -38,8 +38,12 @@ class Condition:
 
 
 def import_ema():
+    import warnings
+
     try:
-        from ema_workbench.analysis import cart, prim
+        with warnings.catch_warnings():  # EMA warns at import that ipyparallel (which discover never uses) is missing
+            warnings.simplefilter("ignore")
+            from ema_workbench.analysis import cart, prim
     except ImportError as err:
         raise ScenarioError("discover needs the EMA Workbench, an optional extra: pip install -e \".[ema]\"") from err
     return prim, cart

@@ -90,3 +90,18 @@ def test_missing_extra_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ema_workbench.analysis", None)
     with pytest.raises(ScenarioError, match=r'pip install -e "\.\[ema\]"'):
         import_ema()
+
+
+def test_sensitivity_samples_are_read(tmp_path):
+    """A sensitivity output folder (samples_*.csv: parameters then mean outcomes) gives the same cases."""
+    from experiments.discover import load_cases
+
+    df = pd.read_csv(_sweep_folder(tmp_path) / "trials.csv")
+    sens = tmp_path / "sens"
+    sens.mkdir()
+    df[["mix_grants", "mix_hr_training", "value_added_growth"]].iloc[:150].to_csv(sens / "samples_morris.csv",
+                                                                                    index=False)
+    df[["mix_grants", "mix_hr_training", "value_added_growth"]].iloc[150:].to_csv(sens / "samples_sobol.csv",
+                                                                                   index=False)
+    x, y, kind = load_cases(sens)
+    assert kind == "sensitivity" and list(x.columns) == ["mix_grants", "mix_hr_training"] and len(y) == len(df)
