@@ -236,6 +236,39 @@ def add_parser(sub) -> None:
     r.add_argument("--sql", default=None, metavar="QUERY", help="DuckDB query (optional dependency)")
     r.set_defaults(func=cmd_results)
 
+    d = sub.add_parser(
+        "discover", help="scenario discovery: PRIM and CART boxes of levers over sweep or sensitivity results",
+        description="Which combinations of levers give the outcomes asked for (e.g. growth above X with dependence "
+                    "below Y), and how robust is that box: PRIM and CART from the EMA Workbench (optional extra: "
+                    "pip install -e \".[ema]\") over a sweep or sensitivity output folder. Thresholds are in the "
+                    "raw units of the CSV files (shares as fractions 0-1).")
+    d.add_argument("folder", type=Path, help="a sweep or sensitivity output folder")
+    d.add_argument("--outcome", required=True, metavar="NAME", help="outcome of the first condition")
+    d.add_argument("--threshold", required=True, type=float, metavar="VALUE", help="its threshold")
+    d.add_argument("--below", action="store_true", help="cases of interest are below the threshold (default above)")
+    d.add_argument("--outcome2", default=None, metavar="NAME", help="outcome of a second condition (both must hold)")
+    d.add_argument("--threshold2", default=None, type=float, metavar="VALUE", help="its threshold")
+    d.add_argument("--below2", action="store_true", help="the second outcome must be below its threshold")
+    d.add_argument("--out", type=out_path, default=None, metavar="DIR", help="output folder (default FOLDER/discover)")
+    d.add_argument("--force", action="store_true", help=FORCE_HELP)
+    d.set_defaults(func=cmd_discover)
+
+
+def cmd_discover(args) -> int:
+    from .discover import Condition, cases_of_interest, import_ema, load_cases, run_discover
+
+    import_ema()  # a missing extra: one clear error before anything else
+    conds = [Condition(args.outcome, args.threshold, args.below)]
+    if (args.outcome2 is None) != (args.threshold2 is None):
+        raise ScenarioError("--outcome2 and --threshold2 go together: give both or neither")
+    if args.outcome2 is not None:
+        conds.append(Condition(args.outcome2, args.threshold2, args.below2))
+    cases_of_interest(load_cases(args.folder)[1], conds)  # bad folder, outcome or threshold: before any output
+    out = check_out(args.out or Path(args.folder) / "discover", args.force)
+    path = run_discover(args.folder, conds, out)
+    print(f"Wrote {path}/: report.md, report.html, box.csv, peeling_trajectory.csv, resampling.csv, figures/")
+    return 0
+
 
 def cmd_compare(args) -> int:
     from .compare import is_experiment_file, load_experiment, quick_experiment, run_experiment
